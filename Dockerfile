@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of Charon: the same toolchain and steps as scripts/setup.sh + `make build`.
+
+FROM rust:1.95-bookworm AS builder
+ARG CARGO_LEPTOS_VERSION=0.3.10
+ARG WASM_BINDGEN_VERSION=0.2.130
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm python3 \
+ && rm -rf /var/lib/apt/lists/*
+RUN rustup target add wasm32-unknown-unknown \
+ && cargo install cargo-leptos@${CARGO_LEPTOS_VERSION} --locked --features no_downloads \
+ && cargo install wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION}
+WORKDIR /src
+# npm binaryen's wasm-opt: Debian's binaryen 108 breaks hydration.
+COPY tools/package.json tools/package-lock.json tools/
+RUN cd tools && npm ci --no-audit --no-fund
+ENV PATH=/src/tools/node_modules/.bin:$PATH
+COPY . .
+RUN cargo leptos build --release \
+ && python3 scripts/check_wasm_tables.py target/site/pkg/charon.wasm
+
+FROM debian:bookworm-slim AS runtime
+# crowdsec's post-install registers online unless this file exists; Charon generates its own
+# configuration under the data dir and never uses /etc/crowdsec.
+RUN mkdir -p /etc/crowdsec \
+ && printf '# placeholder so the offline post-install succeeds\n' > /etc/crowdsec/online_api_credentials.yaml \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends crowdsec caddy ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --home /app --shell /usr/sbin/nologin charon \
+ && mkdir -p /app/data && chown -R charon:charon /app
+COPY --from=builder /src/target/release/charon /usr/local/bin/charon
+COPY --from=builder /src/target/site /app/site
+WORKDIR /app
+ENV CHARON_LISTEN=0.0.0.0:8080 \
+    CHARON_DATA_DIR=/app/data \
+    CHARON_SITE_ROOT=/app/site
+USER charon
+VOLUME ["/app/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+CMD ["charon","serve"]

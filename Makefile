@@ -1,0 +1,43 @@
+# The README's two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# npm binaryen's wasm-opt must come before Debian's /usr/bin/wasm-opt (108 breaks hydration).
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+SITE_ROOT := target/site
+WASM := $(SITE_ROOT)/pkg/charon.wasm
+BIN := target/release/charon
+
+.PHONY: setup build run test test-rust test-e2e check-wasm check-docker clean
+
+setup:
+	@scripts/setup.sh
+
+## Release build: the server binary and the hydrating WASM site.
+build: setup
+	cargo leptos build --release
+	python3 scripts/check_wasm_tables.py $(WASM)
+
+## Start Charon on 0.0.0.0:8080 with its data under ./data.
+run: build
+	CHARON_SITE_ROOT=$(SITE_ROOT) $(BIN) serve
+
+## Every test: Rust unit and HTTP tests, then Playwright against the release build.
+test: build check-docker test-rust test-e2e
+
+test-rust:
+	cargo test -p app --features ssr --lib
+	cargo test -p server
+
+test-e2e:
+	cd end2end && CI=1 CHARON_BIN=./$(BIN) npx playwright test
+
+check-docker:
+	python3 scripts/check_dockerfile.py
+
+check-wasm:
+	python3 scripts/check_wasm_tables.py $(WASM)
+
+clean:
+	cargo clean

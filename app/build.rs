@@ -1,0 +1,48 @@
+//! Fails the build when the locale files disagree: every key of the default locale (`en`) must exist,
+//! non-empty, in every other locale, and no locale may carry keys the default does not know.
+//! leptos_i18n only warns about a missing translation and falls back to English; the reference
+//! product shipped raw keys on screen, so here a gap is a build error.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+const DEFAULT: &str = "en";
+const LOCALES: &[&str] = &["en", "de", "es", "fr", "zh"];
+
+fn keys(path: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read locale file {}: {e}", path.display()));
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("locale file {} is not valid JSON: {e}", path.display()));
+    let map = value
+        .as_object()
+        .unwrap_or_else(|| panic!("locale file {} must be a JSON object", path.display()));
+    for (k, v) in map {
+        match v.as_str() {
+            Some(s) if !s.trim().is_empty() => {}
+            _ => panic!("locale file {}: key `{k}` must be a non-empty string", path.display()),
+        }
+    }
+    map.keys().cloned().collect()
+}
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+    println!("cargo::rerun-if-changed={}", dir.display());
+    let default = keys(&dir.join(format!("{DEFAULT}.json")));
+    let mut problems = Vec::new();
+    for locale in LOCALES.iter().filter(|l| **l != DEFAULT) {
+        let path = dir.join(format!("{locale}.json"));
+        println!("cargo::rerun-if-changed={}", path.display());
+        let other = keys(&path);
+        for missing in default.difference(&other) {
+            problems.push(format!("{locale}.json lacks `{missing}`"));
+        }
+        for extra in other.difference(&default) {
+            problems.push(format!("{locale}.json has `{extra}` which {DEFAULT}.json lacks"));
+        }
+    }
+    if !problems.is_empty() {
+        panic!("locale files disagree:\n  {}", problems.join("\n  "));
+    }
+}

@@ -1,0 +1,65 @@
+//! Server functions of the Settings page: users and API tokens. Thin: authorise, parse, call the
+//! `AccountService`, map the error.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{ApiTokenSummary, NewApiToken, UserSummary};
+#[cfg(feature = "ssr")]
+use crate::{
+    auth::guard,
+    model::{Password, Role, TokenName, Username},
+};
+
+#[server(prefix = "/rpc", endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+    guard::principal()?;
+    guard::status_for(guard::services()?.accounts.list_users().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "users/create")]
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<UserSummary, AppError> {
+    let actor = guard::admin()?;
+    let result = async {
+        let username = Username::parse(&username)?;
+        let password = Password::parse(&password)?;
+        let role = Role::parse(&role)?;
+        guard::services()?
+            .accounts
+            .create_user(&actor, username, password, role)
+            .await
+    }
+    .await;
+    guard::status_for(result)
+}
+
+#[server(prefix = "/rpc", endpoint = "tokens/list")]
+pub async fn list_tokens() -> Result<Vec<ApiTokenSummary>, AppError> {
+    guard::principal()?;
+    guard::status_for(guard::services()?.accounts.list_tokens().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "tokens/create")]
+pub async fn create_token(name: String, role: String) -> Result<NewApiToken, AppError> {
+    let actor = guard::admin()?;
+    let result = async {
+        let name = TokenName::parse(&name)?;
+        let role = Role::parse(&role)?;
+        guard::services()?
+            .accounts
+            .create_token(&actor, name, role)
+            .await
+    }
+    .await;
+    guard::status_for(result)
+}
+
+#[server(prefix = "/rpc", endpoint = "tokens/revoke")]
+pub async fn revoke_token(id: i64) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.accounts.revoke_token(&actor, id).await)
+}

@@ -1,0 +1,39 @@
+use leptos::prelude::*;
+
+use crate::error::{AppError, ErrorCode};
+use crate::i18n::*;
+use leptos_i18n::I18nContext;
+
+/// The translated text for an error the server returned.
+pub fn error_text(i18n: I18nContext<Locale>, err: &AppError) -> &'static str {
+    match err {
+        AppError::Unauthorized => t_string!(i18n, error_unauthorized),
+        AppError::Forbidden => t_string!(i18n, error_forbidden),
+        AppError::NotFound => t_string!(i18n, error_not_found),
+        AppError::Invalid(code) => code_text(i18n, *code),
+        AppError::Internal | AppError::Transport => t_string!(i18n, error_internal),
+    }
+}
+
+pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::UsernameInvalid => t_string!(i18n, error_username_invalid),
+        ErrorCode::UsernameTaken => t_string!(i18n, error_username_taken),
+        ErrorCode::PasswordTooShort => t_string!(i18n, error_password_short),
+        ErrorCode::PasswordTooLong => t_string!(i18n, error_password_long),
+        ErrorCode::PasswordMismatch => t_string!(i18n, error_password_mismatch),
+        ErrorCode::NameInvalid => t_string!(i18n, error_name_invalid),
+        ErrorCode::RoleInvalid => t_string!(i18n, error_internal),
+    }
+}
+
+/// An error announced to screen readers as it appears.
+#[component]
+pub fn ErrorMessage(error: AppError) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <p class="alert alert-error" role="alert" data-testid="error-message">
+            {move || error_text(i18n, &error)}
+        </p>
+    }
+}

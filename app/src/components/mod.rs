@@ -1,0 +1,5 @@
+pub mod crowdsec_card;
+pub mod error_message;
+pub mod hydration;
+pub mod language_switcher;
+pub mod layout;

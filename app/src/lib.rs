@@ -1,0 +1,89 @@
+//! Charon's user interface: routes, pages, components, translations, the DTOs the browser and the
+//! server exchange, and the `#[server]` functions. Compiled to WASM (feature `hydrate`) and to
+//! native code for server-side rendering (feature `ssr`).
+
+#![recursion_limit = "256"]
+
+// The proc-macro form reads `[package.metadata.leptos-i18n]` and `locales/`. leptos_i18n 0.6 prefers
+// build.rs code generation, but its build crate pulls ICU's data exporter (with networking) into
+// every build; the macro produces the same module without it.
+#[allow(deprecated)]
+mod i18n_module {
+    leptos_i18n::load_locales!();
+}
+pub use i18n_module::i18n;
+
+pub mod accounts;
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+
+use crate::i18n::*;
+use crate::pages::{
+    login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
+    settings::SettingsPage, setup::SetupPage,
+};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/charon.css" />
+        <I18nContextProvider>
+            <Title text="Charon" />
+            <components::hydration::HydrationMarker />
+            <Router>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/security" /> } />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/security") view=SecurityPage />
+                    <Route
+                        path=path!("/security/decisions")
+                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Decisions /> }
+                    />
+                    <Route
+                        path=path!("/security/hub")
+                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Hub /> }
+                    />
+                    <Route
+                        path=path!("/security/console")
+                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Console /> }
+                    />
+                    <Route path=path!("/settings") view=SettingsPage />
+                </Routes>
+            </Router>
+        </I18nContextProvider>
+    }
+}

@@ -1,0 +1,211 @@
+//! Domain types shared by the server and the browser: who is acting, and the account records the
+//! Settings page shows. Input newtypes (`Username`, `Password`, `TokenName`) can only hold valid
+//! values; they are parsed at the edge (forms, REST, CLI) and the rest of the code cannot see bad input.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ErrorCode> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            _ => Err(ErrorCode::RoleInvalid),
+        }
+    }
+
+    /// Only administrators change anything; viewers read.
+    pub fn may_mutate(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    Session,
+    Token,
+}
+
+/// The authenticated caller of a request, placed in the request's extensions by the server's auth
+/// layer and read by server functions and REST handlers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub method: AuthMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenSummary {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the token, enough to recognise it, never enough to use it.
+    pub prefix: String,
+    pub role: Role,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A freshly created token: the only moment its secret exists outside the caller's hands.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub summary: ApiTokenSummary,
+    pub token: String,
+}
+
+impl std::fmt::Debug for NewApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiToken")
+            .field("summary", &self.summary)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 12;
+/// Bounds the work argon2 does for a single request.
+pub const PASSWORD_MAX: usize = 1024;
+pub const TOKEN_NAME_MAX: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, ErrorCode> {
+        let s = raw.trim();
+        let ok_len = (USERNAME_MIN..=USERNAME_MAX).contains(&s.chars().count());
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if ok_len && ok_chars {
+            Ok(Username(s.to_owned()))
+        } else {
+            Err(ErrorCode::UsernameInvalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password that satisfies the policy. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, ErrorCode> {
+        let n = raw.chars().count();
+        if n < PASSWORD_MIN {
+            Err(ErrorCode::PasswordTooShort)
+        } else if n > PASSWORD_MAX {
+            Err(ErrorCode::PasswordTooLong)
+        } else {
+            Ok(Password(raw.to_owned()))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(raw: &str) -> Result<Self, ErrorCode> {
+        let s = raw.trim();
+        let n = s.chars().count();
+        if (1..=TOKEN_NAME_MAX).contains(&n) && !s.chars().any(char::is_control) {
+            Ok(TokenName(s.to_owned()))
+        } else {
+            Err(ErrorCode::NameInvalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_trimmed_and_limited_to_a_safe_alphabet() {
+        assert_eq!(Username::parse("  alice ").unwrap().as_str(), "alice");
+        assert_eq!(Username::parse("a.b_c-d").unwrap().as_str(), "a.b_c-d");
+        assert_eq!(Username::parse("ab"), Err(ErrorCode::UsernameInvalid));
+        assert_eq!(Username::parse(&"a".repeat(33)), Err(ErrorCode::UsernameInvalid));
+        assert_eq!(Username::parse("al ice"), Err(ErrorCode::UsernameInvalid));
+        assert_eq!(Username::parse("<script>"), Err(ErrorCode::UsernameInvalid));
+    }
+
+    #[test]
+    fn password_policy_bounds_length_in_characters() {
+        assert_eq!(Password::parse("short").unwrap_err(), ErrorCode::PasswordTooShort);
+        assert!(Password::parse("twelve chars").is_ok());
+        // 12 multi-byte characters are 12 characters, not 36 bytes.
+        assert!(Password::parse(&"密".repeat(12)).is_ok());
+        assert_eq!(Password::parse(&"密".repeat(11)).unwrap_err(), ErrorCode::PasswordTooShort);
+        assert_eq!(Password::parse(&"x".repeat(1025)).unwrap_err(), ErrorCode::PasswordTooLong);
+    }
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let p = Password::parse("correct horse battery").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn only_admins_may_mutate() {
+        assert!(Role::Admin.may_mutate());
+        assert!(!Role::Viewer.may_mutate());
+        assert_eq!(Role::parse("viewer"), Ok(Role::Viewer));
+        assert_eq!(Role::parse("root"), Err(ErrorCode::RoleInvalid));
+    }
+
+    #[test]
+    fn token_names_reject_control_characters() {
+        assert!(TokenName::parse("ci deploy").is_ok());
+        assert_eq!(TokenName::parse(""), Err(ErrorCode::NameInvalid));
+        assert_eq!(TokenName::parse("a\nb"), Err(ErrorCode::NameInvalid));
+    }
+}

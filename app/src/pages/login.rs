@@ -1,0 +1,93 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::language_switcher::LanguageSwitcher;
+use crate::i18n::*;
+
+/// Where to go after signing in: only a local path, never another site.
+pub fn safe_next(raw: Option<String>) -> String {
+    match raw {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
+        _ => "/security".to_owned(),
+    }
+}
+
+/// Sign-in form. It posts to the server's `/login` handler (not a server function) so it works
+/// without JavaScript and the session cookie is set by a plain HTTP response.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query = use_query_map();
+    let next = move || safe_next(query.read().get("next"));
+    let error = move || query.read().get("error");
+
+    view! {
+        <main id="main" class="auth-page">
+            <div class="auth-card">
+                <h1>{t!(i18n, login_title)}</h1>
+                <p class="hint">{t!(i18n, login_intro)}</p>
+                {move || {
+                    error()
+                        .map(|code| {
+                            let text = match code.as_str() {
+                                "rate_limited" => t_string!(i18n, login_error_rate_limited),
+                                _ => t_string!(i18n, login_error_invalid),
+                            };
+                            view! {
+                                <p class="alert alert-error" role="alert" data-testid="login-error">
+                                    {text}
+                                </p>
+                            }
+                        })
+                }}
+                <form method="post" action="/login" class="stack" data-testid="login-form">
+                    <input type="hidden" name="next" prop:value=next />
+                    <label for="login-username">{t!(i18n, username)}</label>
+                    <input
+                        id="login-username"
+                        name="username"
+                        autocomplete="username"
+                        required
+                        maxlength="32"
+                        autofocus
+                    />
+                    <label for="login-password">{t!(i18n, password)}</label>
+                    <input
+                        id="login-password"
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        required
+                        maxlength="1024"
+                    />
+                    <button type="submit" class="btn btn-primary" data-testid="login-submit">
+                        {t!(i18n, login_submit)}
+                    </button>
+                </form>
+                <LanguageSwitcher />
+            </div>
+        </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_accepts_local_paths() {
+        assert_eq!(safe_next(Some("/settings?x=1".into())), "/settings?x=1");
+        assert_eq!(safe_next(Some("//evil.example/".into())), "/security");
+        assert_eq!(safe_next(Some("https://evil.example/".into())), "/security");
+        assert_eq!(safe_next(Some("/\\evil.example".into())), "/security");
+        assert_eq!(safe_next(None), "/security");
+    }
+}
+
+/// Title and message of the server's plain "too many attempts" page (rendered outside Leptos).
+pub fn rate_limited_texts(locale: Locale) -> (&'static str, &'static str) {
+    (
+        td_string!(locale, login_title),
+        td_string!(locale, login_error_rate_limited),
+    )
+}

@@ -1,0 +1,6 @@
+pub mod login;
+pub mod not_found;
+pub mod placeholder;
+pub mod security;
+pub mod settings;
+pub mod setup;

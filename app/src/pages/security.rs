@@ -1,0 +1,19 @@
+use leptos::prelude::*;
+
+use crate::components::crowdsec_card::CrowdSecCard;
+use crate::components::layout::Layout;
+use crate::i18n::*;
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <Layout>
+            <h1>{t!(i18n, security_title)}</h1>
+            <p class="lead">{t!(i18n, security_intro)}</p>
+            <div class="cards">
+                <CrowdSecCard />
+            </div>
+        </Layout>
+    }
+}

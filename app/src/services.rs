@@ -1,0 +1,35 @@
+//! The contract between the UI layer and the server's services. `app` defines it, `server`
+//! implements it, so `app` never depends on `server`. Server functions reach the implementation
+//! through the `Services` context value the server provides for every request.
+
+use std::sync::Arc;
+
+use crate::error::AppError;
+use crate::model::{
+    ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
+};
+
+#[async_trait::async_trait]
+pub trait AccountService: Send + Sync {
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AppError>;
+    async fn create_user(
+        &self,
+        actor: &Principal,
+        username: Username,
+        password: Password,
+        role: Role,
+    ) -> Result<UserSummary, AppError>;
+    async fn list_tokens(&self) -> Result<Vec<ApiTokenSummary>, AppError>;
+    async fn create_token(
+        &self,
+        actor: &Principal,
+        name: TokenName,
+        role: Role,
+    ) -> Result<NewApiToken, AppError>;
+    async fn revoke_token(&self, actor: &Principal, id: i64) -> Result<(), AppError>;
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: Arc<dyn AccountService>,
+}

@@ -1,0 +1,73 @@
+import { defineConfig, devices } from "@playwright/test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// The suite runs against the RELEASE build that `make run` serves (a broken wasm-opt only shows
+// in a browser), with a fresh data dir so it starts at first-run setup. Debian's Chromium is used
+// directly: this machine cannot download browsers.
+const PORT = Number(process.env.E2E_PORT ?? 18080);
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+const SERVER_BIN = process.env.CHARON_BIN ?? "./target/release/charon";
+const DATA_DIR =
+  process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "charon-e2e-"));
+process.env.E2E_DATA_DIR = DATA_DIR;
+
+const chromium = {
+  ...devices["Desktop Chrome"],
+  launchOptions: {
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  },
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: { baseURL: BASE_URL, trace: "retain-on-failure" },
+  projects: [
+    // Creates the administrator and a viewer on the fresh data dir; the others depend on it.
+    { name: "setup", testMatch: /first-run\.setup\.ts/, use: chromium },
+    {
+      name: "chromium-js",
+      testMatch: /.*\.spec\.ts/,
+      dependencies: ["setup"],
+      use: chromium,
+    },
+    {
+      name: "chromium-nojs",
+      testMatch: /.*\.spec\.ts/,
+      dependencies: ["setup"],
+      use: { ...chromium, javaScriptEnabled: false },
+    },
+  ],
+  webServer: {
+    command: SERVER_BIN,
+    cwd: "..",
+    url: `${BASE_URL}/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    env: {
+      CHARON_LISTEN: `127.0.0.1:${PORT}`,
+      CHARON_DATA_DIR: DATA_DIR,
+      CHARON_SITE_ROOT: "target/site",
+      CHARON_LOG_LEVEL: "warn",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

@@ -1,0 +1,64 @@
+import { test, expect } from "@playwright/test";
+import { login, ready, watchErrors } from "./helpers";
+
+test("login → Security page with the CrowdSec card → German → logout", async ({ page }, info) => {
+  const errors = watchErrors(page);
+  await login(page, info);
+
+  const card = page.getByTestId("crowdsec-card");
+  await expect(card.getByRole("heading", { name: "CrowdSec" })).toBeVisible();
+  await expect(card).toContainText("IP Reputation & Threat Intelligence");
+  await expect(card).toContainText("Layer 1");
+  await expect(card).toContainText("IDS");
+  const toggle = page.getByTestId("toggle-crowdsec");
+  await expect(toggle).toHaveAttribute("role", "switch");
+  await expect(toggle).toHaveAttribute("aria-checked", "false");
+  await expect(toggle).toBeDisabled();
+  await expect(page.getByRole("switch", { name: "CrowdSec protection" })).toBeVisible();
+
+  // Language: German, persisted across a reload.
+  await page.getByTestId("locale-select").selectOption("de");
+  await page.getByTestId("locale-apply").click();
+  await ready(page, info);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sicherheit");
+  await expect(page.getByRole("link", { name: "Einstellungen" })).toBeVisible();
+  await expect(page.locator("html")).toHaveAttribute("lang", "de");
+  await page.reload();
+  await ready(page, info);
+  await expect(page.getByTestId("crowdsec-card")).toContainText("IP-Reputation & Bedrohungsanalyse");
+
+  // Back to English for the other tests, then sign out.
+  await page.getByTestId("locale-select").selectOption("en");
+  await page.getByTestId("locale-apply").click();
+  await ready(page, info);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Security");
+  await page.getByTestId("logout").click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  // Signed out means signed out: a protected page sends us back to the login with `next`.
+  await page.goto("/settings");
+  await expect(page).toHaveURL(/\/login\?next=%2Fsettings$/);
+  expect(errors).toEqual([]);
+});
+
+test("a wrong password shows an error and does not sign in", async ({ page }, info) => {
+  await page.goto("/login");
+  await ready(page, info);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill("not the password at all");
+  await page.getByTestId("login-submit").click();
+  await expect(page.getByTestId("login-error")).toHaveText("Invalid username or password.");
+  await expect(page).toHaveURL(/\/login\?error=invalid/);
+  await page.goto("/security");
+  await expect(page).toHaveURL(/\/login\?next=/);
+});
+
+test("after sign-in the user lands where they wanted to go", async ({ page }, info) => {
+  await page.goto("/settings");
+  await expect(page).toHaveURL(/\/login\?next=%2Fsettings$/);
+  await ready(page, info);
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill("correct horse battery staple");
+  await page.getByTestId("login-submit").click();
+  await expect(page).toHaveURL(/\/settings$/);
+});

@@ -1,0 +1,209 @@
+//! Plain HTML-form endpoints: `POST /login`, `POST /setup`, `POST /logout`, `POST /locale`.
+//! They are ordinary HTTP handlers rather than server functions so they work without JavaScript
+//! and set or clear the session cookie in a plain response (Post/Redirect/Get).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use app::model::{Password, Username};
+use app::pages::login::safe_next;
+
+use super::rate_limit::{ip_key, user_key};
+use super::{middleware, password, session};
+use crate::db::{self, audit, users};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn with_cookie(mut res: Response, cookie: cookie::Cookie<'static>) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn encode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next);
+    let keys = [ip_key(&peer.ip().to_string()), user_key(&form.username)];
+    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+        tracing::warn!(client = %peer.ip(), "sign-in refused: too many failed attempts");
+        return rate_limited_page(&headers, wait.as_secs(), &next);
+    }
+
+    let user = match users::by_username(&state.db, form.username.trim()).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in: database error");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    // Verify against a dummy hash for unknown users so both failures take the same time.
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_owned());
+    let ok = password::verify_async(form.password, phc).await && user.is_some();
+
+    let Some(user) = user.filter(|_| ok) else {
+        state.limiter.record_failure(&keys, Instant::now());
+        audit::record(&state.db, db::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
+        tracing::info!(client = %peer.ip(), "sign-in failed");
+        return Redirect::to(&format!("/login?error=invalid&next={}", encode(&next))).into_response();
+    };
+
+    // A previous session presented with this request is ended: the new sign-in gets a new id.
+    if let Some(old) = session::read_cookie(&headers, session::COOKIE_NAME) {
+        let _ = session::end(&state.db, &old).await;
+    }
+    let ttl = state.config.session_ttl_hours as i64 * 3600;
+    let id = match session::start(&state.db, user.id, ttl).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in: could not store the session");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    audit::record(&state.db, db::now(), &user.username, "login", &format!("client {}", peer.ip())).await;
+    tracing::info!(user = %user.username, "signed in");
+    let secure = session::is_https(&headers, &uri);
+    with_cookie(Redirect::to(&next).into_response(), session::session_cookie(id, secure, ttl))
+}
+
+/// 429 with `Retry-After`, as a small self-contained page in the visitor's language (no scripts,
+/// so there is nothing to hydrate against a URL that does not carry the error).
+fn rate_limited_page(headers: &HeaderMap, retry_after: u64, next: &str) -> Response {
+    let locale = crate::locale::from_headers(headers);
+    let (title, msg) = app::pages::login::rate_limited_texts(locale);
+    let lang = crate::locale::code(locale);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/charon.css\"></head><body><main id=\"main\" class=\"auth-page\">\
+         <div class=\"auth-card\"><p class=\"alert alert-error\" role=\"alert\" data-testid=\"login-error\">{msg}</p>\
+         <p><a href=\"/login?next={next}\">{title}</a></p></div></main></body></html>",
+        next = encode(next),
+    );
+    let mut res = (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    username: String,
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    // The gate already answers 404 once an administrator exists; this re-check closes the race.
+    let back = |code: app::error::ErrorCode| {
+        Redirect::to(&format!(
+            "/setup?error={}&username={}",
+            code.as_str(),
+            encode(form.username.trim())
+        ))
+        .into_response()
+    };
+    let username = match Username::parse(&form.username) {
+        Ok(u) => u,
+        Err(code) => return back(code),
+    };
+    let password = match Password::parse(&form.password) {
+        Ok(p) => p,
+        Err(code) => return back(code),
+    };
+    if form.password != form.password_confirm {
+        return back(app::error::ErrorCode::PasswordMismatch);
+    }
+    let hash = match password::hash_async(password.expose().to_owned()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "setup: hashing failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let created = users::insert_first_admin(&state.db, username.as_str(), &hash, db::now()).await;
+    let user = match created {
+        Ok(Some(u)) => u,
+        Ok(None) => return (StatusCode::NOT_FOUND, "Not Found").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "setup: database error");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let _ = middleware::setup_done(&state).await;
+    audit::record(&state.db, db::now(), &user.username, "setup.admin_created", "").await;
+    tracing::info!(user = %user.username, "first administrator created");
+
+    let ttl = state.config.session_ttl_hours as i64 * 3600;
+    match session::start(&state.db, user.id, ttl).await {
+        Ok(id) => {
+            let secure = session::is_https(&headers, &uri);
+            with_cookie(Redirect::to("/security").into_response(), session::session_cookie(id, secure, ttl))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "setup: could not start a session");
+            Redirect::to("/login").into_response()
+        }
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(id) = session::read_cookie(&headers, session::COOKIE_NAME) {
+        if let Err(e) = session::end(&state.db, &id).await {
+            tracing::error!(error = %e, "sign-out: could not delete the session");
+        }
+    }
+    let secure = session::is_https(&headers, &uri);
+    with_cookie(Redirect::to("/login").into_response(), session::clear_cookie(secure))
+}
+
+#[derive(Deserialize)]
+pub struct LocaleForm {
+    locale: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn set_locale(headers: HeaderMap, uri: Uri, Form(form): Form<LocaleForm>) -> Response {
+    let Some(locale) = crate::locale::parse(&form.locale) else {
+        return (StatusCode::BAD_REQUEST, "unknown locale").into_response();
+    };
+    let cookie = cookie::Cookie::build((crate::locale::COOKIE_NAME, crate::locale::code(locale)))
+        .path("/")
+        .same_site(cookie::SameSite::Lax)
+        .secure(session::is_https(&headers, &uri))
+        .max_age(cookie::time::Duration::days(365))
+        .build();
+    with_cookie(Redirect::to(&safe_next(form.next)).into_response(), cookie)
+}

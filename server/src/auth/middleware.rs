@@ -1,0 +1,224 @@
+//! The gate in front of every route: cross-origin check for mutating requests, caller
+//! identification, first-run redirect to `/setup`, and the 401/redirect for anonymous callers.
+//! Role checks (viewer → 403) happen in the services' callers, which know what is a mutation.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde_json::json;
+
+use app::model::Principal;
+
+use super::session;
+use crate::db::users;
+use crate::AppState;
+
+/// What kind of resource a path is, which decides how an anonymous caller is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Reachable by anyone: liveness, readiness, static assets, the sign-in page.
+    Public,
+    /// `/setup`: only while no administrator exists.
+    Setup,
+    /// REST routes and server functions: answered with JSON.
+    Api,
+    /// HTML pages: anonymous callers are redirected.
+    Page,
+}
+
+pub fn classify(path: &str) -> PathKind {
+    match path {
+        "/health" | "/ready" | "/login" | "/locale" | "/favicon.ico" | "/robots.txt" => {
+            PathKind::Public
+        }
+        "/setup" => PathKind::Setup,
+        p if p.starts_with("/pkg/") => PathKind::Public,
+        p if p.starts_with("/api/") || p.starts_with("/rpc/") => PathKind::Api,
+        _ => PathKind::Page,
+    }
+}
+
+pub fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response()
+}
+
+fn forbidden_origin() -> Response {
+    (StatusCode::FORBIDDEN, Json(json!({"error": "cross-origin request refused"}))).into_response()
+}
+
+fn is_mutating(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A mutating request from a browser must come from a page of this server. Requests without an
+/// `Origin` (curl, scripts with a bearer token) are not cross-site browser requests.
+pub fn origin_allowed(headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+    {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    // "null" (sandboxed frames, some redirects) has no host and never matches.
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, sqlx::Error> {
+    if let Some(token) = bearer(headers) {
+        // A presented but invalid token is not silently downgraded to the cookie.
+        return session::principal_from_token(&state.db, token).await;
+    }
+    match session::read_cookie(headers, session::COOKIE_NAME) {
+        Some(id) => session::principal_from_session(&state.db, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether an administrator exists. Cached once true (accounts are never deleted); while false,
+/// the database is asked each time, so an admin created by `charon admin create` in another
+/// process is seen at once.
+pub async fn setup_done(state: &AppState) -> bool {
+    if state.setup_done.load(Ordering::Acquire) {
+        return true;
+    }
+    let done = users::admin_exists(&state.db).await.unwrap_or(false);
+    if done {
+        state.setup_done.store(true, Ordering::Release);
+    }
+    done
+}
+
+fn login_redirect(req: &Request) -> Response {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let next: String = form_urlencoded_component(target);
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+fn form_urlencoded_component(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if is_mutating(req.method()) && !origin_allowed(req.headers()) {
+        return forbidden_origin();
+    }
+    let kind = classify(req.uri().path());
+    let principal = match identify(&state, req.headers()).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "could not look up the caller's session");
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "database unavailable"})))
+                .into_response();
+        }
+    };
+    if let Some(p) = principal.clone() {
+        req.extensions_mut().insert(p);
+    }
+
+    match kind {
+        PathKind::Public if req.uri().path() == "/login" && !setup_done(&state).await => {
+            Redirect::to("/setup").into_response()
+        }
+        PathKind::Public => next.run(req).await,
+        PathKind::Setup => {
+            if setup_done(&state).await {
+                (StatusCode::NOT_FOUND, "Not Found").into_response()
+            } else {
+                next.run(req).await
+            }
+        }
+        PathKind::Page | PathKind::Api if principal.is_some() => next.run(req).await,
+        PathKind::Page => {
+            if setup_done(&state).await {
+                login_redirect(&req)
+            } else {
+                Redirect::to("/setup").into_response()
+            }
+        }
+        PathKind::Api => unauthorized(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn paths_are_classified_by_how_anonymous_callers_are_answered() {
+        assert_eq!(classify("/health"), PathKind::Public);
+        assert_eq!(classify("/pkg/charon.wasm"), PathKind::Public);
+        assert_eq!(classify("/setup"), PathKind::Setup);
+        assert_eq!(classify("/api/v1/users"), PathKind::Api);
+        assert_eq!(classify("/rpc/whoami"), PathKind::Api);
+        assert_eq!(classify("/security"), PathKind::Page);
+        assert_eq!(classify("/"), PathKind::Page);
+        assert_eq!(classify("/healthz"), PathKind::Page);
+    }
+
+    #[test]
+    fn same_origin_and_originless_requests_pass_foreign_origins_do_not() {
+        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080")])));
+        assert!(origin_allowed(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(!origin_allowed(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!origin_allowed(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080.evil.example")
+        ])));
+        assert!(!origin_allowed(&headers(&[("host", "127.0.0.1:8080"), ("origin", "null")])));
+        assert!(!origin_allowed(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(bearer(&headers(&[("authorization", "Bearer abc")])), Some("abc"));
+        assert_eq!(bearer(&headers(&[("authorization", "bearer abc")])), Some("abc"));
+        assert_eq!(bearer(&headers(&[("authorization", "Basic abc")])), None);
+    }
+}

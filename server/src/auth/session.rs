@@ -1,0 +1,107 @@
+//! Sessions and bearer tokens turned into a `Principal`, and the session cookie.
+
+use app::model::{AuthMethod, Principal, Role};
+use cookie::{Cookie, SameSite};
+
+use crate::db::{self, api_tokens, sessions, users::UserRow, Db};
+
+use super::secret;
+
+pub const COOKIE_NAME: &str = "charon_session";
+
+fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
+    Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        role: user.role(),
+        method,
+    }
+}
+
+/// Starts a new session for `user` and returns its id (the cookie value). A fresh id at every
+/// sign-in is what defeats session fixation.
+pub async fn start(db: &Db, user_id: i64, ttl_secs: i64) -> sqlx::Result<String> {
+    let id = secret::random_hex(32);
+    let now = db::now();
+    sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs).await?;
+    // Opportunistic clean-up keeps the table small without a background task.
+    sessions::delete_expired(db, now).await?;
+    Ok(id)
+}
+
+pub async fn end(db: &Db, id: &str) -> sqlx::Result<()> {
+    sessions::delete(db, &secret::digest(id)).await
+}
+
+pub async fn principal_from_session(db: &Db, id: &str) -> sqlx::Result<Option<Principal>> {
+    let user = sessions::user_of(db, &secret::digest(id), db::now()).await?;
+    Ok(user.map(|u| principal_of(&u, AuthMethod::Session)))
+}
+
+/// A bearer token acts with its own role, capped by its creator's current role.
+pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<Principal>> {
+    let Some((tok, creator)) = api_tokens::authenticate(db, &secret::digest(token), db::now()).await?
+    else {
+        return Ok(None);
+    };
+    let token_role = Role::parse(&tok.role).unwrap_or(Role::Viewer);
+    let principal = match creator {
+        Some(user) => {
+            let mut p = principal_of(&user, AuthMethod::Token);
+            if token_role == Role::Viewer {
+                p.role = Role::Viewer;
+            }
+            p
+        }
+        // Created from the CLI (or its creator was removed): the token stands for itself.
+        None => Principal {
+            user_id: 0,
+            username: format!("token:{}", tok.name),
+            role: token_role,
+            method: AuthMethod::Token,
+        },
+    };
+    Ok(Some(principal))
+}
+
+pub fn session_cookie(id: String, secure: bool, ttl_secs: i64) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, id))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(ttl_secs))
+        .build()
+}
+
+pub fn clear_cookie(secure: bool) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+}
+
+/// The value of a named cookie in a request's `Cookie` headers.
+pub fn read_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// Whether the client reached us over HTTPS (directly or through a TLS-terminating proxy), which
+/// decides the cookie's `Secure` flag.
+pub fn is_https(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> bool {
+    uri.scheme_str() == Some("https")
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}

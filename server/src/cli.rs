@@ -1,0 +1,210 @@
+//! The `charon` command line: `serve` (default) and `admin …`. Passwords are read from stdin,
+//! tokens are printed once to stdout; neither ever appears in argv.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use app::model::{Password, Role, TokenName, Username};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "charon", version, about = "Charon: a self-hosted security console for CrowdSec")]
+pub struct Cli {
+    /// TOML configuration file (also `CHARON_CONFIG`).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides `CHARON_DATA_DIR` and the file).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web console (the default).
+    Serve,
+    /// Manage accounts and API tokens.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (an administrator unless `--role viewer`).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from stdin (the only way; it never goes on the command line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long, value_enum, default_value_t = RoleArg::Admin)]
+        role: RoleArg,
+    },
+    /// Set a new password (read from stdin) and sign the user out everywhere.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// API tokens for the REST API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Create(TokenCreate),
+    /// Revoke tokens by id or by name.
+    Revoke {
+        #[arg(long, conflicts_with = "name", required_unless_present = "name")]
+        id: Option<i64>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List active tokens (never their secrets).
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreate {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum, default_value_t = RoleArg::Admin)]
+    pub role: RoleArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+/// Loads the configuration with the command line's overrides applied.
+pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+/// One password line from stdin: hidden prompt on a terminal, plain read from a pipe.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password(prompt)?
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line
+    };
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn parse_password(raw: &str) -> anyhow::Result<Password> {
+    Password::parse(raw).map_err(|code| {
+        anyhow::anyhow!(match code {
+            app::error::ErrorCode::PasswordTooShort => format!(
+                "the password must be at least {} characters long",
+                app::model::PASSWORD_MIN
+            ),
+            _ => format!("the password must be at most {} characters long", app::model::PASSWORD_MAX),
+        })
+    })
+}
+
+fn parse_username(raw: &str) -> anyhow::Result<Username> {
+    Username::parse(raw).map_err(|_| {
+        anyhow::anyhow!("a username has 3 to 32 characters: letters, digits, '.', '_' or '-'")
+    })
+}
+
+fn describe(e: app::error::AppError) -> anyhow::Error {
+    use app::error::{AppError, ErrorCode};
+    match e {
+        AppError::Invalid(ErrorCode::UsernameTaken) => anyhow::anyhow!("that username is already taken"),
+        AppError::NotFound => anyhow::anyhow!("no such user or token"),
+        other => anyhow::anyhow!("{other} (details in the log above)"),
+    }
+}
+
+pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let db = crate::db::connect(&config.database_path()).await?;
+    let accounts = Accounts::new(db.clone());
+    match command {
+        AdminCommand::Create { username, password_stdin: _, role } => {
+            let username = parse_username(&username)?;
+            let password = parse_password(&read_password("Password: ")?)?;
+            let user = accounts
+                .create_user_as("cli", username, password, role.into())
+                .await
+                .map_err(describe)?;
+            eprintln!("created {} ({})", user.username, user.role.as_str());
+        }
+        AdminCommand::ResetPassword { username, password_stdin: _ } => {
+            let username = parse_username(&username)?;
+            let password = parse_password(&read_password("New password: ")?)?;
+            accounts
+                .reset_password_as("cli", &username, password)
+                .await
+                .map_err(describe)?;
+            eprintln!("password of {} reset; its sessions were ended", username.as_str());
+        }
+        AdminCommand::Token { command } => match command {
+            TokenCommand::Create(TokenCreate { name, role }) => {
+                let name = TokenName::parse(&name)
+                    .map_err(|_| anyhow::anyhow!("a token name has 1 to 64 visible characters"))?;
+                let created = accounts
+                    .create_token_as("cli", None, name, role.into())
+                    .await
+                    .map_err(describe)?;
+                eprintln!(
+                    "token #{} \"{}\" ({}) created; it is shown only this once:",
+                    created.summary.id,
+                    created.summary.name,
+                    created.summary.role.as_str()
+                );
+                println!("{}", created.token);
+            }
+            TokenCommand::Revoke { id: Some(id), .. } => {
+                accounts.revoke_token_as("cli", id).await.map_err(describe)?;
+                eprintln!("token #{id} revoked");
+            }
+            TokenCommand::Revoke { name: Some(name), .. } => {
+                let n = accounts.revoke_tokens_named_as("cli", &name).await.map_err(describe)?;
+                if n == 0 {
+                    anyhow::bail!("no active token is named \"{name}\"");
+                }
+                eprintln!("{n} token(s) named \"{name}\" revoked");
+            }
+            TokenCommand::Revoke { .. } => anyhow::bail!("give --id or --name"),
+            TokenCommand::List => {
+                for t in crate::db::api_tokens::list_active(&db).await? {
+                    let t = t.summary();
+                    println!("{}\t{}\t{}…\t{}\t{}", t.id, t.name, t.prefix, t.role.as_str(), t.created_at);
+                }
+            }
+        },
+    }
+    Ok(())
+}

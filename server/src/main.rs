@@ -1,0 +1,28 @@
+use clap::Parser;
+
+use charon::cli::{self, Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match cli::load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("charon: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    charon::telemetry::init(config.log_format, &config.log_level);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => charon::serve(config).await,
+        Command::Admin { command } => cli::run_admin(config, command).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("charon: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The `charon admin` commands, run as a real process on a data dir: passwords come from stdin,
+//! tokens are printed once, and the server sees what the CLI created.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn charon(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
+        .args(args)
+        .env("CHARON_DATA_DIR", data_dir)
+        .env("CHARON_LOG_LEVEL", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn admin_create_reset_and_tokens_work_on_the_servers_data_dir() {
+    let app = spawn_app().await;
+    let dir = app.state.config.data_dir.clone();
+
+    let out = charon(&dir, &["admin", "create", "--username", "root-admin", "--password-stdin"], "first password 1\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The running server notices the new administrator: setup is gone, login works.
+    assert_eq!(app.client().get(app.url("/setup")).send().await.unwrap().status(), 404);
+    let (_, res) = login(&app, "root-admin", "first password 1").await;
+    assert_eq!(res.headers()["location"], "/security");
+
+    let short = charon(&dir, &["admin", "create", "--username", "other", "--password-stdin"], "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+
+    let dup = charon(&dir, &["admin", "create", "--username", "root-admin", "--password-stdin"], "first password 1\n");
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already taken"));
+
+    let out = charon(&dir, &["admin", "reset-password", "--username", "root-admin", "--password-stdin"], "second password 2\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, res) = login(&app, "root-admin", "first password 1").await;
+    assert!(res.headers()["location"].to_str().unwrap().contains("error=invalid"));
+    let (_, res) = login(&app, "root-admin", "second password 2").await;
+    assert_eq!(res.headers()["location"], "/security");
+
+    let out = charon(&dir, &["admin", "token", "create", "--name", "backup-script"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("chr_"), "{token}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&token), "printed once, on stdout only");
+    let me = app.client().get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    let list = charon(&dir, &["admin", "token", "list"], "");
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(listed.contains("backup-script") && !listed.contains(&token));
+
+    let out = charon(&dir, &["admin", "token", "revoke", "--name", "backup-script"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let me = app.client().get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    let none = charon(&dir, &["admin", "token", "revoke", "--name", "backup-script"], "");
+    assert!(!none.status.success());
+}

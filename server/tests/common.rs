@@ -1,0 +1,80 @@
+//! `spawn_app()`: the real router on 127.0.0.1:0 with a temporary data dir, like production.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use charon::config::Config;
+use charon::AppState;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client that keeps cookies and never follows redirects, so tests see each response.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let state = AppState::new(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = charon::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestApp { addr, state, dir }
+}
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Completes first-run setup as `admin`; the returned client holds the admin's session.
+pub async fn setup_admin(app: &TestApp) -> reqwest::Client {
+    let client = app.client();
+    let res = client
+        .post(app.url("/setup"))
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("password_confirm", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "setup should redirect");
+    assert_eq!(res.headers()["location"], "/security");
+    client
+}
+
+pub async fn login(app: &TestApp, username: &str, password: &str) -> (reqwest::Client, reqwest::Response) {
+    let client = app.client();
+    let res = client
+        .post(app.url("/login"))
+        .form(&[("username", username), ("password", password), ("next", "/security")])
+        .send()
+        .await
+        .unwrap();
+    (client, res)
+}

@@ -1,0 +1,358 @@
+//! The routes over real HTTP: first-run setup, sign-in and sessions, roles, tokens, the origin
+//! check, the login rate limit, and the pages' server rendering.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn health_and_ready_answer_without_a_session() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let health = c.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = c.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["database"], "ok");
+}
+
+#[tokio::test]
+async fn first_run_sends_every_page_to_setup_and_setup_disappears_afterwards() {
+    let app = spawn_app().await;
+    let c = app.client();
+    for path in ["/", "/security", "/settings", "/login"] {
+        let res = c.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(res.headers()["location"], "/setup", "{path}");
+    }
+    let page = c.get(app.url("/setup")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Create the administrator account"));
+
+    // Bad input changes nothing.
+    let res = c
+        .post(app.url("/setup"))
+        .form(&[("username", "admin"), ("password", "short"), ("password_confirm", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/setup?error=password_too_short&username=admin");
+    let res = c
+        .post(app.url("/setup"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", "something else!")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["location"].to_str().unwrap().contains("error=password_mismatch"));
+    assert!(!charon::db::users::admin_exists(&app.state.db).await.unwrap());
+
+    let admin = setup_admin(&app).await;
+    assert_eq!(c.get(app.url("/setup")).send().await.unwrap().status(), 404);
+    let again = c
+        .post(app.url("/setup"))
+        .form(&[("username", "second"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404, "a second administrator cannot be created through setup");
+    // Setup signed the admin in.
+    let me: Value = admin.get(app.url("/api/v1/auth/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["role"], "admin");
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_a_login_redirect_or_401_json() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    let c = app.client();
+    let res = c.get(app.url("/settings?tab=users")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login?next=%2Fsettings%3Ftab%3Dusers");
+    for (method, path) in [("GET", "/api/v1/users"), ("POST", "/rpc/users/list"), ("GET", "/api/v1/nope")] {
+        let res = c
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{method} {path}");
+        assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "unauthorized"}));
+    }
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_cookie_and_rotates_the_session() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    let (client, res) = login(&app, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/security");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("charon_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag: {cookie}");
+    let first_id = cookie.split(';').next().unwrap().to_owned();
+
+    // Signing in again (same browser) ends the old session and issues a new id.
+    let res = client
+        .post(app.url("/login"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let second_id = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_ne!(first_id, second_id);
+    let stale = app.client();
+    let res = stale
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", &first_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the pre-login session id must be dead");
+
+    // Behind a TLS proxy the cookie is Secure.
+    let res = app
+        .client()
+        .post(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+
+    // Logout ends the session server-side.
+    let res = client.post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login");
+    let res = app.client().get(app.url("/api/v1/auth/me")).header("cookie", &second_id).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn wrong_credentials_redirect_with_an_error_and_sign_nobody_in() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    for (user, pass) in [("admin", "wrong password!!"), ("nobody", ADMIN_PASSWORD)] {
+        let (_, res) = login(&app, user, pass).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/login?error=invalid&next=%2Fsecurity");
+        assert!(res.headers().get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_are_rate_limited_with_retry_after() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    for _ in 0..5 {
+        let (_, res) = login(&app, "admin", "wrong password!!").await;
+        assert_eq!(res.status(), 303);
+    }
+    // Even the right password is refused while limited: guessing cannot continue.
+    let (_, res) = login(&app, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(res.text().await.unwrap().contains("Too many failed sign-in attempts"));
+}
+
+#[tokio::test]
+async fn expired_sessions_are_refused() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    let (client, _) = login(&app, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(client.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(), 200);
+    sqlx::query("UPDATE sessions SET expires_at = ?")
+        .bind(charon::db::now() - 1)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(client.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn viewers_read_but_every_mutation_answers_403() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let res = admin
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "vera", "password": "viewer password 1", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let dup = admin
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "vera", "password": "viewer password 1", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 409);
+    let bad = admin
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "x y", "password": "viewer password 1", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["code"], "username_invalid");
+
+    let (viewer, res) = login(&app, "vera", "viewer password 1").await;
+    assert_eq!(res.status(), 303);
+    let list = viewer.get(app.url("/api/v1/users")).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    assert_eq!(list.json::<Value>().await.unwrap().as_array().unwrap().len(), 2);
+    let users_before = charon::db::users::list(&app.state.db).await.unwrap().len();
+
+    let rest = viewer
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "mallory", "password": "mallory password", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 403);
+    let rpc = viewer
+        .post(app.url("/rpc/users/create"))
+        .form(&[("username", "mallory"), ("password", "mallory password"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rpc.status(), 403);
+    let token = viewer
+        .post(app.url("/rpc/tokens/create"))
+        .form(&[("name", "sneaky"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 403);
+    assert_eq!(charon::db::users::list(&app.state.db).await.unwrap().len(), users_before);
+}
+
+#[tokio::test]
+async fn api_tokens_authenticate_until_revoked_and_never_exceed_their_role() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let res = admin
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "ci", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let id = body["summary"]["id"].as_i64().unwrap();
+
+    // Listed without the secret.
+    let listed = admin.get(app.url("/api/v1/tokens")).send().await.unwrap().text().await.unwrap();
+    assert!(!listed.contains(&token));
+    assert!(listed.contains(&token[..8]));
+    // Stored hashed.
+    let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_ne!(stored, token);
+
+    let bearer = app.client();
+    let me = bearer.get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.json::<Value>().await.unwrap()["method"], "token");
+
+    // A viewer token cannot mutate.
+    let res = admin
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "dashboards", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    let viewer_token = res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let res = bearer
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&viewer_token)
+        .json(&json!({"username": "x1x", "password": "long enough pass", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let revoked = admin.delete(app.url(&format!("/api/v1/tokens/{id}"))).send().await.unwrap();
+    assert_eq!(revoked.status(), 204);
+    let me = bearer.get(app.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    let again = admin.delete(app.url(&format!("/api/v1/tokens/{id}"))).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+    // A bogus token is refused even with a valid cookie alongside.
+    let res = admin.get(app.url("/api/v1/auth/me")).bearer_auth("chr_bogus").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn mutating_requests_from_a_foreign_origin_are_refused() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let res = admin
+        .post(app.url("/api/v1/tokens"))
+        .header("origin", "http://evil.example")
+        .json(&json!({"name": "csrf"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let same = admin
+        .post(app.url("/api/v1/tokens"))
+        .header("origin", format!("http://{}", app.addr))
+        .json(&json!({"name": "fine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 201);
+    let malformed = admin
+        .post(app.url("/api/v1/tokens"))
+        .header("content-type", "application/json")
+        .body("{\"name\": 5}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_in_the_chosen_language() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let html = admin.get(app.url("/security")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("IP Reputation &amp; Threat Intelligence"), "{html}");
+    assert!(html.contains("data-testid=\"toggle-crowdsec\""));
+    assert!(html.contains("role=\"switch\""));
+
+    let res = admin
+        .post(app.url("/locale"))
+        .form(&[("locale", "de"), ("next", "/security")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("i18n_pref_locale=de"));
+    let html = admin.get(app.url("/security")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Sicherheit"), "{html}");
+    assert!(html.contains("lang=\"de\""), "{html}");
+
+    let bad = admin.post(app.url("/locale")).form(&[("locale", "xx")]).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let offsite = admin
+        .post(app.url("/locale"))
+        .form(&[("locale", "en"), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offsite.headers()["location"], "/security");
+
+    let missing = admin.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
