@@ -31,7 +31,7 @@ test-rust:
 	cargo test -p server
 
 test-e2e:
-	cd end2end && CI=1 CHARON_BIN=./$(BIN) npx playwright test
+	cd end2end && CI=1 E2E_CHARON_BIN=./$(BIN) npx playwright test
 
 check-docker:
 	python3 scripts/check_dockerfile.py

@@ -8,7 +8,7 @@ import * as path from "node:path";
 // directly: this machine cannot download browsers.
 const PORT = Number(process.env.E2E_PORT ?? 18080);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
-const SERVER_BIN = process.env.CHARON_BIN ?? "./target/release/charon";
+const SERVER_BIN = process.env.E2E_CHARON_BIN ?? "./target/release/charon";
 const DATA_DIR =
   process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "charon-e2e-"));
 process.env.E2E_DATA_DIR = DATA_DIR;

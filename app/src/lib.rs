@@ -26,7 +26,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use crate::i18n::*;
@@ -63,25 +63,27 @@ pub fn App() -> impl IntoView {
         <I18nContextProvider>
             <Title text="Charon" />
             <components::hydration::HydrationMarker />
+            // SsrMode::Async: every page is sent complete, resources resolved, so it reads without
+            // JavaScript (out-of-order streaming would need a script to place suspended content).
             <Router>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/security" /> } />
-                    <Route path=path!("/login") view=LoginPage />
-                    <Route path=path!("/setup") view=SetupPage />
-                    <Route path=path!("/security") view=SecurityPage />
-                    <Route
+                    <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/security" /> } />
+                    <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
+                    <Route ssr=SsrMode::Async path=path!("/setup") view=SetupPage />
+                    <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
+                    <Route ssr=SsrMode::Async
                         path=path!("/security/decisions")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Decisions /> }
                     />
-                    <Route
+                    <Route ssr=SsrMode::Async
                         path=path!("/security/hub")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Hub /> }
                     />
-                    <Route
+                    <Route ssr=SsrMode::Async
                         path=path!("/security/console")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Console /> }
                     />
-                    <Route path=path!("/settings") view=SettingsPage />
+                    <Route ssr=SsrMode::Async path=path!("/settings") view=SettingsPage />
                 </Routes>
             </Router>
         </I18nContextProvider>

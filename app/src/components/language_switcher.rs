@@ -27,7 +27,7 @@ pub fn LanguageSwitcher() -> impl IntoView {
     };
     view! {
         <form method="post" action="/locale" class="language-switcher" data-testid="language-switcher">
-            <input type="hidden" name="next" prop:value=next />
+            <input type="hidden" name="next" value=next />
             <label for="locale-select">{t!(i18n, language)}</label>
             <select id="locale-select" name="locale" data-testid="locale-select">
                 {move || option(Locale::en, t_string!(i18n, lang_en))}

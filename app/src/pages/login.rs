@@ -41,7 +41,7 @@ pub fn LoginPage() -> impl IntoView {
                         })
                 }}
                 <form method="post" action="/login" class="stack" data-testid="login-form">
-                    <input type="hidden" name="next" prop:value=next />
+                    <input type="hidden" name="next" value=next />
                     <label for="login-username">{t!(i18n, username)}</label>
                     <input
                         id="login-username"

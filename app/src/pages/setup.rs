@@ -39,7 +39,7 @@ pub fn SetupPage() -> impl IntoView {
                         required
                         minlength=USERNAME_MIN
                         maxlength=USERNAME_MAX
-                        prop:value=username
+                        value=username
                     />
                     <label for="setup-password">{t!(i18n, password)}</label>
                     <input
