@@ -30,7 +30,7 @@ const chromium = {
 
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
+  timeout: 90_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
@@ -66,6 +66,9 @@ export default defineConfig({
       CHARON_DATA_DIR: DATA_DIR,
       CHARON_SITE_ROOT: "target/site",
       CHARON_LOG_LEVEL: "warn",
+      // The real engine, on ports of its own so a running Charon on this machine is not disturbed.
+      CHARON_CROWDSEC_LAPI_LISTEN: `127.0.0.1:${Number(process.env.E2E_LAPI_PORT ?? 18085)}`,
+      CHARON_CROWDSEC_PROMETHEUS: "off",
     },
     stdout: "pipe",
     stderr: "pipe",

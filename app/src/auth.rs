@@ -52,6 +52,15 @@ pub mod guard {
         use_context::<Services>().ok_or(AppError::Internal)
     }
 
+    pub fn engine_status_code(code: crate::error::EngineErrorCode) -> StatusCode {
+        use crate::error::EngineErrorCode as E;
+        match code {
+            E::Busy => StatusCode::CONFLICT,
+            E::NotInstalled | E::LapiUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::StartFailed | E::BouncerFailed => StatusCode::BAD_GATEWAY,
+        }
+    }
+
     /// Maps a service error to its HTTP status so browsers and scripts see the same codes as REST.
     pub fn status_for<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(e) = &result {
@@ -59,8 +68,9 @@ pub mod guard {
                 AppError::Unauthorized => StatusCode::UNAUTHORIZED,
                 AppError::Forbidden => StatusCode::FORBIDDEN,
                 AppError::NotFound => StatusCode::NOT_FOUND,
-                AppError::Invalid(crate::error::ErrorCode::UsernameTaken) => StatusCode::CONFLICT,
-                AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken } => StatusCode::CONFLICT,
+                AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                AppError::Engine { code, .. } => engine_status_code(*code),
                 AppError::Internal | AppError::Transport => StatusCode::INTERNAL_SERVER_ERROR,
             });
         }

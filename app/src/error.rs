@@ -53,8 +53,35 @@ impl ErrorCode {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineErrorCode {
+    /// No `crowdsec`/`cscli` binary was found.
+    NotInstalled,
+    /// Another start or stop is in progress.
+    Busy,
+    /// The engine did not start or its LAPI did not become ready.
+    StartFailed,
+    /// The LAPI is not reachable (engine stopped or starting).
+    LapiUnavailable,
+    /// Registering or validating the bouncer key failed.
+    BouncerFailed,
+}
+
+impl EngineErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineErrorCode::NotInstalled => "not_installed",
+            EngineErrorCode::Busy => "busy",
+            EngineErrorCode::StartFailed => "start_failed",
+            EngineErrorCode::LapiUnavailable => "lapi_unavailable",
+            EngineErrorCode::BouncerFailed => "bouncer_failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AppError {
     #[error("unauthorized")]
     Unauthorized,
@@ -62,8 +89,15 @@ pub enum AppError {
     Forbidden,
     #[error("not found")]
     NotFound,
-    #[error("invalid input: {0}")]
-    Invalid(ErrorCode),
+    #[error("invalid input: {code}")]
+    Invalid { code: ErrorCode },
+    /// The CrowdSec engine could not do what was asked; `detail` is a safe, human-readable reason
+    /// (never a secret).
+    #[error("engine error: {code:?}")]
+    Engine {
+        code: EngineErrorCode,
+        detail: Option<String>,
+    },
     #[error("internal error")]
     Internal,
     /// Transport-level failure (network, decoding) reported by the server-fn machinery.
@@ -73,7 +107,7 @@ pub enum AppError {
 
 impl From<ErrorCode> for AppError {
     fn from(code: ErrorCode) -> Self {
-        AppError::Invalid(code)
+        AppError::Invalid { code }
     }
 }
 

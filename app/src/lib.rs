@@ -19,6 +19,8 @@ pub mod components;
 pub mod error;
 pub mod model;
 pub mod pages;
+pub mod security;
+pub mod security_model;
 #[cfg(feature = "ssr")]
 pub mod services;
 

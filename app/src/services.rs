@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::AppError;
+use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
     ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
 };
@@ -29,7 +30,23 @@ pub trait AccountService: Send + Sync {
     async fn revoke_token(&self, actor: &Principal, id: i64) -> Result<(), AppError>;
 }
 
+/// The CrowdSec engine and its bouncer key.
+#[async_trait::async_trait]
+pub trait SecurityService: Send + Sync {
+    fn engine_status(&self) -> EngineStatus;
+    async fn set_engine_enabled(
+        &self,
+        actor: &Principal,
+        enabled: bool,
+    ) -> Result<EngineStatus, AppError>;
+    async fn bouncer_info(&self) -> Result<BouncerInfo, AppError>;
+    /// The full key; implementations audit every read.
+    async fn bouncer_key(&self, actor: &Principal) -> Result<String, AppError>;
+    async fn rotate_bouncer_key(&self, actor: &Principal) -> Result<BouncerInfo, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
+    pub security: Arc<dyn SecurityService>,
 }

@@ -13,7 +13,8 @@ test("login → Security page with the CrowdSec card → German → logout", asy
   const toggle = page.getByTestId("toggle-crowdsec");
   await expect(toggle).toHaveAttribute("role", "switch");
   await expect(toggle).toHaveAttribute("aria-checked", "false");
-  await expect(toggle).toBeDisabled();
+  await expect(toggle).toBeEnabled();
+  await expect(page.getByTestId("crowdsec-status")).toHaveText("Disabled");
   await expect(page.getByRole("switch", { name: "CrowdSec protection" })).toBeVisible();
 
   // Language: German, persisted across a reload.
@@ -61,4 +62,26 @@ test("after sign-in the user lands where they wanted to go", async ({ page }, in
   await page.getByLabel("Password").fill("correct horse battery staple");
   await page.getByTestId("login-submit").click();
   await expect(page).toHaveURL(/\/settings$/);
+});
+
+test("an admin creates an API token in Settings; it is shown once and authenticates REST", async ({ page, request }, info) => {
+  test.skip(!info.project.name.endsWith("-js"), "the one-time token display needs JavaScript");
+  await login(page, info);
+  await page.goto("/settings");
+  await ready(page, info);
+  const form = page.getByTestId("create-token-form");
+  await form.getByLabel("Token name").fill(`e2e-${Date.now()}`);
+  await form.getByLabel("Role").selectOption("viewer");
+  await form.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.getByTestId("new-token").textContent())!.trim();
+  expect(token).toMatch(/^chr_[0-9a-f]{64}$/);
+  await expect(page.getByTestId("tokens-table")).toContainText(token.slice(0, 8));
+  await expect(page.getByTestId("tokens-table")).not.toContainText(token);
+
+  const me = await request.get("/api/v1/auth/me", { headers: { Authorization: `Bearer ${token}` } });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).role).toBe("viewer");
+  await page.reload();
+  await ready(page, info);
+  await expect(page.getByTestId("new-token")).toHaveCount(0);
 });

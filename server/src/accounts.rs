@@ -39,7 +39,7 @@ impl Accounts {
         let row = users::insert(&self.db, username.as_str(), &hash, role, db::now())
             .await
             .map_err(|e| match e {
-                users::InsertError::Taken => AppError::Invalid(ErrorCode::UsernameTaken),
+                users::InsertError::Taken => AppError::Invalid { code: ErrorCode::UsernameTaken },
                 users::InsertError::Db(e) => internal(e),
             })?;
         audit::record(&self.db, db::now(), actor, "user.create", &format!("{} ({})", row.username, role.as_str())).await;

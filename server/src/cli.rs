@@ -142,7 +142,7 @@ fn parse_username(raw: &str) -> anyhow::Result<Username> {
 fn describe(e: app::error::AppError) -> anyhow::Error {
     use app::error::{AppError, ErrorCode};
     match e {
-        AppError::Invalid(ErrorCode::UsernameTaken) => anyhow::anyhow!("that username is already taken"),
+        AppError::Invalid { code: ErrorCode::UsernameTaken } => anyhow::anyhow!("that username is already taken"),
         AppError::NotFound => anyhow::anyhow!("no such user or token"),
         other => anyhow::anyhow!("{other} (details in the log above)"),
     }

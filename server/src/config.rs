@@ -33,6 +33,64 @@ pub struct Config {
     /// Failed sign-ins allowed per client address and per username within the window.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// `crowdsec` binary; found on `PATH` when unset.
+    pub crowdsec_bin: Option<PathBuf>,
+    /// `cscli` binary; found on `PATH` when unset.
+    pub cscli_bin: Option<PathBuf>,
+    /// Where the engine's Local API listens (loopback; Charon itself uses 8080).
+    pub crowdsec_lapi_listen: SocketAddr,
+    /// The engine's Prometheus endpoint: an address on loopback, or `off`.
+    pub crowdsec_prometheus: String,
+    /// Overrides the bouncer key file when the LAPI accepts it.
+    pub crowdsec_bouncer_key: Option<Secret>,
+    /// How long a start may take until the LAPI is ready.
+    pub crowdsec_ready_timeout_secs: u64,
+    /// Read-only sources shipped by Debian's crowdsec package.
+    pub crowdsec_hub_source: PathBuf,
+    pub crowdsec_data_source: PathBuf,
+    pub crowdsec_patterns_source: PathBuf,
+    pub crowdsec_plugin_dir: PathBuf,
+}
+
+/// A secret setting: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The engine's settings, gathered from the flat `crowdsec_*` keys.
+#[derive(Debug, Clone)]
+pub struct CrowdSecConfig {
+    pub bin: Option<PathBuf>,
+    pub cscli_bin: Option<PathBuf>,
+    pub lapi_listen: SocketAddr,
+    pub prometheus: String,
+    pub bouncer_key: Option<Secret>,
+    pub ready_timeout_secs: u64,
+    pub hub_source: PathBuf,
+    pub data_source: PathBuf,
+    pub patterns_source: PathBuf,
+    pub plugin_dir: PathBuf,
+}
+
+impl CrowdSecConfig {
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.prometheus.parse().ok()
+    }
 }
 
 impl Default for Config {
@@ -46,6 +104,16 @@ impl Default for Config {
             session_ttl_hours: 12,
             login_max_failures: 5,
             login_window_secs: 60,
+            crowdsec_bin: None,
+            cscli_bin: None,
+            crowdsec_lapi_listen: "127.0.0.1:8085".parse().expect("valid default address"),
+            crowdsec_prometheus: "127.0.0.1:6060".to_owned(),
+            crowdsec_bouncer_key: None,
+            crowdsec_ready_timeout_secs: 60,
+            crowdsec_hub_source: PathBuf::from("/usr/share/crowdsec/hub"),
+            crowdsec_data_source: PathBuf::from("/usr/share/crowdsec/data"),
+            crowdsec_patterns_source: PathBuf::from("/etc/crowdsec/patterns"),
+            crowdsec_plugin_dir: PathBuf::from("/usr/lib/crowdsec/plugins"),
         }
     }
 }
@@ -82,12 +150,40 @@ impl Config {
         if self.session_ttl_hours == 0 {
             return Err(ConfigError::Rule("session_ttl_hours must be at least 1"));
         }
+        if self.crowdsec_prometheus != "off" {
+            match self.crowdsec_prometheus.parse::<SocketAddr>() {
+                Ok(a) if a.ip().is_loopback() => {}
+                _ => {
+                    return Err(ConfigError::Rule(
+                        "crowdsec_prometheus must be a loopback address such as 127.0.0.1:6060, or off",
+                    ))
+                }
+            }
+        }
+        if !self.crowdsec_lapi_listen.ip().is_loopback() {
+            return Err(ConfigError::Rule("crowdsec_lapi_listen must be a loopback address"));
+        }
         if self.login_max_failures == 0 || self.login_window_secs == 0 {
             return Err(ConfigError::Rule(
                 "login_max_failures and login_window_secs must be at least 1",
             ));
         }
         Ok(())
+    }
+
+    pub fn crowdsec(&self) -> CrowdSecConfig {
+        CrowdSecConfig {
+            bin: self.crowdsec_bin.clone(),
+            cscli_bin: self.cscli_bin.clone(),
+            lapi_listen: self.crowdsec_lapi_listen,
+            prometheus: self.crowdsec_prometheus.clone(),
+            bouncer_key: self.crowdsec_bouncer_key.clone(),
+            ready_timeout_secs: self.crowdsec_ready_timeout_secs,
+            hub_source: self.crowdsec_hub_source.clone(),
+            data_source: self.crowdsec_data_source.clone(),
+            patterns_source: self.crowdsec_patterns_source.clone(),
+            plugin_dir: self.crowdsec_plugin_dir.clone(),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -158,6 +254,24 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("CHARON_LOG_FORMAT", "xml");
             assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_bouncer_key_never_shows_in_debug_output() {
+        Jail::expect_with(|jail| {
+            jail.set_env("CHARON_CROWDSEC_BOUNCER_KEY", "supersecretkey123");
+            jail.set_env("CHARON_CROWDSEC_PROMETHEUS", "off");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.crowdsec_bouncer_key.as_ref().unwrap().expose(), "supersecretkey123");
+            assert!(!format!("{c:?}").contains("supersecretkey123"));
+            assert_eq!(c.crowdsec().prometheus_addr(), None);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("CHARON_CROWDSEC_PROMETHEUS", "0.0.0.0:6060");
+            assert!(Config::load(None).is_err(), "metrics must stay on loopback");
             Ok(())
         });
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crowdsec;
 pub mod db;
 pub mod locale;
 pub mod shutdown;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub limiter: Arc<LoginLimiter>,
     pub accounts: Arc<Accounts>,
+    pub crowdsec: crowdsec::CrowdSec,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -66,6 +68,7 @@ impl AppState {
                 Duration::from_secs(config.login_window_secs),
             )),
             accounts: Arc::new(Accounts::new(db.clone())),
+            crowdsec: crowdsec::CrowdSec::new(db.clone(), &config),
             setup_done: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
             leptos,
@@ -143,12 +146,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %state.config.data_dir.display(),
         "charon is listening"
     );
+    // Reconcile in the background: the UI is usable while the engine starts.
+    let engine = state.crowdsec.clone();
+    tokio::spawn(async move { engine.reconcile().await });
+    let engine = state.crowdsec.clone();
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown::signal())
     .await?;
+    engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -14,6 +14,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let services = Services {
         accounts: state.accounts.clone(),
+        security: std::sync::Arc::new(state.crowdsec.clone()),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();

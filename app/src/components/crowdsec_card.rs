@@ -1,12 +1,70 @@
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use crate::components::bouncer_key_display::BouncerKeyDisplay;
+use crate::components::error_message::ErrorMessage;
+use crate::components::layout::CurrentUser;
 use crate::i18n::*;
+use crate::security::{get_engine_status, SetEngineEnabled};
+use crate::security_model::{EngineState, EngineStatus};
+use leptos_i18n::I18nContext;
 
-/// The CrowdSec card of the Security page. The engine is not controlled yet, so the switch is
-/// shown off and disabled, with the reason next to it.
+pub fn state_label(i18n: I18nContext<Locale>, state: EngineState) -> &'static str {
+    match state {
+        EngineState::Starting => t_string!(i18n, crowdsec_status_starting),
+        EngineState::Running => t_string!(i18n, crowdsec_status_enabled),
+        EngineState::Stopped => t_string!(i18n, crowdsec_status_disabled),
+        EngineState::Stopping => t_string!(i18n, crowdsec_status_stopping),
+        EngineState::Crashed => t_string!(i18n, crowdsec_status_error),
+        EngineState::NotInstalled => t_string!(i18n, crowdsec_status_not_installed),
+    }
+}
+
+/// Subscribes to the engine's status events (Server-Sent Events) in the browser; the server
+/// renders the first status itself.
+fn live_status() -> RwSignal<Option<EngineStatus>> {
+    let live = RwSignal::new(None);
+    Effect::new(move |_| {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let Ok(source) = web_sys::EventSource::new("/api/v1/cerberus/crowdsec/events") else {
+            return;
+        };
+        let on_status = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if let Some(text) = ev.data().as_string() {
+                if let Ok(status) = serde_json::from_str::<EngineStatus>(&text) {
+                    live.set(Some(status));
+                }
+            }
+        });
+        let _ = source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+        on_status.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+    live
+}
+
+/// The CrowdSec card of the Security page: live status, the on/off switch, start-up progress,
+/// the outcome, and the bouncer key while the engine runs.
 #[component]
 pub fn CrowdSecCard() -> impl IntoView {
     let i18n = use_i18n();
+    let toggle = ServerAction::<SetEngineEnabled>::new();
+    let initial = Resource::new(move || toggle.version().get(), |_| get_engine_status());
+    let live = live_status();
+    let user = expect_context::<CurrentUser>().0;
+    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+
+    // The freshest of: the last event, the toggle's answer, the server-rendered status.
+    let current = move || {
+        live.get()
+            .or_else(|| toggle.value().get().and_then(|r| r.ok()))
+            .or_else(|| initial.get().and_then(|r| r.ok()))
+    };
+    let pending = move || toggle.pending().get();
+    let wanted_on = move || toggle.input().get().map(|i| i.enabled);
+
     view! {
         <section class="card" aria-labelledby="crowdsec-title" data-testid="crowdsec-card">
             <div class="card-head">
@@ -19,25 +77,85 @@ pub fn CrowdSecCard() -> impl IntoView {
                     <span class="badge">{t!(i18n, badge_ids)}</span>
                 </div>
             </div>
-            <div class="toggle-row">
-                <span id="crowdsec-toggle-label">{t!(i18n, crowdsec_toggle_label)}</span>
-                <button
-                    type="button"
-                    class="switch"
-                    role="switch"
-                    aria-checked="false"
-                    aria-labelledby="crowdsec-toggle-label"
-                    aria-describedby="crowdsec-pending"
-                    disabled=true
-                    data-testid="toggle-crowdsec"
-                >
-                    <span class="switch-knob" aria-hidden="true"></span>
-                </button>
-                <span class="status status-off" data-testid="crowdsec-status">
-                    {t!(i18n, crowdsec_status_disabled)}
-                </span>
-            </div>
-            <p id="crowdsec-pending" class="hint">{t!(i18n, crowdsec_control_pending)}</p>
+            <Suspense fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
+                {move || Suspend::new(async move {
+                    let _ = initial.await;
+                    view! {
+                        <div class="toggle-row">
+                            <span id="crowdsec-toggle-label">{t!(i18n, crowdsec_toggle_label)}</span>
+                            <ActionForm action=toggle attr:class="inline-form">
+                                <input
+                                    type="hidden"
+                                    name="enabled"
+                                    value=move || if current().is_some_and(|s| s.enabled) { "false" } else { "true" }
+                                />
+                                <button
+                                    type="submit"
+                                    class="switch"
+                                    role="switch"
+                                    aria-checked=move || if current().is_some_and(|s| s.enabled) { "true" } else { "false" }
+                                    aria-labelledby="crowdsec-toggle-label"
+                                    aria-busy=move || if pending() { "true" } else { "false" }
+                                    disabled=move || pending() || !is_admin()
+                                        || current().is_some_and(|s| s.state == EngineState::NotInstalled)
+                                    data-testid="toggle-crowdsec"
+                                >
+                                    <span class="switch-knob" aria-hidden="true"></span>
+                                </button>
+                            </ActionForm>
+                            <span
+                                class=move || match current().map(|s| s.state) {
+                                    Some(EngineState::Running) => "status status-on",
+                                    Some(EngineState::Crashed) | Some(EngineState::NotInstalled) => "status status-error",
+                                    _ => "status status-off",
+                                }
+                                data-testid="crowdsec-status"
+                            >
+                                {move || current().map(|s| state_label(i18n, s.state))}
+                            </span>
+                        </div>
+                        <p class="hint" data-testid="crowdsec-process">
+                            {move || match current() {
+                                Some(EngineStatus { pid: Some(pid), state: EngineState::Running | EngineState::Starting, .. }) => {
+                                    t!(i18n, crowdsec_running_pid, pid = move || pid).into_any()
+                                }
+                                _ => t!(i18n, crowdsec_process_stopped).into_any(),
+                            }}
+                        </p>
+                        <div aria-live="polite" class="live-region">
+                            <Show when=pending>
+                                <p class="alert alert-info" data-testid="crowdsec-progress">
+                                    {move || if wanted_on() == Some(false) {
+                                        t_string!(i18n, crowdsec_stopping_progress)
+                                    } else {
+                                        t_string!(i18n, crowdsec_starting_progress)
+                                    }}
+                                </p>
+                            </Show>
+                            {move || (!pending()).then(|| toggle.value().get()).flatten().map(|r| match r {
+                                Ok(s) if s.enabled && s.lapi_ready => view! {
+                                    <p class="alert alert-ok toast" data-testid="crowdsec-toast">{t!(i18n, crowdsec_started_toast)}</p>
+                                }.into_any(),
+                                Ok(_) => view! {
+                                    <p class="alert alert-ok toast" data-testid="crowdsec-toast">{t!(i18n, crowdsec_stopped_toast)}</p>
+                                }.into_any(),
+                                Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                            })}
+                        </div>
+                        {move || current().and_then(|s| s.last_error).map(|err| view! {
+                            <p class="alert alert-error" data-testid="crowdsec-last-error">
+                                {t!(i18n, crowdsec_last_error)}" "{err}
+                            </p>
+                        })}
+                        <Show when=move || !is_admin()>
+                            <p class="hint">{t!(i18n, viewer_readonly)}</p>
+                        </Show>
+                        <Show when=move || current().is_some_and(|s| s.state == EngineState::Running)>
+                            <BouncerKeyDisplay can_copy=Signal::derive(is_admin) />
+                        </Show>
+                    }
+                })}
+            </Suspense>
         </section>
     }
 }

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, EngineErrorCode, ErrorCode};
 use crate::i18n::*;
 use leptos_i18n::I18nContext;
 
@@ -10,8 +10,19 @@ pub fn error_text(i18n: I18nContext<Locale>, err: &AppError) -> &'static str {
         AppError::Unauthorized => t_string!(i18n, error_unauthorized),
         AppError::Forbidden => t_string!(i18n, error_forbidden),
         AppError::NotFound => t_string!(i18n, error_not_found),
-        AppError::Invalid(code) => code_text(i18n, *code),
+        AppError::Invalid { code } => code_text(i18n, *code),
+        AppError::Engine { code, .. } => engine_text(i18n, *code),
         AppError::Internal | AppError::Transport => t_string!(i18n, error_internal),
+    }
+}
+
+pub fn engine_text(i18n: I18nContext<Locale>, code: EngineErrorCode) -> &'static str {
+    match code {
+        EngineErrorCode::NotInstalled => t_string!(i18n, engine_not_installed),
+        EngineErrorCode::Busy => t_string!(i18n, engine_busy),
+        EngineErrorCode::StartFailed => t_string!(i18n, engine_start_failed),
+        EngineErrorCode::LapiUnavailable => t_string!(i18n, engine_lapi_unavailable),
+        EngineErrorCode::BouncerFailed => t_string!(i18n, engine_bouncer_failed),
     }
 }
 
@@ -33,7 +44,13 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <p class="alert alert-error" role="alert" data-testid="error-message">
-            {move || error_text(i18n, &error)}
+            {
+                let detail = match &error {
+                    AppError::Engine { detail: Some(d), .. } => Some(format!(" ({d})")),
+                    _ => None,
+                };
+                move || format!("{}{}", error_text(i18n, &error), detail.clone().unwrap_or_default())
+            }
         </p>
     }
 }

@@ -1,3 +1,4 @@
+pub mod bouncer_key_display;
 pub mod crowdsec_card;
 pub mod error_message;
 pub mod hydration;

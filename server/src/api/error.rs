@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use app::error::{AppError, ErrorCode};
+use app::error::{AppError, EngineErrorCode, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,6 +20,11 @@ pub enum ApiError {
     Invalid(ErrorCode),
     #[error("malformed request body")]
     Body,
+    #[error("engine error")]
+    Engine {
+        code: EngineErrorCode,
+        detail: Option<String>,
+    },
     #[error("internal error")]
     Internal,
 }
@@ -30,7 +35,8 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized => ApiError::Unauthorized,
             AppError::Forbidden => ApiError::Forbidden,
             AppError::NotFound => ApiError::NotFound,
-            AppError::Invalid(code) => ApiError::Invalid(code),
+            AppError::Invalid { code } => ApiError::Invalid(code),
+            AppError::Engine { code, detail } => ApiError::Engine { code, detail },
             AppError::Internal | AppError::Transport => ApiError::Internal,
         }
     }
@@ -68,11 +74,26 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": "the request body must be JSON with the documented fields"}),
             ),
+            ApiError::Engine { code, detail } => (
+                app::auth::guard::engine_status_code(*code),
+                json!({"error": engine_message(*code), "code": code.as_str(), "detail": detail}),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "internal error; details are in the server log"}),
             ),
         };
         (status, Json(body)).into_response()
+    }
+}
+
+/// The documented English messages (the spec's troubleshooting section quotes some of them).
+pub fn engine_message(code: EngineErrorCode) -> &'static str {
+    match code {
+        EngineErrorCode::NotInstalled => "CrowdSec is not installed",
+        EngineErrorCode::Busy => "a start or stop of CrowdSec is already in progress",
+        EngineErrorCode::StartFailed => "CrowdSec failed to start",
+        EngineErrorCode::LapiUnavailable => "LAPI not available",
+        EngineErrorCode::BouncerFailed => "the bouncer key could not be registered",
     }
 }

@@ -2,6 +2,7 @@
 //! the server functions, and calls the same services; errors are `{"error": "..."}` JSON with the
 //! matching status code.
 
+pub mod crowdsec;
 pub mod error;
 
 use axum::extract::{Path, State};
@@ -23,10 +24,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .merge(crowdsec::router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 
-fn admin(p: &Principal) -> Result<(), ApiError> {
+pub fn require_admin(p: &Principal) -> Result<(), ApiError> {
     if p.role.may_mutate() {
         Ok(())
     } else {
@@ -54,7 +56,7 @@ async fn create_user(
     Extension(p): Extension<Principal>,
     body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     let Json(body) = body?;
     let username = Username::parse(&body.username)?;
     let password = Password::parse(&body.password)?;
@@ -82,7 +84,7 @@ async fn create_token(
     Extension(p): Extension<Principal>,
     body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     let Json(body) = body?;
     let name = TokenName::parse(&body.name)?;
     let created = s.accounts.create_token(&p, name, body.role).await?;
@@ -98,7 +100,7 @@ async fn revoke_token(
     Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    admin(&p)?;
+    require_admin(&p)?;
     s.accounts.revoke_token(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

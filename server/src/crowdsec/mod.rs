@@ -1,0 +1,330 @@
+//! The CrowdSec engine, owned by the server: generated configuration (`layout`), the supervised
+//! process (`process`), LAPI and cscli clients, the machine credentials and the dedicated bouncer
+//! key. `CrowdSec` is the service the server functions, the REST API and start-up reconciliation
+//! use; it persists the desired state (`crowdsec.enabled`) and serialises starts and stops.
+
+pub mod bouncer;
+pub mod credentials;
+pub mod cscli;
+pub mod hub;
+pub mod lapi;
+pub mod layout;
+pub mod process;
+mod service;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use app::error::{AppError, EngineErrorCode};
+use app::security_model::{key_preview, BouncerInfo, EngineState, EngineStatus, KeySource};
+
+use crate::config::Config;
+use crate::db::{self, audit, settings, Db};
+
+use self::bouncer::{BouncerKeys, Resolution, BOUNCER_NAME};
+use self::cscli::Cscli;
+use self::lapi::Lapi;
+use self::layout::{EngineSettings, Layout, MACHINE_ID};
+use self::process::{ProcessConfig, RunLoop};
+
+const ENABLED_KEY: &str = "crowdsec.enabled";
+
+#[derive(Clone)]
+pub struct CrowdSec {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    layout: Layout,
+    engine: EngineSettings,
+    /// `crowdsec` and `cscli`; `None` when either is missing.
+    bins: Option<(PathBuf, PathBuf)>,
+    lapi: Lapi,
+    env_key: Option<String>,
+    ready_timeout: Duration,
+    status: process::StatusTx,
+    /// The running loop; the mutex also makes start and stop one-at-a-time.
+    run: tokio::sync::Mutex<Option<RunLoop>>,
+    bouncer: StdMutex<Resolution>,
+}
+
+fn engine_error(code: EngineErrorCode, detail: impl Into<String>) -> AppError {
+    AppError::Engine { code, detail: Some(detail.into()) }
+}
+
+/// `name` on `PATH`, or the configured path.
+pub fn find_binary(configured: Option<&Path>, name: &str) -> Option<PathBuf> {
+    if let Some(p) = configured {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+impl CrowdSec {
+    pub fn new(db: Db, config: &Config) -> Self {
+        let c = config.crowdsec();
+        let c = &c;
+        let bins = find_binary(c.bin.as_deref(), "crowdsec").zip(find_binary(c.cscli_bin.as_deref(), "cscli"));
+        let layout = Layout::new(&config.data_dir);
+        let engine = EngineSettings {
+            lapi_listen: c.lapi_listen,
+            prometheus: c.prometheus_addr(),
+            hub_source: c.hub_source.clone(),
+            data_source: c.data_source.clone(),
+            patterns_source: c.patterns_source.clone(),
+            plugin_dir: c.plugin_dir.clone(),
+        };
+        let initial = if bins.is_some() {
+            EngineStatus::stopped(false)
+        } else {
+            EngineStatus { state: EngineState::NotInstalled, ..EngineStatus::stopped(false) }
+        };
+        CrowdSec {
+            inner: Arc::new(Inner {
+                db,
+                lapi: Lapi::new(c.lapi_listen),
+                layout,
+                engine,
+                bins,
+                env_key: c.bouncer_key.as_ref().map(|s| s.expose().to_owned()),
+                ready_timeout: Duration::from_secs(c.ready_timeout_secs),
+                status: Arc::new(watch::channel(initial).0),
+                run: tokio::sync::Mutex::new(None),
+                bouncer: StdMutex::new(Resolution::default()),
+            }),
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    pub fn lapi(&self) -> &Lapi {
+        &self.inner.lapi
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// Every status change, for Server-Sent Events.
+    pub fn subscribe(&self) -> watch::Receiver<EngineStatus> {
+        self.inner.status.subscribe()
+    }
+
+    fn cscli(&self) -> Option<Cscli> {
+        self.inner
+            .bins
+            .as_ref()
+            .map(|(_, cscli)| Cscli::new(cscli.clone(), &self.inner.layout.config_file()))
+    }
+
+    async fn desired(&self) -> bool {
+        settings::get(&self.inner.db, ENABLED_KEY).await.ok().flatten().as_deref() == Some("true")
+    }
+
+    /// The user's toggle: persists the wish, then makes it so. A failed start keeps `enabled`
+    /// and shows the error; nothing is silently reverted.
+    pub async fn set_enabled(&self, actor: &str, enabled: bool) -> Result<EngineStatus, AppError> {
+        settings::set(&self.inner.db, ENABLED_KEY, if enabled { "true" } else { "false" }, db::now())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot persist the CrowdSec toggle");
+                AppError::Internal
+            })?;
+        self.inner.status.send_modify(|s| s.enabled = enabled);
+        audit::record(&self.inner.db, db::now(), actor, if enabled { "crowdsec.enable" } else { "crowdsec.disable" }, "").await;
+        if enabled {
+            self.start().await
+        } else {
+            self.stop().await
+        }
+    }
+
+    /// Server start: start the engine if the user left it enabled. Never blocks the server.
+    pub async fn reconcile(&self) {
+        let enabled = self.desired().await;
+        self.inner.status.send_modify(|s| s.enabled = enabled);
+        if enabled {
+            tracing::info!("[CROWDSEC_STARTUP] CrowdSec was enabled before the restart; starting it");
+            if let Err(e) = self.start().await {
+                tracing::error!("[CROWDSEC_STARTUP] automatic start failed: {e:?}");
+            }
+        }
+    }
+
+    pub async fn start(&self) -> Result<EngineStatus, AppError> {
+        let mut run = self
+            .inner
+            .run
+            .try_lock()
+            .map_err(|_| AppError::Engine { code: EngineErrorCode::Busy, detail: None })?;
+        if run.is_some() {
+            return Ok(self.status());
+        }
+        let Some((bin, _)) = self.inner.bins.clone() else {
+            self.inner.status.send_modify(|s| s.state = EngineState::NotInstalled);
+            return Err(AppError::Engine { code: EngineErrorCode::NotInstalled, detail: None });
+        };
+        let cscli = self.cscli().expect("bins present");
+        self.inner.status.send_modify(|s| {
+            s.state = EngineState::Starting;
+            s.last_error = None;
+            s.restarts = 0;
+        });
+        let fail = |detail: String| {
+            self.inner.status.send_modify(|s| {
+                s.state = EngineState::Crashed;
+                s.last_error = Some(detail.clone());
+            });
+            engine_error(EngineErrorCode::StartFailed, detail)
+        };
+
+        process::stop_leftover(&self.inner.layout).await;
+        let layout = self.inner.layout.clone();
+        let engine = self.inner.engine.clone();
+        tokio::task::spawn_blocking(move || layout.generate(&engine))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(format!("cannot write the engine configuration: {e:#}")))?;
+        if !self.inner.layout.credentials_file().exists() {
+            cscli
+                .add_machine(MACHINE_ID, &self.inner.layout.credentials_file())
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+        }
+
+        let cfg = ProcessConfig {
+            bin,
+            layout: self.inner.layout.clone(),
+            lapi: self.inner.lapi.clone(),
+            ready_timeout: self.inner.ready_timeout,
+        };
+        let handle = process::spawn(cfg, self.inner.status.clone())
+            .await
+            .map_err(|f| engine_error(EngineErrorCode::StartFailed, f.0))?;
+        *run = Some(handle);
+        drop(run);
+
+        if let Err(e) = self.ensure_bouncer().await {
+            // Detection keeps running; the key problem is shown, not hidden.
+            self.inner.status.send_modify(|s| s.last_error = Some(format!("bouncer key: {e:#}")));
+            return Err(engine_error(EngineErrorCode::BouncerFailed, format!("{e:#}")));
+        }
+        Ok(self.status())
+    }
+
+    pub async fn stop(&self) -> Result<EngineStatus, AppError> {
+        let mut run = self
+            .inner
+            .run
+            .try_lock()
+            .map_err(|_| AppError::Engine { code: EngineErrorCode::Busy, detail: None })?;
+        if let Some(handle) = run.take() {
+            self.inner.status.send_modify(|s| s.state = EngineState::Stopping);
+            handle.stop().await;
+        }
+        let installed = self.inner.bins.is_some();
+        self.inner.status.send_modify(|s| {
+            s.state = if installed { EngineState::Stopped } else { EngineState::NotInstalled };
+            s.pid = None;
+            s.lapi_ready = false;
+            s.started_at = None;
+        });
+        Ok(self.status())
+    }
+
+    /// Graceful server shutdown: stop the engine but keep the user's wish for the next start.
+    pub async fn shutdown(&self) {
+        let mut run = self.inner.run.lock().await;
+        if let Some(handle) = run.take() {
+            handle.stop().await;
+        }
+    }
+
+    async fn ensure_bouncer(&self) -> anyhow::Result<()> {
+        let cscli = self.cscli().ok_or_else(|| anyhow::anyhow!("cscli is not installed"))?;
+        let keys = BouncerKeys {
+            env_key: self.inner.env_key.as_deref(),
+            key_file: self.inner.layout.bouncer_key_file(),
+            lapi: &self.inner.lapi,
+            cscli: &cscli,
+        };
+        let resolution = keys.ensure().await?;
+        *self.inner.bouncer.lock().expect("bouncer lock") = resolution;
+        Ok(())
+    }
+
+    fn require_running(&self) -> Result<(), AppError> {
+        if self.status().lapi_ready {
+            Ok(())
+        } else {
+            Err(AppError::Engine { code: EngineErrorCode::LapiUnavailable, detail: None })
+        }
+    }
+
+    pub async fn bouncer_info(&self) -> Result<BouncerInfo, AppError> {
+        let res = self.inner.bouncer.lock().expect("bouncer lock").clone();
+        let (registered, last_pull) = match (self.status().lapi_ready, self.cscli()) {
+            (true, Some(cscli)) => match cscli.list_bouncers().await {
+                Ok(list) => list
+                    .into_iter()
+                    .find(|(n, _)| n == BOUNCER_NAME)
+                    .map(|(_, pull)| (true, pull))
+                    .unwrap_or((false, None)),
+                Err(e) => {
+                    tracing::warn!("cannot list bouncers: {e}");
+                    (false, None)
+                }
+            },
+            _ => (false, None),
+        };
+        let active = res.active.as_ref();
+        Ok(BouncerInfo {
+            name: BOUNCER_NAME.to_owned(),
+            key_preview: active.and_then(|a| key_preview(&a.key)),
+            key_source: active.map(|a| a.source).unwrap_or(KeySource::None),
+            key_path: self.inner.layout.bouncer_key_file().to_string_lossy().into_owned(),
+            registered: registered && active.is_some(),
+            last_pull: last_pull.filter(|p| !p.starts_with("0001-")),
+            env_key_rejected: res.env_key_rejected,
+        })
+    }
+
+    /// The full key, for the Copy button and the REST route; every read is audited.
+    pub async fn bouncer_key(&self, actor: &str) -> Result<String, AppError> {
+        let key = self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone());
+        let key = key.ok_or(AppError::NotFound)?;
+        audit::record(&self.inner.db, db::now(), actor, "bouncer.key_read", BOUNCER_NAME).await;
+        Ok(key)
+    }
+
+    pub async fn rotate_bouncer_key(&self, actor: &str) -> Result<BouncerInfo, AppError> {
+        self.require_running()?;
+        let cscli = self.cscli().ok_or(AppError::Engine { code: EngineErrorCode::NotInstalled, detail: None })?;
+        let keys = BouncerKeys {
+            env_key: None,
+            key_file: self.inner.layout.bouncer_key_file(),
+            lapi: &self.inner.lapi,
+            cscli: &cscli,
+        };
+        let active = keys
+            .register()
+            .await
+            .map_err(|e| engine_error(EngineErrorCode::BouncerFailed, format!("{e:#}")))?;
+        {
+            let mut res = self.inner.bouncer.lock().expect("bouncer lock");
+            res.active = Some(active);
+        }
+        audit::record(&self.inner.db, db::now(), actor, "bouncer.rotate", BOUNCER_NAME).await;
+        self.bouncer_info().await
+    }
+}

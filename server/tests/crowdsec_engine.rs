@@ -1,0 +1,248 @@
+//! The real `crowdsec` engine under Charon's supervisor: generated config in a temp data dir,
+//! random loopback ports. These tests need the Debian `crowdsec` package (scripts/setup.sh).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use app::security_model::{EngineState, KeySource};
+use charon::crowdsec::lapi::KeyCheck;
+use charon::crowdsec::process::is_our_engine;
+use charon::crowdsec::CrowdSec;
+use common::*;
+use serde_json::Value;
+
+async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+fn pid_alive_as_engine(engine: &CrowdSec, pid: u32) -> bool {
+    is_our_engine(pid as i32, &engine.layout().config_file())
+}
+
+#[tokio::test]
+async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_it() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let engine = app.state.crowdsec.clone();
+
+    let t0 = Instant::now();
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    let elapsed = t0.elapsed();
+    let status_code = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status_code, 200, "{body}");
+    println!("MEASURE toggle -> LAPI ready: {:.2} s", elapsed.as_secs_f64());
+    assert_eq!(body["state"], "running");
+    assert_eq!(body["lapi_ready"], true);
+    assert_eq!(body["enabled"], true);
+    let pid = body["pid"].as_u64().unwrap() as u32;
+    assert!(pid_alive_as_engine(&engine, pid));
+
+    // The LAPI is really up and the machine can log in; the bouncer key works.
+    engine.lapi().health().await.unwrap();
+    let key_file = engine.layout().bouncer_key_file();
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(&engine.layout().root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(engine.lapi().check_bouncer_key(key.trim()).await.unwrap(), KeyCheck::Valid);
+    assert_eq!(engine.lapi().check_bouncer_key("not-a-key").await.unwrap(), KeyCheck::Rejected);
+
+    // The bouncer API: a preview, never the key, except from the audited key route.
+    let info: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/bouncer")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["name"], "charon-bouncer");
+    assert_eq!(info["key_source"], "file");
+    assert_eq!(info["registered"], true);
+    let preview = info["key_preview"].as_str().unwrap();
+    assert_eq!(preview, app::security_model::key_preview(key.trim()).unwrap());
+    assert!(!info.to_string().contains(key.trim()));
+    let full: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/bouncer/key")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(full["key"], key.trim());
+    let reads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'bouncer.key_read'")
+        .fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(reads, 1);
+
+    // Off: the process is gone and reaped.
+    let res: Value = admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(res["state"], "stopped");
+    assert_eq!(res["enabled"], false);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "no zombie, no survivor");
+    assert!(engine.lapi().health().await.is_err());
+    assert!(!engine.layout().pid_file().exists());
+}
+
+#[tokio::test]
+async fn a_killed_engine_is_restarted_by_the_supervisor() {
+    let app = spawn_app().await;
+    let engine = app.state.crowdsec.clone();
+    let st = engine.set_enabled("test", true).await.unwrap();
+    let pid = st.pid.unwrap();
+
+    let t0 = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let e = engine.clone();
+    wait_until("the restarted engine", Duration::from_secs(60), move || {
+        let s = e.status();
+        s.state == EngineState::Running && s.pid.is_some_and(|p| p != pid)
+    })
+    .await;
+    println!("MEASURE kill -9 -> running again: {:.2} s", t0.elapsed().as_secs_f64());
+    let s = engine.status();
+    assert_eq!(s.restarts, 1);
+    assert!(s.lapi_ready);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the killed engine was reaped");
+    engine.set_enabled("test", false).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_enabled_engine_starts_again_after_a_server_restart_and_a_leftover_is_never_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path().join("data"));
+    let first = charon::AppState::new(config.clone()).await.unwrap();
+    let st = first.crowdsec.set_enabled("test", true).await.unwrap();
+    let old_pid = st.pid.unwrap();
+    // Simulate a hard crash of the server: the engine keeps running, nobody stops it.
+    std::mem::forget(first);
+
+    let second = charon::AppState::new(config).await.unwrap();
+    assert!(second.crowdsec.status().state != EngineState::Running);
+    second.crowdsec.reconcile().await;
+    let s = second.crowdsec.status();
+    assert_eq!(s.state, EngineState::Running, "{s:?}");
+    assert!(s.enabled);
+    let new_pid = s.pid.unwrap();
+    assert_ne!(new_pid, old_pid);
+    assert!(!pid_alive_as_engine(&second.crowdsec, old_pid), "the leftover engine was stopped");
+    second.crowdsec.shutdown().await;
+    assert!(!pid_alive_as_engine(&second.crowdsec, new_pid));
+}
+
+#[tokio::test]
+async fn rotating_the_bouncer_key_invalidates_the_old_one() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let engine = app.state.crowdsec.clone();
+    engine.set_enabled("test", true).await.unwrap();
+    let old = std::fs::read_to_string(engine.layout().bouncer_key_file()).unwrap();
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/bouncer/rotate")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let new = std::fs::read_to_string(engine.layout().bouncer_key_file()).unwrap();
+    assert_ne!(old, new);
+    assert_eq!(engine.lapi().check_bouncer_key(old.trim()).await.unwrap(), KeyCheck::Rejected);
+    assert_eq!(engine.lapi().check_bouncer_key(new.trim()).await.unwrap(), KeyCheck::Valid);
+    engine.set_enabled("test", false).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rejected_environment_key_is_reported_and_the_file_key_is_used() {
+    let app = spawn_app_with(|c| {
+        c.crowdsec_bouncer_key = Some(charon::config::Secret::new("0123456789abcdef0123456789abcdef"));
+    })
+    .await;
+    let engine = app.state.crowdsec.clone();
+    engine.set_enabled("test", true).await.unwrap();
+    let info = engine.bouncer_info().await.unwrap();
+    assert!(info.env_key_rejected);
+    assert_eq!(info.key_source, KeySource::File);
+    assert!(info.registered);
+    engine.set_enabled("test", false).await.unwrap();
+}
+
+#[tokio::test]
+async fn viewers_can_read_the_status_but_not_start_or_read_the_key() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    admin
+        .post(app.url("/api/v1/users"))
+        .json(&serde_json::json!({"username": "vera", "password": "viewer password 1", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    let (viewer, _) = login(&app, "vera", "viewer password 1").await;
+    let st = viewer.get(app.url("/api/v1/cerberus/crowdsec/status")).send().await.unwrap();
+    assert_eq!(st.status(), 200);
+    assert_eq!(st.json::<Value>().await.unwrap()["state"], "stopped");
+    for (m, p) in [("POST", "start"), ("POST", "stop"), ("GET", "bouncer/key"), ("POST", "bouncer/rotate")] {
+        let res = viewer
+            .request(m.parse().unwrap(), app.url(&format!("/api/v1/cerberus/crowdsec/{p}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{m} {p}");
+    }
+    assert_eq!(app.state.crowdsec.status().state, EngineState::Stopped);
+}
+
+#[tokio::test]
+async fn a_missing_binary_is_a_clear_status_not_a_crash() {
+    let app = spawn_app_with(|c| c.crowdsec_bin = Some("/nonexistent/crowdsec".into())).await;
+    let admin = setup_admin(&app).await;
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "CrowdSec is not installed");
+    assert_eq!(app.state.crowdsec.status().state, EngineState::NotInstalled);
+}
+
+#[tokio::test]
+async fn config_generation_is_idempotent_and_keeps_product_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path().join("data"));
+    let state = charon::AppState::new(config.clone()).await.unwrap();
+    let layout = state.crowdsec.layout().clone();
+    let c = config.crowdsec();
+    let settings = charon::crowdsec::layout::EngineSettings {
+        lapi_listen: c.lapi_listen,
+        prometheus: None,
+        hub_source: c.hub_source.clone(),
+        data_source: c.data_source.clone(),
+        patterns_source: c.patterns_source.clone(),
+        plugin_dir: c.plugin_dir.clone(),
+    };
+    layout.generate(&settings).unwrap();
+    let snapshot = |root: &std::path::Path| {
+        let mut out = Vec::new();
+        for entry in walk(root) {
+            let meta = std::fs::symlink_metadata(&entry).unwrap();
+            out.push((entry.clone(), meta.modified().unwrap(), meta.len()));
+        }
+        out.sort();
+        out
+    };
+    let before = snapshot(&layout.config_dir);
+    // A product change: an extra enabled scenario link must survive regeneration.
+    let extra = layout.config_dir.join("scenarios/ssh-bf.yaml");
+    std::os::unix::fs::symlink(layout.hub_dir.join("scenarios/crowdsecurity/ssh-bf.yaml"), &extra).unwrap();
+    layout.generate(&settings).unwrap();
+    let after: Vec<_> = snapshot(&layout.config_dir).into_iter().filter(|(p, _, _)| *p != extra).collect();
+    assert_eq!(before, after, "nothing rewritten the second time");
+    assert!(extra.exists());
+    let cfg = std::fs::read_to_string(layout.config_file()).unwrap();
+    assert!(cfg.contains(&c.lapi_listen.to_string()));
+    assert!(layout.config_dir.join("parsers/s00-raw/charon-non-syslog.yaml").exists());
+    assert!(layout.config_dir.join("parsers/s01-parse/caddy-logs.yaml").exists());
+    assert!(layout.config_dir.join("scenarios/http-probing.yaml").exists());
+    let acquis = std::fs::read_to_string(layout.config_dir.join("acquis.yaml")).unwrap();
+    assert!(acquis.contains("access.log") && acquis.contains("caddy"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
