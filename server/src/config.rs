@@ -242,7 +242,7 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("CHARON_LISTEN", "not-an-address");
             let err = Config::load(None).unwrap_err().to_string();
-            assert!(err.contains("listen"), "{err}");
+            assert!(err.to_lowercase().contains("listen"), "{err}");
             Ok(())
         });
         Jail::expect_with(|jail| {

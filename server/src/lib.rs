@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = AppState::new(config).await?;
+    let shutdown = shutdown::install()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -154,7 +155,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown::signal())
+    .with_graceful_shutdown(shutdown.wait())
     .await?;
     engine.shutdown().await;
     tracing::info!("stopped");

@@ -1,28 +1,27 @@
-//! Resolves when the process is asked to stop (SIGINT or SIGTERM), for graceful shutdown.
+//! SIGINT/SIGTERM → graceful shutdown. The handlers are installed by `install()` before the server
+//! announces it is listening, so a signal sent right after that line is never lost to the default
+//! action (which would kill the process without stopping the engine).
 
-pub async fn signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+pub struct Shutdown {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+pub fn install() -> std::io::Result<Shutdown> {
+    Ok(Shutdown {
+        interrupt: signal(SignalKind::interrupt())?,
+        terminate: signal(SignalKind::terminate())?,
+    })
+}
+
+impl Shutdown {
+    /// Resolves at the first SIGINT or SIGTERM.
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        _ = term => tracing::info!("SIGTERM received, shutting down"),
     }
 }

@@ -170,6 +170,10 @@ impl Layout {
         for (kind, name) in DEFAULT_ITEMS {
             enabler.enable(*kind, name)?;
         }
+        let missing = hub::provide_data_files(&self.config_dir, &self.data_dir, &s.data_source)?;
+        if !missing.is_empty() {
+            tracing::warn!(files = ?missing, "data files of enabled hub items are missing (offline); those items will not match");
+        }
         Ok(())
     }
 
