@@ -246,3 +246,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_failed_start_is_shown_not_silently_reverted() {
+    // Something else already holds the LAPI port: the engine cannot start.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let app = spawn_app_with(|c| {
+        c.crowdsec_lapi_listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.crowdsec_ready_timeout_secs = 10;
+    })
+    .await;
+    let admin = setup_admin(&app).await;
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    assert_eq!(res.status(), 502);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "CrowdSec failed to start");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    let status: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["enabled"], true, "the user's wish is kept");
+    assert_eq!(status["state"], "crashed");
+    assert!(status["last_error"].as_str().is_some());
+    assert_eq!(status["pid"], Value::Null);
+    drop(squatter);
+}
+
+#[tokio::test]
+async fn only_one_start_or_stop_runs_at_a_time() {
+    let app = spawn_app().await;
+    let engine = app.state.crowdsec.clone();
+    let (a, b) = tokio::join!(engine.set_enabled("a", true), engine.set_enabled("b", true));
+    let busy = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(app::error::AppError::Engine { code: app::error::EngineErrorCode::Busy, .. })))
+        .count();
+    assert_eq!(busy, 1, "{a:?} / {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+    let running: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| is_our_engine(*pid, &engine.layout().config_file()))
+        .collect();
+    assert_eq!(running.len(), 1, "exactly one engine on this data dir");
+    engine.set_enabled("a", false).await.unwrap();
+}

@@ -129,3 +129,81 @@ async fn write_clipboard(text: &str) -> bool {
     #[cfg(not(feature = "hydrate"))]
     false
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::error::{AppError, EngineErrorCode};
+
+    fn render(info: Option<Result<BouncerInfo, AppError>>, can_copy: bool) -> String {
+        // The i18n provider spawns tasks; tests render inside a Tokio runtime.
+        let _ = any_spawner::Executor::init_tokio();
+        let owner = Owner::new();
+        owner.set();
+        view! {
+            <I18nContextProvider>
+                <BouncerKeyView info=info on_retry=|_| () on_copy=|_| () can_copy=Signal::derive(move || can_copy) />
+            </I18nContextProvider>
+        }
+        .to_html()
+    }
+
+    fn info(preview: Option<&str>, source: KeySource, registered: bool) -> BouncerInfo {
+        BouncerInfo {
+            name: "charon-bouncer".into(),
+            key_preview: preview.map(str::to_owned),
+            key_source: source,
+            key_path: "/data/crowdsec/bouncer_key".into(),
+            registered,
+            last_pull: None,
+            env_key_rejected: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn loading_shows_skeletons() {
+        let html = render(None, true);
+        assert!(html.contains("data-testid=\"bouncer-key-skeleton\""), "{html}");
+        assert!(html.contains("class=\"skeleton\""));
+    }
+
+    #[tokio::test]
+    async fn an_error_shows_a_message_and_a_retry_button_not_a_blank() {
+        let html = render(
+            Some(Err(AppError::Engine { code: EngineErrorCode::LapiUnavailable, detail: None })),
+            true,
+        );
+        assert!(html.contains("data-testid=\"bouncer-key-error\""), "{html}");
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("The bouncer key could not be loaded."));
+        assert!(html.contains("LAPI not available"));
+        assert!(html.contains(">Retry<"));
+    }
+
+    #[tokio::test]
+    async fn no_key_explains_how_to_get_one() {
+        let html = render(Some(Ok(info(None, KeySource::None, false))), true);
+        assert!(html.contains("No bouncer key configured. Enable CrowdSec to auto-register."), "{html}");
+        assert!(!html.contains("bouncer-key-copy"));
+    }
+
+    #[tokio::test]
+    async fn a_key_from_file_is_masked_with_copy_badges_and_path() {
+        let html = render(Some(Ok(info(Some("0123…def"), KeySource::File, true))), true);
+        assert!(html.contains("Bouncer API Key"), "{html}");
+        assert!(html.contains("<code data-testid=\"bouncer-key-preview\">0123…def</code>"));
+        assert!(html.contains("data-testid=\"bouncer-key-copy\""));
+        assert!(html.contains(">Registered<"));
+        assert!(html.contains(">From file<"));
+        assert!(html.contains("Key stored at:"));
+        assert!(html.contains("/data/crowdsec/bouncer_key"));
+    }
+
+    #[tokio::test]
+    async fn an_unregistered_environment_key_says_so_and_viewers_get_no_copy_button() {
+        let html = render(Some(Ok(info(Some("abcd…xyz"), KeySource::Env, false))), false);
+        assert!(html.contains(">Not registered<"), "{html}");
+        assert!(html.contains(">From environment variable<"));
+        assert!(!html.contains("bouncer-key-copy"));
+    }
+}

@@ -15,7 +15,7 @@ use app::model::{Password, Username};
 use app::pages::login::safe_next;
 
 use super::rate_limit::{ip_key, user_key};
-use super::{middleware, password, session};
+use super::{middleware, password, query_value, session};
 use crate::db::{self, audit, users};
 use crate::AppState;
 
@@ -32,12 +32,6 @@ fn with_cookie(mut res: Response, cookie: cookie::Cookie<'static>) -> Response {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
-}
-
-fn encode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|e| e.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
 }
 
 pub async fn login(
@@ -72,7 +66,7 @@ pub async fn login(
         state.limiter.record_failure(&keys, Instant::now());
         audit::record(&state.db, db::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
         tracing::info!(client = %peer.ip(), "sign-in failed");
-        return Redirect::to(&format!("/login?error=invalid&next={}", encode(&next))).into_response();
+        return Redirect::to(&format!("/login?error=invalid&next={}", query_value(&next))).into_response();
     };
 
     // A previous session presented with this request is ended: the new sign-in gets a new id.
@@ -104,7 +98,7 @@ fn rate_limited_page(headers: &HeaderMap, retry_after: u64, next: &str) -> Respo
          <link rel=\"stylesheet\" href=\"/pkg/charon.css\"></head><body><main id=\"main\" class=\"auth-page\">\
          <div class=\"auth-card\"><p class=\"alert alert-error\" role=\"alert\" data-testid=\"login-error\">{msg}</p>\
          <p><a href=\"/login?next={next}\">{title}</a></p></div></main></body></html>",
-        next = encode(next),
+        next = query_value(next),
     );
     let mut res = (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response();
     res.headers_mut()
@@ -130,7 +124,7 @@ pub async fn setup(
         Redirect::to(&format!(
             "/setup?error={}&username={}",
             code.as_str(),
-            encode(form.username.trim())
+            query_value(form.username.trim())
         ))
         .into_response()
     };

@@ -117,14 +117,7 @@ fn login_redirect(req: &Request) -> Response {
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
-    let next: String = form_urlencoded_component(target);
-    Redirect::to(&format!("/login?next={next}")).into_response()
-}
-
-fn form_urlencoded_component(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|e| e.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
+    Redirect::to(&format!("/login?next={}", super::query_value(target))).into_response()
 }
 
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

@@ -7,3 +7,10 @@ pub mod password;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;
+
+/// `s` percent-encoded for use as one query-string value.
+pub fn query_value(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}

@@ -64,6 +64,15 @@ fn update(status: &StatusTx, f: impl FnOnce(&mut EngineStatus)) {
     status.send_modify(f);
 }
 
+fn mark_stopped(status: &StatusTx) {
+    update(status, |s| {
+        s.state = EngineState::Stopped;
+        s.pid = None;
+        s.lapi_ready = false;
+        s.started_at = None;
+    });
+}
+
 fn now_rfc3339() -> String {
     crate::db::rfc3339(crate::db::now())
 }
@@ -126,11 +135,7 @@ async fn run_loop(
             r = run.wait_ready(&cfg) => r,
             _ = stopped(&mut stop_rx) => {
                 run.terminate().await;
-                update(&status, |s| {
-                    s.state = EngineState::Stopped;
-                    s.pid = None;
-                    s.lapi_ready = false;
-                });
+                mark_stopped(&status);
                 if let Some(tx) = first.take() { let _ = tx.send(Err(RunFailure("stopped before it was ready".into()))); }
                 return;
             }
@@ -184,12 +189,7 @@ async fn run_loop(
                 }
                 _ = stopped(&mut stop_rx) => {
                     run.terminate().await;
-                    update(&status, |s| {
-                        s.state = EngineState::Stopped;
-                        s.pid = None;
-                        s.lapi_ready = false;
-                        s.started_at = None;
-                    });
+                    mark_stopped(&status);
                     return;
                 }
             }
@@ -200,7 +200,7 @@ async fn run_loop(
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = stopped(&mut stop_rx) => {
-                update(&status, |s| { s.state = EngineState::Stopped; s.pid = None; s.lapi_ready = false; s.started_at = None; });
+                mark_stopped(&status);
                 return;
             }
         }
