@@ -23,6 +23,14 @@ pub enum ErrorCode {
     NameInvalid,
     #[error("role_invalid")]
     RoleInvalid,
+    #[error("value_invalid")]
+    ValueInvalid,
+    #[error("duration_invalid")]
+    DurationInvalid,
+    #[error("reason_invalid")]
+    ReasonInvalid,
+    #[error("type_invalid")]
+    TypeInvalid,
 }
 
 impl ErrorCode {
@@ -35,6 +43,10 @@ impl ErrorCode {
             ErrorCode::PasswordMismatch => "password_mismatch",
             ErrorCode::NameInvalid => "name_invalid",
             ErrorCode::RoleInvalid => "role_invalid",
+            ErrorCode::ValueInvalid => "value_invalid",
+            ErrorCode::DurationInvalid => "duration_invalid",
+            ErrorCode::ReasonInvalid => "reason_invalid",
+            ErrorCode::TypeInvalid => "type_invalid",
         }
     }
 
@@ -47,6 +59,10 @@ impl ErrorCode {
             ErrorCode::PasswordMismatch,
             ErrorCode::NameInvalid,
             ErrorCode::RoleInvalid,
+            ErrorCode::ValueInvalid,
+            ErrorCode::DurationInvalid,
+            ErrorCode::ReasonInvalid,
+            ErrorCode::TypeInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -103,6 +119,40 @@ pub enum AppError {
     /// Transport-level failure (network, decoding) reported by the server-fn machinery.
     #[error("request failed")]
     Transport,
+}
+
+impl ErrorCode {
+    /// The input field a code is about, for 400 answers that name it.
+    pub fn field(self) -> &'static str {
+        match self {
+            ErrorCode::UsernameInvalid | ErrorCode::UsernameTaken => "username",
+            ErrorCode::PasswordTooShort | ErrorCode::PasswordTooLong | ErrorCode::PasswordMismatch => "password",
+            ErrorCode::NameInvalid => "name",
+            ErrorCode::RoleInvalid => "role",
+            ErrorCode::ValueInvalid => "value",
+            ErrorCode::DurationInvalid => "duration",
+            ErrorCode::ReasonInvalid => "reason",
+            ErrorCode::TypeInvalid => "type",
+        }
+    }
+}
+
+impl From<crate::decisions_model::BanInputError> for ErrorCode {
+    fn from(e: crate::decisions_model::BanInputError) -> Self {
+        use crate::decisions_model::BanInputError as B;
+        match e {
+            B::Value => ErrorCode::ValueInvalid,
+            B::Duration => ErrorCode::DurationInvalid,
+            B::Reason => ErrorCode::ReasonInvalid,
+            B::Type => ErrorCode::TypeInvalid,
+        }
+    }
+}
+
+impl From<crate::decisions_model::BanInputError> for AppError {
+    fn from(e: crate::decisions_model::BanInputError) -> Self {
+        AppError::Invalid { code: e.into() }
+    }
 }
 
 impl From<ErrorCode> for AppError {

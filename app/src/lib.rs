@@ -16,6 +16,7 @@ pub use i18n_module::i18n;
 pub mod accounts;
 pub mod auth;
 pub mod components;
+pub mod decisions_model;
 pub mod error;
 pub mod model;
 pub mod pages;

@@ -50,6 +50,8 @@ pub struct Config {
     pub crowdsec_data_source: PathBuf,
     pub crowdsec_patterns_source: PathBuf,
     pub crowdsec_plugin_dir: PathBuf,
+    /// How often the decision cache polls the LAPI's stream for changes.
+    pub decision_sync_interval_ms: u64,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -114,6 +116,7 @@ impl Default for Config {
             crowdsec_data_source: PathBuf::from("/usr/share/crowdsec/data"),
             crowdsec_patterns_source: PathBuf::from("/etc/crowdsec/patterns"),
             crowdsec_plugin_dir: PathBuf::from("/usr/lib/crowdsec/plugins"),
+            decision_sync_interval_ms: 1000,
         }
     }
 }
@@ -159,6 +162,9 @@ impl Config {
                     ))
                 }
             }
+        }
+        if self.decision_sync_interval_ms < 100 {
+            return Err(ConfigError::Rule("decision_sync_interval_ms must be at least 100"));
         }
         if !self.crowdsec_lapi_listen.ip().is_loopback() {
             return Err(ConfigError::Rule("crowdsec_lapi_listen must be a loopback address"));

@@ -4,10 +4,12 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod bouncer;
 pub mod cli;
 pub mod config;
 pub mod crowdsec;
 pub mod db;
+pub mod decisions;
 pub mod locale;
 pub mod shutdown;
 pub mod telemetry;
@@ -41,6 +43,7 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     pub accounts: Arc<Accounts>,
     pub crowdsec: crowdsec::CrowdSec,
+    pub decisions: decisions::Decisions,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -62,13 +65,23 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
+        let crowdsec = crowdsec::CrowdSec::new(db.clone(), &config);
+        let cache = Arc::new(bouncer::cache::DecisionCache::new());
+        let health = bouncer::sync::Health::default();
+        tokio::spawn(bouncer::sync::run(
+            crowdsec.clone(),
+            cache.clone(),
+            health.clone(),
+            Duration::from_millis(config.decision_sync_interval_ms),
+        ));
         Ok(AppState {
+            decisions: decisions::Decisions::new(crowdsec.clone(), cache, health, db.clone()),
+            crowdsec,
             limiter: Arc::new(LoginLimiter::new(
                 config.login_max_failures,
                 Duration::from_secs(config.login_window_secs),
             )),
             accounts: Arc::new(Accounts::new(db.clone())),
-            crowdsec: crowdsec::CrowdSec::new(db.clone(), &config),
             setup_done: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
             leptos,

@@ -35,6 +35,10 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::PasswordMismatch => t_string!(i18n, error_password_mismatch),
         ErrorCode::NameInvalid => t_string!(i18n, error_name_invalid),
         ErrorCode::RoleInvalid => t_string!(i18n, error_internal),
+        ErrorCode::ValueInvalid => t_string!(i18n, error_value_invalid),
+        ErrorCode::DurationInvalid => t_string!(i18n, error_duration_invalid),
+        ErrorCode::ReasonInvalid => t_string!(i18n, error_reason_invalid),
+        ErrorCode::TypeInvalid => t_string!(i18n, error_type_invalid),
     }
 }
 

@@ -48,6 +48,12 @@ impl From<ErrorCode> for ApiError {
     }
 }
 
+impl From<app::decisions_model::BanInputError> for ApiError {
+    fn from(e: app::decisions_model::BanInputError) -> Self {
+        ApiError::Invalid(e.into())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(_: JsonRejection) -> Self {
         // serde's message can quote the offending value (a password sent as a number, say), so
@@ -68,7 +74,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Invalid(code) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "invalid input", "code": code.as_str()}),
+                json!({"error": format!("invalid {}", code.field()), "code": code.as_str(), "field": code.field()}),
             ),
             ApiError::Body => (
                 StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 //! matching status code.
 
 pub mod crowdsec;
+pub mod decisions;
 pub mod error;
 
 use axum::extract::{Path, State};
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .merge(crowdsec::router())
+        .merge(decisions::router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 

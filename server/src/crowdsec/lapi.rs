@@ -53,7 +53,104 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
+/// `GET /v1/decisions/stream`: `null`, `[]` and a missing key all mean "none".
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamAnswer {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub new: Vec<crate::bouncer::cache::StreamDecision>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub deleted: Vec<crate::bouncer::cache::StreamDecision>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 impl Lapi {
+    /// The decision stream for the bouncer key (`startup` = everything active).
+    pub async fn stream(&self, key: &str, startup: bool) -> Result<StreamAnswer, LapiError> {
+        let res = self
+            .http
+            .get(format!("{}/v1/decisions/stream", self.base))
+            .query(&[("startup", if startup { "true" } else { "false" })])
+            .header("X-Api-Key", key)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(transport)?;
+        match res.status().as_u16() {
+            200 => res.json().await.map_err(transport),
+            401 | 403 => Err(LapiError::Rejected),
+            s => Err(LapiError::Status(s)),
+        }
+    }
+
+    /// `POST /v1/alerts` with a machine JWT; returns the alert ids.
+    pub async fn post_alerts(&self, jwt: &str, body: &serde_json::Value) -> Result<Vec<String>, LapiError> {
+        let res = self
+            .http
+            .post(format!("{}/v1/alerts", self.base))
+            .bearer_auth(jwt)
+            .json(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        match res.status().as_u16() {
+            200 | 201 => res.json().await.map_err(transport),
+            401 | 403 => Err(LapiError::Rejected),
+            s => Err(LapiError::Status(s)),
+        }
+    }
+
+    /// `GET /v1/alerts/{id}` with a machine JWT.
+    pub async fn get_alert(&self, jwt: &str, id: &str) -> Result<serde_json::Value, LapiError> {
+        let res = self
+            .http
+            .get(format!("{}/v1/alerts/{}", self.base, id))
+            .bearer_auth(jwt)
+            .send()
+            .await
+            .map_err(transport)?;
+        match res.status().as_u16() {
+            200 => res.json().await.map_err(transport),
+            401 | 403 => Err(LapiError::Rejected),
+            s => Err(LapiError::Status(s)),
+        }
+    }
+
+    /// `DELETE /v1/decisions/{id}` or `DELETE /v1/decisions?ip=|range=` with a machine JWT;
+    /// returns how many were deleted.
+    pub async fn delete_decisions(&self, jwt: &str, id: Option<i64>, query: &[(&str, String)]) -> Result<u64, LapiError> {
+        let url = match id {
+            Some(id) => format!("{}/v1/decisions/{id}", self.base),
+            None => format!("{}/v1/decisions", self.base),
+        };
+        let res = self
+            .http
+            .delete(url)
+            .query(query)
+            .bearer_auth(jwt)
+            .send()
+            .await
+            .map_err(transport)?;
+        match res.status().as_u16() {
+            200 => {
+                let v: serde_json::Value = res.json().await.map_err(transport)?;
+                Ok(v.get("nbDeleted")
+                    .and_then(|n| n.as_str().and_then(|s| s.parse().ok()).or_else(|| n.as_u64()))
+                    .unwrap_or(0))
+            }
+            401 | 403 => Err(LapiError::Rejected),
+            // 1.4.6 answers an unknown id with 500 "doesn't exist".
+            500 if id.is_some() => Ok(0),
+            s => Err(LapiError::Status(s)),
+        }
+    }
+
     pub fn new(listen: std::net::SocketAddr) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)

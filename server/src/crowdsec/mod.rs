@@ -299,6 +299,16 @@ impl CrowdSec {
         })
     }
 
+    /// The key the decision sync uses (never leaves the server).
+    pub fn active_bouncer_key(&self) -> Option<String> {
+        self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone())
+    }
+
+    /// The machine's credentials file, for the JWT the management calls use.
+    pub fn machine_credentials(&self) -> anyhow::Result<credentials::MachineCredentials> {
+        credentials::MachineCredentials::load(&self.inner.layout.credentials_file())
+    }
+
     /// The full key, for the Copy button and the REST route; every read is audited.
     pub async fn bouncer_key(&self, actor: &str) -> Result<String, AppError> {
         let key = self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone());

@@ -1,0 +1,292 @@
+//! Live Decisions: the DTOs (one set of field names for the API, the server functions and the UI)
+//! and the input newtypes of a manual ban, parsed at the edge so bad input never reaches the LAPI.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// One active decision, as the table and the REST API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: i64,
+    /// An address (`Ip` scope) or a CIDR range (`Range` scope).
+    pub value: String,
+    pub scope: String,
+    /// `ban`, `captcha`, `throttle`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub origin: String,
+    pub scenario: String,
+    /// ISO 3166 code, when a country database is installed.
+    pub country: Option<String>,
+    /// RFC 3339.
+    pub until: String,
+}
+
+/// A page of the filtered, sorted list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionPage {
+    pub decisions: Vec<Decision>,
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    /// Active decisions per origin over the whole set (not just the filter), largest first.
+    pub counts: Vec<OriginCount>,
+    /// RFC 3339 time since which the LAPI has been unreachable; the list is the last known state.
+    pub stale_since: Option<String>,
+    /// False until the first successful sync since the engine started.
+    pub synced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginCount {
+    pub origin: String,
+    pub count: usize,
+}
+
+/// Filter, sort and page of the list; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionQuery {
+    /// An IP (decisions covering it) or a CIDR (decisions inside it), or a substring of the value.
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub scenario: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub page: Option<usize>,
+    #[serde(default)]
+    pub per_page: Option<usize>,
+}
+
+pub const PER_PAGE_DEFAULT: usize = 50;
+pub const PER_PAGE_MAX: usize = 500;
+pub const REASON_MAX: usize = 256;
+
+/// The origin this product writes on manual bans, so they are recognisable everywhere.
+pub const MANUAL_ORIGIN: &str = "charon";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum BanInputError {
+    #[error("value must be an IP address or a CIDR range")]
+    Value,
+    #[error("duration must look like 90m, 4h, 2d or 1w (at most 365 days)")]
+    Duration,
+    #[error("reason must be at most 256 characters without control characters")]
+    Reason,
+    #[error("type must be ban, captcha or throttle")]
+    Type,
+}
+
+impl BanInputError {
+    pub fn field(self) -> &'static str {
+        match self {
+            BanInputError::Value => "value",
+            BanInputError::Duration => "duration",
+            BanInputError::Reason => "reason",
+            BanInputError::Type => "type",
+        }
+    }
+}
+
+/// An address or a network, normalised: IPv4-mapped IPv6 becomes IPv4, host bits are cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpOrRange {
+    Ip(IpAddr),
+    Range(ipnet::IpNet),
+}
+
+pub fn normalise_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+impl IpOrRange {
+    pub fn parse(raw: &str) -> Result<Self, BanInputError> {
+        let s = raw.trim();
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(IpOrRange::Ip(normalise_ip(ip)));
+        }
+        let net: ipnet::IpNet = s.parse().map_err(|_| BanInputError::Value)?;
+        let net = match net {
+            ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+                Some(v4) => ipnet::IpNet::V4(
+                    ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_err(|_| BanInputError::Value)?,
+                ),
+                None => net,
+            },
+            other => other,
+        };
+        let net = net.trunc();
+        if net.prefix_len() == net.max_prefix_len() {
+            Ok(IpOrRange::Ip(net.addr()))
+        } else {
+            Ok(IpOrRange::Range(net))
+        }
+    }
+
+    /// CrowdSec's scope, capitalised (a lowercase scope never reaches the decision stream).
+    pub fn scope(&self) -> &'static str {
+        match self {
+            IpOrRange::Ip(_) => "Ip",
+            IpOrRange::Range(_) => "Range",
+        }
+    }
+
+    pub fn value(&self) -> String {
+        match self {
+            IpOrRange::Ip(ip) => ip.to_string(),
+            IpOrRange::Range(net) => net.to_string(),
+        }
+    }
+}
+
+/// A ban duration: `90m`, `4h`, `2d`, `1w` (positive, at most a year), rendered as the Go
+/// duration CrowdSec accepts (`90m`, `4h`, `48h`, `168h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanDuration {
+    minutes: u64,
+}
+
+impl BanDuration {
+    pub fn parse(raw: &str) -> Result<Self, BanInputError> {
+        let s = raw.trim().to_ascii_lowercase();
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or(BanInputError::Duration)?;
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().map_err(|_| BanInputError::Duration)?;
+        let per = match unit {
+            "m" | "min" => 1,
+            "h" => 60,
+            "d" => 60 * 24,
+            "w" => 60 * 24 * 7,
+            _ => return Err(BanInputError::Duration),
+        };
+        let minutes = n.checked_mul(per).ok_or(BanInputError::Duration)?;
+        if minutes == 0 || minutes > 365 * 24 * 60 {
+            return Err(BanInputError::Duration);
+        }
+        Ok(BanDuration { minutes })
+    }
+
+    pub fn to_go(&self) -> String {
+        if self.minutes % 60 == 0 {
+            format!("{}h", self.minutes / 60)
+        } else {
+            format!("{}m", self.minutes)
+        }
+    }
+
+    pub fn seconds(&self) -> i64 {
+        self.minutes as i64 * 60
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(raw: &str) -> Result<Self, BanInputError> {
+        let s = raw.trim();
+        if s.chars().count() > REASON_MAX || s.chars().any(char::is_control) {
+            return Err(BanInputError::Reason);
+        }
+        Ok(Reason(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionType {
+    Ban,
+    Captcha,
+    Throttle,
+}
+
+impl DecisionType {
+    pub fn parse(raw: &str) -> Result<Self, BanInputError> {
+        match raw.trim() {
+            "" | "ban" => Ok(DecisionType::Ban),
+            "captcha" => Ok(DecisionType::Captcha),
+            "throttle" => Ok(DecisionType::Throttle),
+            _ => Err(BanInputError::Type),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionType::Ban => "ban",
+            DecisionType::Captcha => "captcha",
+            DecisionType::Throttle => "throttle",
+        }
+    }
+}
+
+/// A manual ban, fully validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BanRequest {
+    pub target: IpOrRange,
+    pub duration: BanDuration,
+    pub reason: Reason,
+    pub kind: DecisionType,
+}
+
+impl BanRequest {
+    pub fn parse(value: &str, duration: &str, reason: &str, kind: &str) -> Result<Self, BanInputError> {
+        Ok(BanRequest {
+            target: IpOrRange::parse(value)?,
+            duration: BanDuration::parse(duration)?,
+            reason: Reason::parse(reason)?,
+            kind: DecisionType::parse(kind)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_parsed_and_normalised() {
+        assert_eq!(IpOrRange::parse("203.0.113.7").unwrap().value(), "203.0.113.7");
+        assert_eq!(IpOrRange::parse(" 203.0.113.0/24 ").unwrap().scope(), "Range");
+        assert_eq!(IpOrRange::parse("203.0.113.9/24").unwrap().value(), "203.0.113.0/24");
+        assert_eq!(IpOrRange::parse("::ffff:198.51.100.4").unwrap().value(), "198.51.100.4");
+        assert_eq!(IpOrRange::parse("::ffff:198.51.100.0/120").unwrap().value(), "198.51.100.0/24");
+        assert_eq!(IpOrRange::parse("2001:db8::/32").unwrap().scope(), "Range");
+        assert_eq!(IpOrRange::parse("10.0.0.1/32").unwrap().scope(), "Ip");
+        for bad in ["999.1.1.1", "10.0.0.0/33", "fe80::/129", "1.2.3.4; rm -rf /", "", "example.com"] {
+            assert_eq!(IpOrRange::parse(bad), Err(BanInputError::Value), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_become_go_durations() {
+        assert_eq!(BanDuration::parse("90m").unwrap().to_go(), "90m");
+        assert_eq!(BanDuration::parse("4h").unwrap().to_go(), "4h");
+        assert_eq!(BanDuration::parse("2d").unwrap().to_go(), "48h");
+        assert_eq!(BanDuration::parse("1w").unwrap().to_go(), "168h");
+        assert_eq!(BanDuration::parse("30d").unwrap().seconds(), 30 * 86400);
+        for bad in ["-1h", "forever", "0h", "h", "4", "400d", "1.5h", "99999999999999999999w"] {
+            assert_eq!(BanDuration::parse(bad), Err(BanInputError::Duration), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_bounded() {
+        assert!(Reason::parse("brute force on /login").is_ok());
+        assert_eq!(Reason::parse(&"x".repeat(257)), Err(BanInputError::Reason));
+        assert_eq!(Reason::parse(&"x".repeat(1 << 20)), Err(BanInputError::Reason));
+        assert_eq!(Reason::parse("a\nb"), Err(BanInputError::Reason));
+    }
+}

@@ -1,0 +1,69 @@
+//! Keeps the decision cache in step with the LAPI: `startup=true` first (and after any error),
+//! then deltas every `interval`, with the dedicated bouncer key. While the LAPI is unreachable
+//! the last state is kept and `stale_since` reports since when; it recovers on its own.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::cache::DecisionCache;
+use crate::crowdsec::CrowdSec;
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncHealth {
+    /// Unix seconds of the first failure of the current outage.
+    pub stale_since: Option<i64>,
+    /// Unix seconds of the last successful poll.
+    pub last_sync: Option<i64>,
+    pub last_error: Option<String>,
+    /// A complete (startup) answer has been applied since the engine started.
+    pub synced: bool,
+}
+
+pub type Health = Arc<Mutex<SyncHealth>>;
+
+/// Runs forever; spawn it once.
+pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, interval: Duration) {
+    let mut need_startup = true;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = crate::db::now();
+        cache.sweep(now);
+        let status = engine.status();
+        let Some(key) = engine.active_bouncer_key().filter(|_| status.lapi_ready) else {
+            // Engine off or starting: keep what we have; a fresh start needs a full answer.
+            need_startup = true;
+            let mut h = health.lock().expect("health lock");
+            if h.synced && h.stale_since.is_none() {
+                h.stale_since = Some(now);
+            }
+            continue;
+        };
+        match engine.lapi().stream(&key, need_startup).await {
+            Ok(answer) => {
+                let changes = cache.apply_stream(&answer.new, &answer.deleted, need_startup, now);
+                if changes > 0 {
+                    tracing::debug!(changes, startup = need_startup, total = cache.len(), "decision cache updated");
+                }
+                let mut h = health.lock().expect("health lock");
+                if need_startup {
+                    h.synced = true;
+                }
+                h.stale_since = None;
+                h.last_error = None;
+                h.last_sync = Some(now);
+                need_startup = false;
+            }
+            Err(e) => {
+                need_startup = true;
+                let mut h = health.lock().expect("health lock");
+                if h.stale_since.is_none() {
+                    tracing::warn!("decision stream unavailable, keeping the last known decisions: {e}");
+                    h.stale_since = Some(now);
+                }
+                h.last_error = Some(e.to_string());
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Live Decisions against the real engine: the cache follows the LAPI stream, manual bans and
+//! unbans go through the LAPI and apply locally at once, and bad input never reaches the LAPI.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn cscli(app: &TestApp, args: &[&str]) -> String {
+    let out = Command::new("cscli")
+        .arg("-c")
+        .arg(app.state.crowdsec.layout().config_file())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cscli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Active decision values as cscli lists them (an array of alerts with nested decisions).
+fn cscli_values(app: &TestApp) -> Vec<String> {
+    let out = cscli(app, &["decisions", "list", "-a", "-o", "json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or(Value::Null);
+    let mut values = Vec::new();
+    for alert in v.as_array().into_iter().flatten() {
+        for d in alert["decisions"].as_array().into_iter().flatten() {
+            values.push(d["value"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    values
+}
+
+async fn started() -> (TestApp, reqwest::Client) {
+    let app = spawn_app_with(|c| c.decision_sync_interval_ms = 200).await;
+    let admin = setup_admin(&app).await;
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    (app, admin)
+}
+
+async fn list(app: &TestApp, c: &reqwest::Client, query: &str) -> Value {
+    c.get(app.url(&format!("/api/v1/cerberus/crowdsec/decisions{query}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_for(app: &TestApp, c: &reqwest::Client, query: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let v = list(app, c, query).await;
+        if pred(&v) {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < timeout, "timed out; last answer {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cscli_decisions_appear_and_ui_unbans_reach_the_engine() {
+    let (app, admin) = started().await;
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.9", "-d", "1h"]);
+    let took = wait_for(&app, &admin, "?q=203.0.113.9", Duration::from_secs(5), |v| v["total"] == 1).await;
+    println!("MEASURE cscli add -> in the API: {:.2} s", took.as_secs_f64());
+    let v = list(&app, &admin, "?q=203.0.113.9").await;
+    let d = &v["decisions"][0];
+    assert_eq!(d["value"], "203.0.113.9");
+    assert_eq!(d["scope"], "Ip");
+    assert_eq!(d["type"], "ban");
+    assert_eq!(d["origin"], "cscli");
+    assert!(d["until"].as_str().unwrap().ends_with('Z'));
+    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::db::now()).is_some());
+
+    let id = d["id"].as_i64().unwrap();
+    let res = admin.delete(app.url(&format!("/api/v1/cerberus/crowdsec/decisions/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::db::now()).is_none(), "unban applies locally at once");
+    assert!(!cscli_values(&app).contains(&"203.0.113.9".to_owned()));
+    let unknown = admin.delete(app.url("/api/v1/cerberus/crowdsec/decisions/999999")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
+    let (app, admin) = started().await;
+    let cache = app.state.decisions.cache().clone();
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "198.51.100.0/24", "duration": "4h", "reason": "probing from a bad net", "type": "ban"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let d: Value = res.json().await.unwrap();
+    assert_eq!(d["scope"], "Range");
+    assert_eq!(d["origin"], "charon");
+    assert!(d["id"].as_i64().unwrap() > 0);
+    // Enforced before any poll: an address inside the range is blocked.
+    let hit = cache.lookup("198.51.100.77".parse().unwrap(), charon::db::now()).unwrap();
+    assert_eq!(hit.value, "198.51.100.0/24");
+
+    // The engine has it, and its stream returns it (the scope was written as `Range`).
+    assert!(cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));
+    let v = list(&app, &admin, "?q=198.51.100.77").await;
+    assert_eq!(v["total"], 1, "filtering by an address finds the covering range: {v}");
+
+    // IPv6 and IPv4-mapped addresses.
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "2001:db8::/48", "duration": "90m", "reason": "", "type": "captcha"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(&*cache.lookup("2001:db8::1".parse().unwrap(), charon::db::now()).unwrap().kind, "captcha");
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "::ffff:192.0.2.44", "duration": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    let d: Value = res.json().await.unwrap();
+    assert_eq!(d["value"], "192.0.2.44");
+    assert!(cache.lookup("::ffff:192.0.2.44".parse().unwrap(), charon::db::now()).is_some());
+
+    // After the stream caught up the set is the same (keyed by scope, value and type).
+    wait_for(&app, &admin, "", Duration::from_secs(5), |v| v["total"] == 3).await;
+    let counts = list(&app, &admin, "").await["counts"].clone();
+    assert_eq!(counts, json!([{"origin": "charon", "count": 3}]));
+
+    // Unban by value.
+    let res = admin
+        .delete(app.url("/api/v1/cerberus/crowdsec/decisions?value=198.51.100.0/24"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(cache.lookup("198.51.100.77".parse().unwrap(), charon::db::now()).is_none());
+    assert!(!cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));
+    let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('decision.ban','decision.unban')")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(audit, 4);
+}
+
+#[tokio::test]
+async fn decisions_expiring_on_their_own_disappear_and_the_longest_duplicate_wins() {
+    let (app, admin) = started().await;
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.20", "-d", "3s"]);
+    wait_for(&app, &admin, "?q=203.0.113.20", Duration::from_secs(5), |v| v["total"] == 1).await;
+    wait_for(&app, &admin, "?q=203.0.113.20", Duration::from_secs(10), |v| v["total"] == 0).await;
+    assert!(app.state.decisions.cache().lookup("203.0.113.20".parse().unwrap(), charon::db::now()).is_none());
+
+    // Two bans on one address: the stream keeps the longest; deleting the shorter changes nothing.
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.21", "-d", "1h"]);
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.21", "-d", "8h"]);
+    wait_for(&app, &admin, "?q=203.0.113.21", Duration::from_secs(5), |v| {
+        v["total"] == 1 && v["decisions"][0]["until"].as_str().is_some_and(|u| {
+            let t = time::OffsetDateTime::parse(u, &time::format_description::well_known::Rfc3339).unwrap();
+            t.unix_timestamp() - charon::db::now() > 7 * 3600
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named_and_the_lapi_untouched() {
+    let (app, admin) = started().await;
+    let cases = [
+        (json!({"value": "999.1.1.1", "duration": "1h"}), "value"),
+        (json!({"value": "10.0.0.0/33", "duration": "1h"}), "value"),
+        (json!({"value": "fe80::/129", "duration": "1h"}), "value"),
+        (json!({"value": "1.2.3.4; rm -rf /", "duration": "1h"}), "value"),
+        (json!({"value": "1.2.3.4", "duration": "-1h"}), "duration"),
+        (json!({"value": "1.2.3.4", "duration": "forever"}), "duration"),
+        (json!({"value": "1.2.3.4", "duration": "1h", "reason": "x".repeat(1 << 20)}), "reason"),
+        (json!({"value": "1.2.3.4", "duration": "1h", "type": "nuke"}), "type"),
+    ];
+    for (body, field) in cases {
+        let res = admin.post(app.url("/api/v1/cerberus/crowdsec/decisions")).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{field}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["field"], field, "{v}");
+    }
+    assert!(cscli_values(&app).is_empty(), "nothing reached the LAPI");
+    let bad = admin.delete(app.url("/api/v1/cerberus/crowdsec/decisions?value=not-an-ip")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn with_the_lapi_down_actions_answer_503_and_the_last_state_is_kept() {
+    let (app, admin) = started().await;
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.30", "-d", "1h"]);
+    wait_for(&app, &admin, "?q=203.0.113.30", Duration::from_secs(5), |v| v["total"] == 1).await;
+    admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "203.0.113.31", "duration": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "LAPI not available");
+    // The last known decisions are still enforced and listed, marked stale.
+    let v = wait_for(&app, &admin, "", Duration::from_secs(5), |v| !v["stale_since"].is_null()).await;
+    let _ = v;
+    assert_eq!(list(&app, &admin, "").await["total"], 1);
+    assert!(app.state.decisions.cache().lookup("203.0.113.30".parse().unwrap(), charon::db::now()).is_some());
+    // It recovers on its own when the engine is back.
+    admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    wait_for(&app, &admin, "", Duration::from_secs(10), |v| v["stale_since"].is_null() && v["total"] == 1).await;
+}
+
+#[tokio::test]
+async fn viewers_read_decisions_but_cannot_ban_or_unban() {
+    let (app, admin) = started().await;
+    admin
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "vera", "password": "viewer password 1", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    let (viewer, _) = login(&app, "vera", "viewer password 1").await;
+    assert_eq!(viewer.get(app.url("/api/v1/cerberus/crowdsec/decisions")).send().await.unwrap().status(), 200);
+    let res = viewer
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "203.0.113.40", "duration": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = viewer.delete(app.url("/api/v1/cerberus/crowdsec/decisions?value=203.0.113.40")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(cscli_values(&app).is_empty());
+}
