@@ -16,6 +16,7 @@ pub use i18n_module::i18n;
 pub mod accounts;
 pub mod auth;
 pub mod components;
+pub mod decisions;
 pub mod decisions_model;
 pub mod error;
 pub mod model;
@@ -34,7 +35,7 @@ use leptos_router::{
 
 use crate::i18n::*;
 use crate::pages::{
-    login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
+    live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
     settings::SettingsPage, setup::SetupPage,
 };
 
@@ -74,10 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
                     <Route ssr=SsrMode::Async path=path!("/setup") view=SetupPage />
                     <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
-                    <Route ssr=SsrMode::Async
-                        path=path!("/security/decisions")
-                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Decisions /> }
-                    />
+                    <Route ssr=SsrMode::Async path=path!("/security/decisions") view=LiveDecisionsPage />
                     <Route ssr=SsrMode::Async
                         path=path!("/security/hub")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Hub /> }

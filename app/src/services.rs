@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::AppError;
+use crate::decisions_model::{BanRequest, Decision, DecisionPage, DecisionQuery};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
     ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
@@ -45,8 +46,17 @@ pub trait SecurityService: Send + Sync {
     async fn rotate_bouncer_key(&self, actor: &Principal) -> Result<BouncerInfo, AppError>;
 }
 
+/// Live Decisions: list, ban, unban.
+#[async_trait::async_trait]
+pub trait DecisionService: Send + Sync {
+    fn list(&self, query: &DecisionQuery) -> DecisionPage;
+    async fn ban(&self, actor: &Principal, request: BanRequest) -> Result<Decision, AppError>;
+    async fn unban(&self, actor: &Principal, id: i64) -> Result<u64, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
     pub security: Arc<dyn SecurityService>,
+    pub decisions: Arc<dyn DecisionService>,
 }

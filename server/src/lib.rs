@@ -10,6 +10,7 @@ pub mod config;
 pub mod crowdsec;
 pub mod db;
 pub mod decisions;
+mod decisions_service;
 pub mod locale;
 pub mod shutdown;
 pub mod telemetry;

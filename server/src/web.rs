@@ -15,6 +15,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let services = Services {
         accounts: state.accounts.clone(),
         security: std::sync::Arc::new(state.crowdsec.clone()),
+        decisions: std::sync::Arc::new(state.decisions.clone()),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();

@@ -1,0 +1,327 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_query_map};
+
+use crate::components::error_message::ErrorMessage;
+use crate::components::layout::{CurrentUser, Layout};
+use crate::decisions::{list_decisions, BanDecision, UnbanDecision};
+use crate::decisions_model::{Decision, DecisionPage, DecisionQuery};
+use crate::i18n::*;
+
+/// Seconds since the epoch, on the server and in the browser.
+pub fn now_unix() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// `2026-11-25T14:53:40Z` → Unix seconds (the API always sends UTC with `Z`).
+pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// `3h 59m`, `12m 05s`, `45s`; days for long bans.
+pub fn format_remaining(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {sec:02}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
+    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+    DecisionQuery {
+        q: get("q"),
+        origin: get("origin"),
+        scenario: get("scenario"),
+        kind: get("type"),
+        sort: get("sort"),
+        page: get("page").and_then(|p| p.parse().ok()),
+        per_page: get("per_page").and_then(|p| p.parse().ok()),
+    }
+}
+
+/// Bumps on every decision change the server announces (Server-Sent Events).
+fn live_version() -> RwSignal<u64> {
+    let version = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let Ok(source) = web_sys::EventSource::new("/api/v1/cerberus/crowdsec/decisions/events") else {
+            return;
+        };
+        let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_ev: web_sys::MessageEvent| {
+            version.update(|v| *v += 1);
+        });
+        let _ = source.add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref());
+        on_change.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+    version
+}
+
+#[component]
+pub fn LiveDecisionsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <Layout>
+            <h1>{t!(i18n, decisions_title)}</h1>
+            <p class="lead">{t!(i18n, decisions_intro)}</p>
+            <DecisionsView />
+        </Layout>
+    }
+}
+
+#[component]
+fn DecisionsView() -> impl IntoView {
+    let i18n = use_i18n();
+    let query_map = use_query_map();
+    let location = use_location();
+    let ban = ServerAction::<BanDecision>::new();
+    let unban = ServerAction::<UnbanDecision>::new();
+    let live = live_version();
+    let user = expect_context::<CurrentUser>().0;
+    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let now = RwSignal::new(now_unix());
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || now.set(now_unix()), std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    let page = Resource::new(
+        move || (query_map.with(query_from_url), live.get(), ban.version().get(), unban.version().get()),
+        |(q, _, _, _)| list_decisions(q),
+    );
+    let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
+    let page_link = move |n: usize| {
+        let mut pairs: Vec<(String, String)> = query_map.with(|q| {
+            ["q", "origin", "scenario", "type", "sort", "per_page"]
+                .iter()
+                .filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+                .collect()
+        });
+        pairs.push(("page".into(), n.to_string()));
+        let qs: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", js_escape(v)))
+            .collect();
+        format!("{}?{}", location.pathname.get(), qs.join("&"))
+    };
+
+    view! {
+        <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                    Ok(p) => {
+                        let DecisionPage { decisions, total, page: current, per_page, counts, stale_since, synced } = p;
+                        let pages = total.div_ceil(per_page).max(1);
+                        view! {
+                            {stale_since.map(|since| view! {
+                                <p class="alert alert-error" role="alert" data-testid="lapi-banner">
+                                    {t!(i18n, decisions_stale)}" "<time datetime=since.clone()>{since.clone()}</time>
+                                </p>
+                            })}
+                            {(!synced).then(|| view! {
+                                <p class="alert alert-info" data-testid="not-synced">{t!(i18n, decisions_not_synced)}</p>
+                            })}
+                            <ul class="counts" aria-label=move || t_string!(i18n, decisions_counts_label) data-testid="origin-counts">
+                                {counts.into_iter().map(|c| view! {
+                                    <li class="badge"><a href=format!("?origin={}", c.origin)>{c.origin.clone()}</a>": "{c.count}</li>
+                                }).collect_view()}
+                            </ul>
+                            <form method="get" class="filters" role="search" data-testid="decision-filters">
+                                <label for="f-q">{t!(i18n, decisions_filter_ip)}</label>
+                                <input id="f-q" name="q" value=param("q") placeholder="203.0.113.0/24" />
+                                <label for="f-origin">{t!(i18n, col_origin)}</label>
+                                <input id="f-origin" name="origin" value=param("origin") />
+                                <label for="f-scenario">{t!(i18n, col_reason)}</label>
+                                <input id="f-scenario" name="scenario" value=param("scenario") />
+                                <label for="f-type">{t!(i18n, col_action)}</label>
+                                <select id="f-type" name="type">
+                                    <option value="">{t!(i18n, decisions_any)}</option>
+                                    <option value="ban" selected=param("type") == "ban">"ban"</option>
+                                    <option value="captcha" selected=param("type") == "captcha">"captcha"</option>
+                                    <option value="throttle" selected=param("type") == "throttle">"throttle"</option>
+                                </select>
+                                <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
+                            </form>
+                            <p class="hint" data-testid="decisions-total">{t!(i18n, decisions_total, total = move || total)}</p>
+                            {if decisions.is_empty() {
+                                view! { <p class="empty" data-testid="decisions-empty">{t!(i18n, decisions_empty)}</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="table" data-testid="decisions-table">
+                                        <thead><tr>
+                                            <th scope="col">{t!(i18n, col_value)}</th>
+                                            <th scope="col">{t!(i18n, col_country)}</th>
+                                            <th scope="col">{t!(i18n, col_reason)}</th>
+                                            <th scope="col">{t!(i18n, col_origin)}</th>
+                                            <th scope="col">{t!(i18n, col_action)}</th>
+                                            <th scope="col">{t!(i18n, col_expires)}</th>
+                                            <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban can_act=Signal::derive(is_admin) /> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                            {(pages > 1).then(|| view! {
+                                <nav class="pager" aria-label=move || t_string!(i18n, decisions_pages)>
+                                    {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"‹ "{t!(i18n, decisions_prev)}</a> })}
+                                    <span>{format!("{current} / {pages}")}</span>
+                                    {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">{t!(i18n, decisions_next)}" ›"</a> })}
+                                </nav>
+                            })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        <div aria-live="polite">
+            {move || unban.value().get().map(|r| match r {
+                Ok(_) => view! { <p class="alert alert-ok toast" data-testid="unban-done">{t!(i18n, decisions_unbanned)}</p> }.into_any(),
+                Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+            })}
+        </div>
+        <Show when=is_admin>
+            <details class="card ban-panel">
+                <summary class="btn btn-primary" data-testid="ban-ip-trigger">{t!(i18n, decisions_ban_open)}</summary>
+                <ActionForm action=ban attr:class="stack" attr:data-testid="ban-form">
+                    <label for="ban-value">{t!(i18n, decisions_ban_value)}</label>
+                    <input id="ban-value" name="value" required maxlength="64" placeholder="203.0.113.7" autocomplete="off" />
+                    <label for="ban-duration">{t!(i18n, decisions_ban_duration)}</label>
+                    <input id="ban-duration" name="duration" required value="4h" list="ban-durations" maxlength="12"
+                        aria-describedby="ban-duration-hint" />
+                    <datalist id="ban-durations">
+                        <option value="1h"></option><option value="4h"></option><option value="24h"></option>
+                        <option value="7d"></option><option value="30d"></option>
+                    </datalist>
+                    <p id="ban-duration-hint" class="hint">{t!(i18n, decisions_ban_duration_hint)}</p>
+                    <label for="ban-reason">{t!(i18n, decisions_ban_reason)}</label>
+                    <input id="ban-reason" name="reason" maxlength="256" />
+                    <label for="ban-kind">{t!(i18n, col_action)}</label>
+                    <select id="ban-kind" name="kind">
+                        <option value="ban">"ban"</option>
+                        <option value="captcha">"captcha"</option>
+                        <option value="throttle">"throttle"</option>
+                    </select>
+                    <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().get()>
+                        {move || if ban.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, decisions_ban_submit) }}
+                    </button>
+                </ActionForm>
+                <div aria-live="polite">
+                    {move || ban.value().get().map(|r| match r {
+                        Ok(d) => view! { <p class="alert alert-ok" data-testid="ban-done">{t!(i18n, decisions_banned)}" "<code>{d.value}</code></p> }.into_any(),
+                        Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                    })}
+                </div>
+            </details>
+        </Show>
+    }
+}
+
+fn js_escape(v: &str) -> String {
+    v.chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '~' | ':' => c.to_string(),
+            '/' => "%2F".into(),
+            other => {
+                let mut buf = [0u8; 4];
+                other.encode_utf8(&mut buf).bytes().map(|b| format!("%{b:02X}")).collect()
+            }
+        })
+        .collect()
+}
+
+#[component]
+fn DecisionRow(
+    d: Decision,
+    now: RwSignal<i64>,
+    unban: ServerAction<UnbanDecision>,
+    #[prop(into)] can_act: Signal<bool>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let until = parse_rfc3339_utc(&d.until).unwrap_or(0);
+    let id = d.id;
+    let value = StoredValue::new(d.value.clone());
+    let confirm_text = move || format!("{} {}?", t_string!(i18n, decisions_unban_confirm), value.get_value());
+    view! {
+        <tr data-testid="decision-row" data-value=d.value.clone()>
+            <td><code>{d.value.clone()}</code></td>
+            <td>{d.country.clone().unwrap_or_else(|| "—".into())}</td>
+            <td>{d.scenario.clone()}</td>
+            <td>{d.origin.clone()}</td>
+            <td>{d.kind.clone()}</td>
+            <td><time datetime=d.until.clone()>{move || format_remaining(until - now.get())}</time></td>
+            <td>
+                <Show when=move || can_act.get()>
+                    <ActionForm action=unban on:submit=move |ev| {
+                        #[cfg(feature = "hydrate")]
+                        {
+                            let ok = web_sys::window().and_then(|w| w.confirm_with_message(&confirm_text()).ok()).unwrap_or(false);
+                            if !ok {
+                                ev.prevent_default();
+                            }
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        { let _ = (&ev, &confirm_text); }
+                    }>
+                        <input type="hidden" name="id" value=id />
+                        <button type="submit" class="btn btn-danger" data-testid="unban">{t!(i18n, decisions_unban)}</button>
+                    </ActionForm>
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_timestamps_and_countdowns() {
+        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_utc("2026-11-25T14:53:40Z"), Some(1_795_618_420));
+        assert_eq!(parse_rfc3339_utc("garbage"), None);
+        assert_eq!(format_remaining(45), "45s");
+        assert_eq!(format_remaining(725), "12m 05s");
+        assert_eq!(format_remaining(14_392), "3h 59m");
+        assert_eq!(format_remaining(3 * 86_400 + 7200), "3d 2h");
+        assert_eq!(format_remaining(-5), "0s");
+    }
+}

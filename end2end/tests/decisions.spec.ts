@@ -1,0 +1,81 @@
+import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { jsEnabled, login, ready } from "./helpers";
+
+// Live Decisions against the real engine of the test server.
+const config = () => path.join(process.env.E2E_DATA_DIR!, "crowdsec", "config", "config.yaml");
+const cscli = (...args: string[]) => execFileSync("cscli", ["-c", config(), ...args], { encoding: "utf8" });
+const engineValues = (): string[] => {
+  const alerts = JSON.parse(cscli("decisions", "list", "-a", "-o", "json").trim() || "null") ?? [];
+  return alerts.flatMap((a: any) => (a.decisions ?? []).map((d: any) => d.value));
+};
+
+// Leave the engine off for the other specs, whatever happened.
+test.afterEach(async ({ page }) => {
+  await page.request.post("/api/v1/cerberus/crowdsec/stop");
+});
+
+test("decisions appear live, a manual ban is listed, and unban reaches the engine", async ({ page }, info) => {
+  await login(page, info);
+  const start = await page.request.post("/api/v1/cerberus/crowdsec/start");
+  expect(start.status()).toBe(200);
+  const addr = info.project.name.endsWith("-js") ? "203.0.113.9" : "203.0.113.19";
+
+  await page.goto("/security/decisions");
+  await ready(page, info);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Live Decisions");
+
+  cscli("decisions", "add", "-i", addr, "-d", "1h");
+  const row = page.locator(`tr[data-value="${addr}"]`);
+  if (jsEnabled(info)) {
+    // No reload: the page follows the server's change events.
+    await expect(row).toBeVisible({ timeout: 2_000 });
+  } else {
+    await expect(async () => {
+      await page.reload();
+      await expect(row).toBeVisible({ timeout: 500 });
+    }).toPass({ timeout: 5_000 });
+  }
+  await expect(row).toContainText("cscli");
+  await expect(row).toContainText("ban");
+  await expect(row.locator("time")).toHaveText(/^(59m|1h 00m)/);
+
+  // Manual ban from the form.
+  const banned = info.project.name.endsWith("-js") ? "198.51.100.0/24" : "198.51.101.0/24";
+  await page.getByTestId("ban-ip-trigger").click();
+  await page.getByLabel("IP address or CIDR range").fill(banned);
+  await page.getByLabel("Duration").fill("2d");
+  await page.getByLabel("Reason (optional)").fill("e2e manual ban");
+  await page.getByTestId("ban-submit").click();
+  if (!jsEnabled(info)) await page.goto("/security/decisions");
+  const bannedRow = page.locator(`tr[data-value="${banned}"]`);
+  await expect(bannedRow).toBeVisible();
+  await expect(bannedRow).toContainText("charon");
+  await expect(bannedRow).toContainText("e2e manual ban");
+  expect(engineValues()).toContain(banned);
+
+  // Unban with confirmation.
+  page.on("dialog", (d) => d.accept());
+  await row.getByTestId("unban").click();
+  if (!jsEnabled(info)) await page.goto("/security/decisions");
+  await expect(row).toHaveCount(0);
+  expect(engineValues()).not.toContain(addr);
+
+  await page.request.delete(`/api/v1/cerberus/crowdsec/decisions?value=${encodeURIComponent(banned)}`);
+  await page.request.post("/api/v1/cerberus/crowdsec/stop");
+});
+
+test("bad ban input shows the field's message and nothing reaches the engine", async ({ page }, info) => {
+  test.skip(!jsEnabled(info), "the inline error needs JavaScript");
+  await login(page, info);
+  await page.request.post("/api/v1/cerberus/crowdsec/start");
+  await page.goto("/security/decisions");
+  await ready(page, info);
+  await page.getByTestId("ban-ip-trigger").click();
+  await page.getByLabel("IP address or CIDR range").fill("10.0.0.0/33");
+  await page.getByTestId("ban-submit").click();
+  await expect(page.getByTestId("error-message")).toHaveText(/IP address or a CIDR range/);
+  expect(engineValues()).not.toContain("10.0.0.0/33");
+  await page.request.post("/api/v1/cerberus/crowdsec/stop");
+});
