@@ -104,7 +104,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     assert!(d["id"].as_i64().unwrap() > 0);
     // Enforced before any poll: an address inside the range is blocked.
     let hit = cache.lookup("198.51.100.77".parse().unwrap(), charon::db::now()).unwrap();
-    assert_eq!(hit.value, "198.51.100.0/24");
+    assert_eq!(hit.target.value(), "198.51.100.0/24");
 
     // The engine has it, and its stream returns it (the scope was written as `Range`).
     assert!(cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));

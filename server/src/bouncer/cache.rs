@@ -44,11 +44,12 @@ struct Slot {
     scenario: u32,
 }
 
-/// What `lookup` found.
+/// What `lookup` found. Building it allocates nothing (strings are shared, the target is a
+/// plain value), which keeps the enforcement path cheap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub id: i64,
-    pub value: String,
+    pub target: IpOrRange,
     pub kind: Arc<str>,
     pub origin: Arc<str>,
     pub scenario: Arc<str>,
@@ -178,10 +179,10 @@ impl Tables {
         self.v4.len() + self.v6.len() + self.ranges
     }
 
-    fn hit(&self, value: String, kind: u32, s: &Slot) -> Hit {
+    fn hit(&self, target: IpOrRange, kind: u32, s: &Slot) -> Hit {
         Hit {
             id: s.id,
-            value,
+            target,
             kind: self.syms.name(kind).clone(),
             origin: self.syms.name(s.origin).clone(),
             scenario: self.syms.name(s.scenario).clone(),
@@ -197,19 +198,19 @@ impl Tables {
                 IpAddr::V6(a) => self.v6.get(&(u128::from(a), *kind)),
             };
             if let Some(s) = exact.filter(|s| s.until > now) {
-                return Some(self.hit(ip.to_string(), *kind, s));
+                return Some(self.hit(IpOrRange::Ip(ip), *kind, s));
             }
         }
         // Every covering range, most specific first; the most severe live decision wins.
-        let mut best: Option<(u8, String, u32, Slot)> = None;
-        let mut consider = |net: String, list: &Kinds<Slot>| {
+        let mut best: Option<(u8, IpNet, u32, Slot)> = None;
+        let mut consider = |net: IpNet, list: &Kinds<Slot>| {
             for (k, s) in list {
                 if s.until <= now {
                     continue;
                 }
                 let sev = severity(self.syms.name(*k));
                 if best.as_ref().is_none_or(|b| sev < b.0) {
-                    best = Some((sev, net.clone(), *k, *s));
+                    best = Some((sev, net, *k, *s));
                 }
             }
         };
@@ -218,7 +219,7 @@ impl Tables {
                 if self.r4.len() > 0 {
                     let host = Ipv4Net::new(a, 32).expect("valid /32");
                     for (net, list) in self.r4.cover(&host) {
-                        consider(net.to_string(), list);
+                        consider(IpNet::V4(net), list);
                     }
                 }
             }
@@ -226,12 +227,12 @@ impl Tables {
                 if self.r6.len() > 0 {
                     let host = Ipv6Net::new(a, 128).expect("valid /128");
                     for (net, list) in self.r6.cover(&host) {
-                        consider(net.to_string(), list);
+                        consider(IpNet::V6(net), list);
                     }
                 }
             }
         }
-        best.map(|(_, net, k, s)| self.hit(net, k, &s))
+        best.map(|(_, net, k, s)| self.hit(IpOrRange::Range(net), k, &s))
     }
 
     /// Every live decision, in no particular order.
@@ -472,9 +473,9 @@ mod tests {
             1000,
         );
         assert_eq!(c.len(), 3);
-        assert_eq!(c.lookup(ip("203.0.113.9"), 1000).unwrap().value, "203.0.113.9");
-        assert_eq!(c.lookup(ip("::ffff:203.0.113.9"), 1000).unwrap().value, "203.0.113.9");
-        assert_eq!(c.lookup(ip("198.51.100.77"), 1000).unwrap().value, "198.51.100.0/24");
+        assert_eq!(c.lookup(ip("203.0.113.9"), 1000).unwrap().target.value(), "203.0.113.9");
+        assert_eq!(c.lookup(ip("::ffff:203.0.113.9"), 1000).unwrap().target.value(), "203.0.113.9");
+        assert_eq!(c.lookup(ip("198.51.100.77"), 1000).unwrap().target.value(), "198.51.100.0/24");
         assert_eq!(&*c.lookup(ip("2001:db8:0:1::5"), 1000).unwrap().kind, "captcha");
         assert!(c.lookup(ip("203.0.113.10"), 1000).is_none());
         assert!(c.lookup(ip("2001:db9::1"), 1000).is_none());
