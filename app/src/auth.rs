@@ -68,7 +68,7 @@ pub mod guard {
                 AppError::Unauthorized => StatusCode::UNAUTHORIZED,
                 AppError::Forbidden => StatusCode::FORBIDDEN,
                 AppError::NotFound => StatusCode::NOT_FOUND,
-                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken } => StatusCode::CONFLICT,
+                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken | crate::error::ErrorCode::Duplicate } => StatusCode::CONFLICT,
                 AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
                 AppError::Engine { code, .. } => engine_status_code(*code),
                 AppError::Internal | AppError::Transport => StatusCode::INTERNAL_SERVER_ERROR,

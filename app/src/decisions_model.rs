@@ -21,6 +21,27 @@ pub struct Decision {
     pub country: Option<String>,
     /// RFC 3339.
     pub until: String,
+    /// An allowlist entry covers it: it is listed but never enforced.
+    #[serde(default)]
+    pub allowlisted: bool,
+}
+
+/// An allowlist entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowEntry {
+    pub id: i64,
+    pub value: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// The answer to adding an entry: the entry and the active decisions it covers, which the UI
+/// offers to unban.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowAdded {
+    pub entry: AllowEntry,
+    pub covered: Vec<Decision>,
 }
 
 /// A page of the filtered, sorted list.

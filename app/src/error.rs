@@ -31,6 +31,9 @@ pub enum ErrorCode {
     ReasonInvalid,
     #[error("type_invalid")]
     TypeInvalid,
+    /// The allowlist already has this value.
+    #[error("duplicate")]
+    Duplicate,
 }
 
 impl ErrorCode {
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::DurationInvalid => "duration_invalid",
             ErrorCode::ReasonInvalid => "reason_invalid",
             ErrorCode::TypeInvalid => "type_invalid",
+            ErrorCode::Duplicate => "duplicate",
         }
     }
 
@@ -63,6 +67,7 @@ impl ErrorCode {
             ErrorCode::DurationInvalid,
             ErrorCode::ReasonInvalid,
             ErrorCode::TypeInvalid,
+            ErrorCode::Duplicate,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -129,7 +134,7 @@ impl ErrorCode {
             ErrorCode::PasswordTooShort | ErrorCode::PasswordTooLong | ErrorCode::PasswordMismatch => "password",
             ErrorCode::NameInvalid => "name",
             ErrorCode::RoleInvalid => "role",
-            ErrorCode::ValueInvalid => "value",
+            ErrorCode::ValueInvalid | ErrorCode::Duplicate => "value",
             ErrorCode::DurationInvalid => "duration",
             ErrorCode::ReasonInvalid => "reason",
             ErrorCode::TypeInvalid => "type",

@@ -203,6 +203,7 @@ impl Decisions {
             scenario,
             country: None,
             until: db::rfc3339(until),
+            allowlisted: self.cache.is_allowlisted(&req.target),
         })
     }
 

@@ -2,6 +2,7 @@
 //! pages, wired into one axum router by [`router`]. `main.rs` only parses the command line.
 
 pub mod accounts;
+pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod bouncer;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub crowdsec: crowdsec::CrowdSec,
     pub decisions: decisions::Decisions,
+    pub allowlist: allowlist::Allowlist,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -75,7 +77,11 @@ impl AppState {
             health.clone(),
             Duration::from_millis(config.decision_sync_interval_ms),
         ));
+        let allowlist = allowlist::Allowlist::new(db.clone(), cache.clone(), crowdsec.clone());
+        // The stored allowlist is in force before anything is enforced or the engine starts.
+        allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
         Ok(AppState {
+            allowlist,
             decisions: decisions::Decisions::new(crowdsec.clone(), cache, health, db.clone()),
             crowdsec,
             limiter: Arc::new(LoginLimiter::new(

@@ -16,7 +16,16 @@ fn cscli(app: &TestApp, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "cscli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        let log = std::fs::read_to_string(app.state.crowdsec.layout().engine_log()).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        panic!(
+            "cscli {args:?}: {}\nengine status: {:?}\nengine log (last lines, newest first):\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            app.state.crowdsec.status(),
+            tail.join("\n")
+        );
+    }
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -240,4 +249,54 @@ async fn viewers_read_decisions_but_cannot_ban_or_unban() {
     let res = viewer.delete(app.url("/api/v1/cerberus/crowdsec/decisions?value=203.0.113.40")).send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert!(cscli_values(&app).is_empty());
+}
+
+#[tokio::test]
+async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed() {
+    let (app, admin) = started().await;
+    let cache = app.state.decisions.cache().clone();
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.50", "-d", "1h"]);
+    wait_for(&app, &admin, "?q=203.0.113.50", Duration::from_secs(5), |v| v["total"] == 1).await;
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_some());
+
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/allowlist"))
+        .json(&json!({"value": "203.0.113.0/24", "reason": "office network"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let added: Value = res.json().await.unwrap();
+    assert_eq!(added["entry"]["value"], "203.0.113.0/24");
+    assert_eq!(added["covered"][0]["value"], "203.0.113.50", "covered decisions are offered for unban");
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_none(), "never blocked");
+    let listed = list(&app, &admin, "?q=203.0.113.50").await;
+    assert_eq!(listed["decisions"][0]["allowlisted"], true, "the row is marked");
+
+    // The engine got a whitelist parser and is running again with it.
+    let parser = app.state.crowdsec.layout().config_dir.join("parsers/s02-enrich/charon-allowlist.yaml");
+    assert!(std::fs::read_to_string(&parser).unwrap().contains("203.0.113.0/24"));
+    assert_eq!(app.state.crowdsec.status().state, app::security_model::EngineState::Running);
+
+    let dup = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/allowlist"))
+        .json(&json!({"value": "203.0.113.0/24"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 409);
+    let bad = admin.post(app.url("/api/v1/cerberus/crowdsec/allowlist")).json(&json!({"value": "10.0.0.0/33"})).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let all: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/allowlist")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+
+    let res = admin
+        .delete(app.url("/api/v1/cerberus/crowdsec/allowlist?value=203.0.113.0/24"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_some(), "removing the entry restores the block");
+    assert!(!parser.exists(), "an empty allowlist has no parser (CrowdSec rejects empty whitelist nodes)");
+    assert_eq!(app.state.crowdsec.status().state, app::security_model::EngineState::Running);
 }

@@ -39,6 +39,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::DurationInvalid => t_string!(i18n, error_duration_invalid),
         ErrorCode::ReasonInvalid => t_string!(i18n, error_reason_invalid),
         ErrorCode::TypeInvalid => t_string!(i18n, error_type_invalid),
+        ErrorCode::Duplicate => t_string!(i18n, error_duplicate),
     }
 }
 

@@ -90,3 +90,42 @@ async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Even
     });
     Sse::new(initial.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
+
+pub fn allowlist_router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/cerberus/crowdsec/allowlist", get(allow_list).post(allow_add).delete(allow_remove))
+}
+
+async fn allow_list(State(s): State<AppState>) -> Result<Json<Vec<app::decisions_model::AllowEntry>>, ApiError> {
+    Ok(Json(s.allowlist.list().await?))
+}
+
+#[derive(Deserialize)]
+struct AllowBody {
+    value: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn allow_add(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<AllowBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<app::decisions_model::AllowAdded>), ApiError> {
+    require_admin(&p)?;
+    let Json(b) = body?;
+    let target = IpOrRange::parse(&b.value)?;
+    let reason = app::decisions_model::Reason::parse(&b.reason)?;
+    Ok((StatusCode::CREATED, Json(s.allowlist.add(&p.username, target, reason).await?)))
+}
+
+async fn allow_remove(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<ValueQuery>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    let target = IpOrRange::parse(&q.value)?;
+    s.allowlist.remove(&p.username, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

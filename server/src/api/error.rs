@@ -72,6 +72,10 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 json!({"error": "username already taken", "code": ErrorCode::UsernameTaken.as_str()}),
             ),
+            ApiError::Invalid(ErrorCode::Duplicate) => (
+                StatusCode::CONFLICT,
+                json!({"error": "already on the allowlist", "code": "duplicate", "field": "value"}),
+            ),
             ApiError::Invalid(code) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": format!("invalid {}", code.field()), "code": code.as_str(), "field": code.field()}),

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .merge(crowdsec::router())
         .merge(decisions::router())
+        .merge(decisions::allowlist_router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 

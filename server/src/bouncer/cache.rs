@@ -256,7 +256,32 @@ impl Tables {
     }
 }
 
+/// Addresses and ranges that are never blocked.
+#[derive(Default)]
+struct AllowSet {
+    v4: PrefixMap<Ipv4Net, ()>,
+    v6: PrefixMap<Ipv6Net, ()>,
+}
+
+impl AllowSet {
+    fn covers(&self, ip: IpAddr) -> bool {
+        match normalise_ip(ip) {
+            IpAddr::V4(a) => self.v4.len() > 0 && self.v4.get_spm(&Ipv4Net::new(a, 32).expect("valid /32")).is_some(),
+            IpAddr::V6(a) => self.v6.len() > 0 && self.v6.get_spm(&Ipv6Net::new(a, 128).expect("valid /128")).is_some(),
+        }
+    }
+
+    fn covers_target(&self, t: &IpOrRange) -> bool {
+        match t {
+            IpOrRange::Ip(ip) => self.covers(*ip),
+            IpOrRange::Range(IpNet::V4(n)) => self.v4.get_spm(n).is_some(),
+            IpOrRange::Range(IpNet::V6(n)) => self.v6.get_spm(n).is_some(),
+        }
+    }
+}
+
 pub struct DecisionCache {
+    allow: RwLock<AllowSet>,
     tables: RwLock<Tables>,
     version: broadcast::Sender<u64>,
     counter: std::sync::atomic::AtomicU64,
@@ -280,6 +305,7 @@ fn target_of(scope: &str, value: &str) -> Option<IpOrRange> {
 impl DecisionCache {
     pub fn new() -> Self {
         DecisionCache {
+            allow: RwLock::new(AllowSet::default()),
             tables: RwLock::new(Tables::default()),
             version: broadcast::channel(64).0,
             counter: std::sync::atomic::AtomicU64::new(0),
@@ -398,19 +424,45 @@ impl DecisionCache {
         expired.len()
     }
 
-    /// The decision that applies to `ip` now, if any. Never touches the network.
+    /// The decision that applies to `ip` now, if any; `None` for allowlisted addresses whatever
+    /// decisions exist. Never touches the network.
     pub fn lookup(&self, ip: IpAddr, now: i64) -> Option<Hit> {
+        if self.allow.read().expect("allow lock").covers(ip) {
+            return None;
+        }
         self.tables.read().expect("cache lock").lookup(ip, now)
+    }
+
+    /// Replaces the allowlist the lookup honours.
+    pub fn set_allowlist(&self, entries: &[IpOrRange]) {
+        let mut set = AllowSet::default();
+        for e in entries {
+            match e {
+                IpOrRange::Ip(IpAddr::V4(a)) => { set.v4.insert(Ipv4Net::new(*a, 32).expect("valid /32"), ()); }
+                IpOrRange::Ip(IpAddr::V6(a)) => { set.v6.insert(Ipv6Net::new(*a, 128).expect("valid /128"), ()); }
+                IpOrRange::Range(IpNet::V4(n)) => { set.v4.insert(*n, ()); }
+                IpOrRange::Range(IpNet::V6(n)) => { set.v6.insert(*n, ()); }
+            }
+        }
+        *self.allow.write().expect("allow lock") = set;
+        self.changed();
+    }
+
+    /// Whether an allowlist entry covers this decision's target (such rows are marked).
+    pub fn is_allowlisted(&self, target: &IpOrRange) -> bool {
+        self.allow.read().expect("allow lock").covers_target(target)
     }
 
     /// All live decisions as DTOs, for listing (filtering and paging happen on top).
     pub fn select(&self, now: i64, mut keep: impl FnMut(&IpOrRange, &str, &str, &str) -> bool) -> Vec<Decision> {
         let t = self.tables.read().expect("cache lock");
+        let allow = self.allow.read().expect("allow lock");
         let mut out = Vec::new();
         t.for_each(|target, k, s| {
             if s.until <= now {
                 return;
             }
+            let allowlisted = allow.covers_target(&target);
             let (kind, origin, scenario) = (t.syms.name(k), t.syms.name(s.origin), t.syms.name(s.scenario));
             if keep(&target, kind, origin, scenario) {
                 out.push(Decision {
@@ -422,6 +474,7 @@ impl DecisionCache {
                     scenario: scenario.to_string(),
                     country: None,
                     until: crate::db::rfc3339(s.until),
+                    allowlisted,
                 });
             }
         });
@@ -511,6 +564,21 @@ mod tests {
         assert_eq!(&*c.lookup(ip("203.0.113.9"), 0).unwrap().kind, "ban");
         assert_eq!(c.remove_all(IpOrRange::parse("203.0.113.9").unwrap()), 2);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn allowlisted_addresses_are_never_blocked() {
+        let c = DecisionCache::new();
+        c.apply_stream(&[d("203.0.113.9", "Ip", "ban", "1h"), d("198.51.100.0/24", "Range", "ban", "1h")], &[], true, 0);
+        c.set_allowlist(&[IpOrRange::parse("203.0.113.0/24").unwrap(), IpOrRange::parse("198.51.100.7").unwrap()]);
+        assert!(c.lookup(ip("203.0.113.9"), 0).is_none());
+        assert!(c.lookup(ip("::ffff:203.0.113.9"), 0).is_none());
+        assert!(c.lookup(ip("198.51.100.7"), 0).is_none());
+        assert!(c.lookup(ip("198.51.100.8"), 0).is_some(), "the rest of the range stays banned");
+        assert!(c.is_allowlisted(&IpOrRange::parse("203.0.113.9").unwrap()));
+        assert!(!c.is_allowlisted(&IpOrRange::parse("198.51.100.0/24").unwrap()));
+        c.set_allowlist(&[]);
+        assert!(c.lookup(ip("203.0.113.9"), 0).is_some(), "removing the entry restores the block");
     }
 
     #[test]

@@ -242,6 +242,16 @@ impl CrowdSec {
         Ok(self.status())
     }
 
+    /// Applies configuration changes to a running engine (1.4.6 exits on SIGHUP, so: stop, start).
+    pub async fn restart_if_running(&self) -> Result<(), AppError> {
+        if self.status().state == EngineState::Running {
+            tracing::info!("restarting CrowdSec to load configuration changes");
+            self.stop().await?;
+            self.start().await?;
+        }
+        Ok(())
+    }
+
     /// Graceful server shutdown: stop the engine but keep the user's wish for the next start.
     pub async fn shutdown(&self) {
         let mut run = self.inner.run.lock().await;

@@ -243,8 +243,10 @@ impl Run {
         Ok(Run { child, pid, pid_file, log })
     }
 
-    /// Ready = the LAPI answers `/health` and accepts the machine login. Fails when the process
-    /// exits first or the timeout passes.
+    /// Ready = the LAPI answers `/health`, accepts the machine login, and the agent has loaded its
+    /// parsers, scenarios and acquisition (it logs "Starting processing data"). The LAPI alone is up
+    /// a second or two earlier, and an agent that then fails on a bad parser would exit right after
+    /// a "ready" start. Fails when the process exits first or the timeout passes.
     async fn wait_ready(&mut self, cfg: &ProcessConfig) -> Result<(), RunFailure> {
         let deadline = Instant::now() + cfg.ready_timeout;
         let creds = MachineCredentials::load(&cfg.layout.credentials_file())
@@ -254,7 +256,10 @@ impl Run {
                 let tail = self.log.tail();
                 return Err(RunFailure(format!("CrowdSec exited during start-up ({st}){}", if tail.is_empty() { String::new() } else { format!(": {tail}") })));
             }
-            if cfg.lapi.health().await.is_ok() && cfg.lapi.login(&creds.login, creds.password()).await.is_ok() {
+            if self.log.processing()
+                && cfg.lapi.health().await.is_ok()
+                && cfg.lapi.login(&creds.login, creds.password()).await.is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -295,6 +300,7 @@ struct EngineLog {
     file: Arc<StdMutex<std::fs::File>>,
     tail: Arc<StdMutex<VecDeque<String>>>,
     starting: Arc<std::sync::atomic::AtomicBool>,
+    processing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl EngineLog {
@@ -304,7 +310,13 @@ impl EngineLog {
             file: Arc::new(StdMutex::new(file)),
             tail: Arc::new(StdMutex::new(VecDeque::new())),
             starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            processing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// The agent finished loading and reads its sources.
+    fn processing(&self) -> bool {
+        self.processing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn ready(&self) {
@@ -316,6 +328,9 @@ impl EngineLog {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Starting processing data") {
+                    this.processing.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Ok(mut f) = this.file.lock() {
                     let _ = writeln!(f, "{line}");
                 }
