@@ -31,3 +31,49 @@ pub async fn unban_decision(id: i64) -> Result<u64, AppError> {
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.decisions.unban(&actor, id).await)
 }
+
+#[server(prefix = "/rpc", endpoint = "allowlist/list")]
+pub async fn list_allowlist() -> Result<Vec<crate::decisions_model::AllowEntry>, AppError> {
+    guard::principal()?;
+    guard::status_for(guard::services()?.decisions.allowlist().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "allowlist/add")]
+pub async fn add_allowlist(value: String, reason: String) -> Result<crate::decisions_model::AllowAdded, AppError> {
+    let actor = guard::admin()?;
+    let result = async {
+        let target = crate::decisions_model::IpOrRange::parse(&value)?;
+        let reason = crate::decisions_model::Reason::parse(&reason)?;
+        guard::services()?.decisions.allow(&actor, target, reason).await
+    }
+    .await;
+    guard::status_for(result)
+}
+
+#[server(prefix = "/rpc", endpoint = "allowlist/remove")]
+pub async fn remove_allowlist(value: String) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    let result = async {
+        let target = crate::decisions_model::IpOrRange::parse(&value)?;
+        guard::services()?.decisions.disallow(&actor, target).await
+    }
+    .await;
+    guard::status_for(result)
+}
+
+/// Unbans every decision on these values (offered after an allowlist entry covers them).
+#[server(prefix = "/rpc", endpoint = "decisions/unban-values")]
+pub async fn unban_values(values: Vec<String>) -> Result<u64, AppError> {
+    let actor = guard::admin()?;
+    let result = async {
+        let services = guard::services()?;
+        let mut n = 0;
+        for v in values.iter().take(1000) {
+            let target = crate::decisions_model::IpOrRange::parse(v)?;
+            n += services.decisions.unban_value(&actor, target).await?;
+        }
+        Ok(n)
+    }
+    .await;
+    guard::status_for(result)
+}

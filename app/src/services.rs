@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::decisions_model::{BanRequest, Decision, DecisionPage, DecisionQuery};
+use crate::decisions_model::{
+    AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
+};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
     ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
@@ -52,6 +54,10 @@ pub trait DecisionService: Send + Sync {
     fn list(&self, query: &DecisionQuery) -> DecisionPage;
     async fn ban(&self, actor: &Principal, request: BanRequest) -> Result<Decision, AppError>;
     async fn unban(&self, actor: &Principal, id: i64) -> Result<u64, AppError>;
+    async fn unban_value(&self, actor: &Principal, target: IpOrRange) -> Result<u64, AppError>;
+    async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError>;
+    async fn allow(&self, actor: &Principal, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
+    async fn disallow(&self, actor: &Principal, target: IpOrRange) -> Result<(), AppError>;
 }
 
 #[derive(Clone)]

@@ -44,9 +44,10 @@ test("decisions appear live, a manual ban is listed, and unban reaches the engin
   // Manual ban from the form.
   const banned = info.project.name.endsWith("-js") ? "198.51.100.0/24" : "198.51.101.0/24";
   await page.getByTestId("ban-ip-trigger").click();
-  await page.getByLabel("IP address or CIDR range").fill(banned);
-  await page.getByLabel("Duration").fill("2d");
-  await page.getByLabel("Reason (optional)").fill("e2e manual ban");
+  const banForm = page.getByTestId("ban-form");
+  await banForm.getByLabel("IP address or CIDR range").fill(banned);
+  await banForm.getByLabel("Duration").fill("2d");
+  await banForm.getByLabel("Reason (optional)").fill("e2e manual ban");
   await page.getByTestId("ban-submit").click();
   if (!jsEnabled(info)) await page.goto("/security/decisions");
   const bannedRow = page.locator(`tr[data-value="${banned}"]`);
@@ -73,9 +74,36 @@ test("bad ban input shows the field's message and nothing reaches the engine", a
   await page.goto("/security/decisions");
   await ready(page, info);
   await page.getByTestId("ban-ip-trigger").click();
-  await page.getByLabel("IP address or CIDR range").fill("10.0.0.0/33");
+  await page.getByTestId("ban-form").getByLabel("IP address or CIDR range").fill("10.0.0.0/33");
   await page.getByTestId("ban-submit").click();
   await expect(page.getByTestId("error-message")).toHaveText(/IP address or a CIDR range/);
   expect(engineValues()).not.toContain("10.0.0.0/33");
   await page.request.post("/api/v1/cerberus/crowdsec/stop");
+});
+
+test("an allowlist entry marks covered decisions, offers to unban them, and can be removed", async ({ page }, info) => {
+  test.skip(!jsEnabled(info), "the follow-up offer is shown in place with JavaScript");
+  await login(page, info);
+  expect((await page.request.post("/api/v1/cerberus/crowdsec/start")).status()).toBe(200);
+  cscli("decisions", "add", "-i", "192.0.2.77", "-d", "1h");
+  await page.goto("/security/decisions");
+  await ready(page, info);
+  const row = page.locator('tr[data-testid="decision-row"][data-value="192.0.2.77"]');
+  await expect(row).toBeVisible({ timeout: 5_000 });
+
+  const form = page.getByTestId("allowlist-form");
+  await form.getByLabel("IP address or CIDR range").fill("192.0.2.0/24");
+  await form.getByLabel("Reason (optional)").fill("monitoring probes");
+  await page.getByTestId("allowlist-submit").click();
+  await expect(page.getByTestId("allowlist-covered")).toContainText("covers 1 active decisions", { timeout: 30_000 });
+  await expect(page.getByTestId("allowlist-table")).toContainText("192.0.2.0/24");
+  await expect(row.getByTestId("allowlisted")).toBeVisible();
+
+  await page.getByTestId("unban-covered").click();
+  await expect(page.getByTestId("covered-unbanned")).toBeVisible({ timeout: 30_000 });
+  await expect(row).toHaveCount(0);
+  expect(engineValues()).not.toContain("192.0.2.77");
+
+  await page.getByTestId("allowlist-table").locator('tr[data-value="192.0.2.0/24"]').getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByTestId("allowlist-empty")).toBeVisible({ timeout: 30_000 });
 });

@@ -15,7 +15,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let services = Services {
         accounts: state.accounts.clone(),
         security: std::sync::Arc::new(state.crowdsec.clone()),
-        decisions: std::sync::Arc::new(state.decisions.clone()),
+        decisions: std::sync::Arc::new(crate::decisions_service::DecisionServices {
+            decisions: state.decisions.clone(),
+            allowlist: state.allowlist.clone(),
+        }),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();
