@@ -294,10 +294,11 @@ impl Default for DecisionCache {
 }
 
 /// Parses a stream decision's target; unknown scopes (Country, AS, …) and bad values are skipped.
+/// A CIDR under scope `Ip` is a range: `cscli decisions import` on 1.4.6 stores every row as `Ip`
+/// whatever its scope column says, and the engine itself matches it as a range.
 fn target_of(scope: &str, value: &str) -> Option<IpOrRange> {
-    let t = IpOrRange::parse(value).ok()?;
-    match (scope.to_ascii_lowercase().as_str(), t) {
-        ("ip", IpOrRange::Ip(_)) | ("range", _) => Some(t),
+    match scope.to_ascii_lowercase().as_str() {
+        "ip" | "range" => IpOrRange::parse(value).ok(),
         _ => None,
     }
 }
@@ -545,7 +546,9 @@ mod tests {
         c.apply_stream(&[d("203.0.113.9", "Ip", "ban", "1h")], &[], false, 20);
         c.apply_stream(&[], &[d("203.0.113.9", "Ip", "ban", "-1s")], false, 21);
         assert!(c.lookup(ip("203.0.113.9"), 21).is_none());
-        // Lowercase scopes are accepted too.
+        // Lowercase scopes are accepted too, and a CIDR under `Ip` (cscli import) is a range.
+        c.apply_stream(&[d("11.0.1.0/24", "Ip", "ban", "1h")], &[], false, 21);
+        assert_eq!(c.lookup(ip("11.0.1.9"), 21).unwrap().target.value(), "11.0.1.0/24");
         c.apply_stream(&[d("203.0.113.1", "ip", "ban", "1h")], &[], false, 21);
         assert!(c.lookup(ip("203.0.113.1"), 21).is_some());
     }
