@@ -1,15 +1,14 @@
 //! Benchmark, not a timed test: 100 000 decisions in the real engine (`cscli decisions import`),
 //! synced into the cache, filtered and paged through the REST API. Prints sync time, filter
 //! latency and the server's RSS growth. Run with
-//! `cargo test --release -p server --test scale -- --ignored --nocapture`.
+//! `cargo test --release -p server --test it scale -- --ignored --nocapture`.
 
-mod common;
 
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 fn rss_kib() -> u64 {

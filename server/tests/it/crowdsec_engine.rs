@@ -1,7 +1,6 @@
 //! The real `crowdsec` engine under Charon's supervisor: generated config in a temp data dir,
 //! random loopback ports. These tests need the Debian `crowdsec` package (scripts/setup.sh).
 
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use app::security_model::{EngineState, KeySource};
 use charon::crowdsec::lapi::KeyCheck;
 use charon::crowdsec::process::is_our_engine;
 use charon::crowdsec::CrowdSec;
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {

@@ -1,12 +1,11 @@
 //! The `charon admin` commands, run as a real process on a data dir: passwords come from stdin,
 //! tokens are printed once, and the server sees what the CLI created.
 
-mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::*;
+use super::common::*;
 
 fn charon(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))

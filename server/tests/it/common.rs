@@ -1,6 +1,7 @@
+#![allow(dead_code)]
 //! `spawn_app()`: the real router on 127.0.0.1:0 with a temporary data dir, like production.
 
-#![allow(dead_code)]
+
 
 use std::net::SocketAddr;
 

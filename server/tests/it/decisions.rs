@@ -1,12 +1,11 @@
 //! Live Decisions against the real engine: the cache follows the LAPI stream, manual bans and
 //! unbans go through the LAPI and apply locally at once, and bad input never reaches the LAPI.
 
-mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use super::common::*;
 use serde_json::{json, Value};
 
 fn cscli(app: &TestApp, args: &[&str]) -> String {

@@ -1,9 +1,8 @@
 //! The routes over real HTTP: first-run setup, sign-in and sessions, roles, tokens, the origin
 //! check, the login rate limit, and the pages' server rendering.
 
-mod common;
 
-use common::*;
+use super::common::*;
 use serde_json::{json, Value};
 
 #[tokio::test]

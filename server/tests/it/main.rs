@@ -1,0 +1,11 @@
+//! The integration tests, in one binary: the server links all of Leptos, so one test executable
+//! instead of one per file saves minutes of linking and gigabytes of disk.
+
+mod common;
+
+mod cli;
+mod crowdsec_engine;
+mod decisions;
+mod http;
+mod scale;
+mod serve;
