@@ -20,27 +20,14 @@ pub fn state_label(i18n: I18nContext<Locale>, state: EngineState) -> &'static st
     }
 }
 
-/// Subscribes to the engine's status events (Server-Sent Events) in the browser; the server
-/// renders the first status itself.
+/// The engine's status as the server announces it (Server-Sent Events); the server renders the
+/// first status itself.
 fn live_status() -> RwSignal<Option<EngineStatus>> {
     let live = RwSignal::new(None);
-    Effect::new(move |_| {
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsCast;
-        let Ok(source) = web_sys::EventSource::new("/api/v1/cerberus/crowdsec/events") else {
-            return;
-        };
-        let on_status = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if let Some(text) = ev.data().as_string() {
-                if let Ok(status) = serde_json::from_str::<EngineStatus>(&text) {
-                    live.set(Some(status));
-                }
-            }
-        });
-        let _ = source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
-        on_status.forget();
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || source.close());
+    crate::components::server_events::subscribe("/api/v1/cerberus/crowdsec/events", "status", move |data| {
+        if let Ok(status) = serde_json::from_str::<EngineStatus>(&data) {
+            live.set(Some(status));
+        }
     });
     live
 }

@@ -4,3 +4,4 @@ pub mod error_message;
 pub mod hydration;
 pub mod language_switcher;
 pub mod layout;
+pub mod server_events;

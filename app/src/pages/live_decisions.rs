@@ -74,19 +74,8 @@ fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
 /// Bumps on every decision change the server announces (Server-Sent Events).
 fn live_version() -> RwSignal<u64> {
     let version = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        use wasm_bindgen::closure::Closure;
-        use wasm_bindgen::JsCast;
-        let Ok(source) = web_sys::EventSource::new("/api/v1/cerberus/crowdsec/decisions/events") else {
-            return;
-        };
-        let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_ev: web_sys::MessageEvent| {
-            version.update(|v| *v += 1);
-        });
-        let _ = source.add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref());
-        on_change.forget();
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || source.close());
+    crate::components::server_events::subscribe("/api/v1/cerberus/crowdsec/decisions/events", "changed", move |_| {
+        version.update(|v| *v += 1)
     });
     version
 }

@@ -6,7 +6,6 @@ use crate::i18n::*;
 /// Pages whose features arrive in later issues; they exist so navigation is complete and honest.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
-    Decisions,
     Hub,
     Console,
 }
@@ -15,12 +14,10 @@ pub enum Placeholder {
 pub fn PlaceholderPage(page: Placeholder) -> impl IntoView {
     let i18n = use_i18n();
     let title = move || match page {
-        Placeholder::Decisions => t_string!(i18n, decisions_title),
         Placeholder::Hub => t_string!(i18n, hub_title),
         Placeholder::Console => t_string!(i18n, console_title),
     };
     let intro = move || match page {
-        Placeholder::Decisions => t_string!(i18n, decisions_intro),
         Placeholder::Hub => t_string!(i18n, hub_intro),
         Placeholder::Console => t_string!(i18n, console_intro),
     };

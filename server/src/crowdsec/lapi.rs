@@ -62,6 +62,15 @@ pub struct StreamAnswer {
     pub deleted: Vec<crate::bouncer::cache::StreamDecision>,
 }
 
+/// A 2xx answer's JSON body; 401/403 mean the credentials were refused.
+async fn json_answer<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> Result<T, LapiError> {
+    match res.status().as_u16() {
+        200..=299 => res.json().await.map_err(transport),
+        401 | 403 => Err(LapiError::Rejected),
+        s => Err(LapiError::Status(s)),
+    }
+}
+
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -82,11 +91,7 @@ impl Lapi {
             .send()
             .await
             .map_err(transport)?;
-        match res.status().as_u16() {
-            200 => res.json().await.map_err(transport),
-            401 | 403 => Err(LapiError::Rejected),
-            s => Err(LapiError::Status(s)),
-        }
+        json_answer(res).await
     }
 
     /// `POST /v1/alerts` with a machine JWT; returns the alert ids.
@@ -99,11 +104,7 @@ impl Lapi {
             .send()
             .await
             .map_err(transport)?;
-        match res.status().as_u16() {
-            200 | 201 => res.json().await.map_err(transport),
-            401 | 403 => Err(LapiError::Rejected),
-            s => Err(LapiError::Status(s)),
-        }
+        json_answer(res).await
     }
 
     /// `GET /v1/alerts/{id}` with a machine JWT.
@@ -115,11 +116,7 @@ impl Lapi {
             .send()
             .await
             .map_err(transport)?;
-        match res.status().as_u16() {
-            200 => res.json().await.map_err(transport),
-            401 | 403 => Err(LapiError::Rejected),
-            s => Err(LapiError::Status(s)),
-        }
+        json_answer(res).await
     }
 
     /// `DELETE /v1/decisions/{id}` or `DELETE /v1/decisions?ip=|range=` with a machine JWT;
