@@ -31,10 +31,13 @@ RUN useradd --system --home /app --shell /usr/sbin/nologin charon \
  && mkdir -p /app/data && chown -R charon:charon /app
 COPY --from=builder /src/target/release/charon /usr/local/bin/charon
 COPY --from=builder /src/target/site /app/site
+# CC0 IP-to-country database for the Live Decisions "Country" column.
+COPY --from=builder /src/tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb /app/geo/country.mmdb
 WORKDIR /app
 ENV CHARON_LISTEN=0.0.0.0:8080 \
     CHARON_DATA_DIR=/app/data \
-    CHARON_SITE_ROOT=/app/site
+    CHARON_SITE_ROOT=/app/site \
+    CHARON_GEOIP_DB=/app/geo/country.mmdb
 USER charon
 VOLUME ["/app/data"]
 EXPOSE 8080

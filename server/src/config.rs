@@ -52,6 +52,8 @@ pub struct Config {
     pub crowdsec_plugin_dir: PathBuf,
     /// How often the decision cache polls the LAPI's stream for changes.
     pub decision_sync_interval_ms: u64,
+    /// IP-to-country MMDB (`country_code` records); missing file → countries unknown.
+    pub geoip_db: Option<PathBuf>,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -117,6 +119,9 @@ impl Default for Config {
             crowdsec_patterns_source: PathBuf::from("/etc/crowdsec/patterns"),
             crowdsec_plugin_dir: PathBuf::from("/usr/lib/crowdsec/plugins"),
             decision_sync_interval_ms: 1000,
+            geoip_db: Some(PathBuf::from(
+                "tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb",
+            )),
         }
     }
 }

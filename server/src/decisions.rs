@@ -19,6 +19,7 @@ use crate::bouncer::sync::Health;
 use crate::crowdsec::lapi::LapiError;
 use crate::crowdsec::CrowdSec;
 use crate::db::{self, audit, Db};
+use crate::geo::Geo;
 
 #[derive(Clone)]
 pub struct Decisions {
@@ -26,6 +27,7 @@ pub struct Decisions {
     cache: Arc<DecisionCache>,
     health: Health,
     db: Db,
+    geo: Arc<Geo>,
     jwt: Arc<tokio::sync::Mutex<Option<(String, i64)>>>,
 }
 
@@ -68,8 +70,14 @@ impl Needle {
 }
 
 impl Decisions {
-    pub fn new(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, db: Db) -> Self {
-        Decisions { engine, cache, health, db, jwt: Arc::new(tokio::sync::Mutex::new(None)) }
+    pub fn new(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>) -> Self {
+        Decisions { engine, cache, health, db, geo, jwt: Arc::new(tokio::sync::Mutex::new(None)) }
+    }
+
+    /// Countries are looked up for the rows shown only (at most a page).
+    fn with_country(&self, mut d: Decision) -> Decision {
+        d.country = IpOrRange::parse(&d.value).ok().and_then(|t| self.geo.country(&t));
+        d
     }
 
     pub fn cache(&self) -> &Arc<DecisionCache> {
@@ -108,7 +116,12 @@ impl Decisions {
         let total = rows.len();
         let pages = total.div_ceil(per_page).max(1);
         let page = q.page.unwrap_or(1).clamp(1, pages);
-        let decisions: Vec<Decision> = rows.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+        let decisions: Vec<Decision> = rows
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|d| self.with_country(d))
+            .collect();
         let health = self.health.lock().expect("health lock").clone();
         DecisionPage {
             decisions,
@@ -194,7 +207,7 @@ impl Decisions {
         self.cache.insert(req.target, req.kind.as_str(), MANUAL_ORIGIN, &scenario, decision_id, until);
         audit::record(&self.db, db::now(), actor, "decision.ban", &format!("{value} {} {} ({})", req.kind.as_str(), req.duration.to_go(), scenario)).await;
         tracing::info!(value = %value, by = actor, "manual {} added", req.kind.as_str());
-        Ok(Decision {
+        Ok(self.with_country(Decision {
             id: decision_id,
             value,
             scope: req.target.scope().to_owned(),
@@ -204,7 +217,7 @@ impl Decisions {
             country: None,
             until: db::rfc3339(until),
             allowlisted: self.cache.is_allowlisted(&req.target),
-        })
+        }))
     }
 
     /// Deletes one decision by id (any origin: engine, cscli, CAPI, lists, manual).

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod crowdsec;
 pub mod db;
+pub mod geo;
 pub mod decisions;
 mod decisions_service;
 pub mod locale;
@@ -82,7 +83,13 @@ impl AppState {
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
         Ok(AppState {
             allowlist,
-            decisions: decisions::Decisions::new(crowdsec.clone(), cache, health, db.clone()),
+            decisions: decisions::Decisions::new(
+                crowdsec.clone(),
+                cache,
+                health,
+                db.clone(),
+                Arc::new(geo::Geo::open(config.geoip_db.as_deref())),
+            ),
             crowdsec,
             limiter: Arc::new(LoginLimiter::new(
                 config.login_max_failures,

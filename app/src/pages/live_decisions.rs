@@ -244,6 +244,14 @@ fn DecisionsView() -> impl IntoView {
     }
 }
 
+/// 🇫🇷 for "FR": the two regional-indicator symbols of an ISO 3166 code.
+pub fn flag(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphabetic())
+        .filter_map(|c| char::from_u32(0x1F1E6 + (c.to_ascii_uppercase() as u32 - 'A' as u32)))
+        .collect()
+}
+
 fn js_escape(v: &str) -> String {
     v.chars()
         .map(|c| match c {
@@ -275,7 +283,10 @@ fn DecisionRow(
                 <code>{d.value.clone()}</code>
                 {d.allowlisted.then(|| view! { " "<span class="badge badge-ok" data-testid="allowlisted">{t!(i18n, allowlist_marked)}</span> })}
             </td>
-            <td>{d.country.clone().unwrap_or_else(|| "—".into())}</td>
+            <td data-testid="country">{match d.country.clone() {
+                Some(code) => view! { <span aria-hidden="true">{flag(&code)}" "</span>{code} }.into_any(),
+                None => "—".into_any(),
+            }}</td>
             <td>{d.scenario.clone()}</td>
             <td>{d.origin.clone()}</td>
             <td>{d.kind.clone()}</td>
@@ -316,6 +327,7 @@ mod tests {
         assert_eq!(format_remaining(14_392), "3h 59m");
         assert_eq!(format_remaining(3 * 86_400 + 7200), "3d 2h");
         assert_eq!(format_remaining(-5), "0s");
+        assert_eq!(flag("FR"), "🇫🇷");
     }
 }
 

@@ -119,6 +119,17 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     let v = list(&app, &admin, "?q=198.51.100.77").await;
     assert_eq!(v["total"], 1, "filtering by an address finds the covering range: {v}");
 
+    // The country comes from the installed CC0 database.
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "8.8.8.8", "duration": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    let google: Value = res.json().await.unwrap();
+    assert_eq!(google["country"], "US", "{google}");
+    admin.delete(app.url("/api/v1/cerberus/crowdsec/decisions?value=8.8.8.8")).send().await.unwrap();
+
     // IPv6 and IPv4-mapped addresses.
     let res = admin
         .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
@@ -156,7 +167,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-    assert_eq!(audit, 4);
+    assert_eq!(audit, 6);
 }
 
 #[tokio::test]
