@@ -52,6 +52,8 @@ pub struct Config {
     pub crowdsec_plugin_dir: PathBuf,
     /// How often the decision cache polls the LAPI's stream for changes.
     pub decision_sync_interval_ms: u64,
+    /// How often the decision cache fetches the complete set (deltas can miss rows on 1.4.6).
+    pub decision_full_resync_secs: u64,
     /// IP-to-country MMDB (`country_code` records); missing file → countries unknown.
     pub geoip_db: Option<PathBuf>,
 }
@@ -119,6 +121,7 @@ impl Default for Config {
             crowdsec_patterns_source: PathBuf::from("/etc/crowdsec/patterns"),
             crowdsec_plugin_dir: PathBuf::from("/usr/lib/crowdsec/plugins"),
             decision_sync_interval_ms: 1000,
+            decision_full_resync_secs: 60,
             geoip_db: Some(PathBuf::from(
                 "tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb",
             )),
@@ -167,6 +170,9 @@ impl Config {
                     ))
                 }
             }
+        }
+        if self.decision_full_resync_secs == 0 {
+            return Err(ConfigError::Rule("decision_full_resync_secs must be at least 1"));
         }
         if self.decision_sync_interval_ms < 100 {
             return Err(ConfigError::Rule("decision_sync_interval_ms must be at least 100"));

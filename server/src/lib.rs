@@ -77,6 +77,7 @@ impl AppState {
             cache.clone(),
             health.clone(),
             Duration::from_millis(config.decision_sync_interval_ms),
+            Duration::from_secs(config.decision_full_resync_secs),
         ));
         let allowlist = allowlist::Allowlist::new(db.clone(), cache.clone(), crowdsec.clone());
         // The stored allowlist is in force before anything is enforced or the engine starts.

@@ -2,7 +2,7 @@
 //! then deltas every `interval`, with the dedicated bouncer key. While the LAPI is unreachable
 //! the last state is kept and `stale_since` reports since when; it recovers on its own.
 //!
-//! A full `startup=true` answer is also fetched every `FULL_RESYNC`: 1.4.6 sets a key's
+//! A full `startup=true` answer is also fetched every `full_resync` (default `FULL_RESYNC`): 1.4.6 sets a key's
 //! `last_pull` to the start of the request, so decisions committed during a poll with an earlier
 //! `created_at` (a bulk `cscli decisions import`, say) are never part of any delta. Observed here:
 //! 50 of 100 000 imported decisions missed without it.
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::cache::DecisionCache;
 
+/// Default interval between complete answers (`decision_full_resync_secs`).
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 use crate::crowdsec::CrowdSec;
 
@@ -29,7 +30,7 @@ pub struct SyncHealth {
 pub type Health = Arc<Mutex<SyncHealth>>;
 
 /// Runs forever; spawn it once.
-pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, interval: Duration) {
+pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, interval: Duration, full_resync: Duration) {
     let mut need_startup = true;
     let mut last_full = std::time::Instant::now();
     let mut ticker = tokio::time::interval(interval);
@@ -48,7 +49,7 @@ pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, in
             }
             continue;
         };
-        if last_full.elapsed() >= FULL_RESYNC {
+        if last_full.elapsed() >= full_resync {
             need_startup = true;
         }
         if need_startup {

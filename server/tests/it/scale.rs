@@ -1,7 +1,8 @@
-//! Benchmark, not a timed test: 100 000 decisions in the real engine (`cscli decisions import`),
-//! synced into the cache, filtered and paged through the REST API. Prints sync time, filter
-//! latency and the server's RSS growth. Run with
-//! `cargo test --release -p server --test it scale -- --ignored --nocapture`.
+//! 100 000 decisions in the real engine (`cscli decisions import`), synced into the cache (all of
+//! them: the periodic full resync catches what 1.4.6's deltas miss), filtered and paged through the
+//! REST API. It asserts correctness only and prints sync time, filter latency and the server's RSS
+//! growth; the numbers in docs/benchmarks.md come from a release build:
+//! `cargo test --release -p server --test it scale -- --nocapture`.
 
 
 use std::io::Write;
@@ -21,10 +22,13 @@ fn rss_kib() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly with --ignored"]
 async fn one_hundred_thousand_decisions() {
     const N: u32 = 100_000;
-    let app = spawn_app_with(|c| c.decision_sync_interval_ms = 1000).await;
+    let app = spawn_app_with(|c| {
+        c.decision_sync_interval_ms = 1000;
+        c.decision_full_resync_secs = 5;
+    })
+    .await;
     let admin = setup_admin(&app).await;
     assert_eq!(admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
 
@@ -60,7 +64,7 @@ async fn one_hundred_thousand_decisions() {
             last = cache.len();
             println!("  {:.1} s: {last}", t1.elapsed().as_secs_f64());
         }
-        assert!(t1.elapsed() < Duration::from_secs(120), "synced only {}", cache.len());
+        assert!(t1.elapsed() < Duration::from_secs(60), "synced only {}", cache.len());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let synced = t1.elapsed();
