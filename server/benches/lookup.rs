@@ -50,7 +50,7 @@ const SCENARIOS: [&str; 8] = [
 ];
 const ORIGINS: [&str; 4] = ["CAPI", "crowdsec", "lists", "cscli"];
 
-fn decisions(n: usize, seed: u64) -> (Vec<StreamDecision>, Vec<IpAddr>) {
+fn decisions(n: usize, seed: u64) -> (Vec<StreamDecision<'static>>, Vec<IpAddr>) {
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(n);
     let mut hits = Vec::new();
@@ -81,7 +81,7 @@ fn decisions(n: usize, seed: u64) -> (Vec<StreamDecision>, Vec<IpAddr>) {
         }
         out.push(StreamDecision {
             id: i as i64,
-            value,
+            value: value.into(),
             scope: scope.into(),
             kind: "ban".into(),
             origin: ORIGINS[(r % 4) as usize].into(),

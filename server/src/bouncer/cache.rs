@@ -4,6 +4,7 @@
 //! IPv6 is folded into IPv4, and origin/scenario/type strings are interned so a decision costs a
 //! few dozen bytes. Every change bumps a version published on a broadcast channel.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, RwLock};
 
@@ -17,22 +18,25 @@ use app::decisions_model::{normalise_ip, Decision, IpOrRange};
 
 use super::go_duration;
 
-/// A decision as the LAPI stream sends it.
+/// A decision as the LAPI stream sends it. Strings borrow from the response body where they can,
+/// so a full answer of 100 000 decisions does not allocate 500 000 strings on the way in.
 #[derive(Debug, Clone, Deserialize)]
-pub struct StreamDecision {
+pub struct StreamDecision<'a> {
     #[serde(default)]
     pub id: i64,
-    pub value: String,
-    pub scope: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub origin: String,
-    #[serde(default)]
-    pub scenario: String,
+    #[serde(borrow)]
+    pub value: Cow<'a, str>,
+    #[serde(borrow)]
+    pub scope: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub origin: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub scenario: Cow<'a, str>,
     /// Remaining time as a Go duration.
-    #[serde(default)]
-    pub duration: String,
+    #[serde(default, borrow)]
+    pub duration: Cow<'a, str>,
 }
 
 /// One stored decision in 16 bytes: the id (48 bits), the expiry (Unix seconds, 32 bits), and
@@ -369,7 +373,7 @@ impl DecisionCache {
 
     /// Applies a stream answer. `startup` replaces the whole set (the answer is complete).
     /// Returns how many entries were added or removed.
-    pub fn apply_stream(&self, new: &[StreamDecision], deleted: &[StreamDecision], startup: bool, now: i64) -> usize {
+    pub fn apply_stream(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64) -> usize {
         let mut t = self.tables.write().expect("cache lock");
         let mut changes = 0;
         if startup {
@@ -533,15 +537,15 @@ impl DecisionCache {
 mod tests {
     use super::*;
 
-    fn d(value: &str, scope: &str, kind: &str, duration: &str) -> StreamDecision {
+    fn d(value: &str, scope: &str, kind: &str, duration: &str) -> StreamDecision<'static> {
         StreamDecision {
             id: 1,
-            value: value.into(),
-            scope: scope.into(),
-            kind: kind.into(),
+            value: value.to_owned().into(),
+            scope: scope.to_owned().into(),
+            kind: kind.to_owned().into(),
             origin: "crowdsec".into(),
             scenario: "crowdsecurity/http-probing".into(),
-            duration: duration.into(),
+            duration: duration.to_owned().into(),
         }
     }
 

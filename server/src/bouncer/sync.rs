@@ -55,7 +55,11 @@ pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, in
         if need_startup {
             last_full = std::time::Instant::now();
         }
-        match engine.lapi().stream(&key, need_startup).await {
+        let answer = engine.lapi().stream(&key, need_startup).await;
+        let parsed = answer.as_ref().map_err(|e| e.to_string()).and_then(|body| {
+            crate::crowdsec::lapi::StreamAnswer::parse(body).map_err(|e| e.to_string())
+        });
+        match parsed {
             Ok(answer) => {
                 let changes = cache.apply_stream(&answer.new, &answer.deleted, need_startup, now);
                 if changes > 0 {
@@ -77,7 +81,7 @@ pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, in
                     tracing::warn!("decision stream unavailable, keeping the last known decisions: {e}");
                     h.stale_since = Some(now);
                 }
-                h.last_error = Some(e.to_string());
+                h.last_error = Some(e);
             }
         }
     }

@@ -53,13 +53,20 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
-/// `GET /v1/decisions/stream`: `null`, `[]` and a missing key all mean "none".
+/// `GET /v1/decisions/stream`: `null`, `[]` and a missing key all mean "none". Borrows from the
+/// body returned by `Lapi::stream`.
 #[derive(Debug, Default, Deserialize)]
-pub struct StreamAnswer {
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub new: Vec<crate::bouncer::cache::StreamDecision>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub deleted: Vec<crate::bouncer::cache::StreamDecision>,
+pub struct StreamAnswer<'a> {
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub new: Vec<crate::bouncer::cache::StreamDecision<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub deleted: Vec<crate::bouncer::cache::StreamDecision<'a>>,
+}
+
+impl<'a> StreamAnswer<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, LapiError> {
+        serde_json::from_slice(body).map_err(|e| LapiError::Unreachable(format!("unreadable decision stream: {e}")))
+    }
 }
 
 /// A 2xx answer's JSON body; 401/403 mean the credentials were refused.
@@ -80,8 +87,9 @@ where
 }
 
 impl Lapi {
-    /// The decision stream for the bouncer key (`startup` = everything active).
-    pub async fn stream(&self, key: &str, startup: bool) -> Result<StreamAnswer, LapiError> {
+    /// The decision stream's raw body for the bouncer key (`startup` = everything active); parse it
+    /// with `StreamAnswer::parse`.
+    pub async fn stream(&self, key: &str, startup: bool) -> Result<bytes::Bytes, LapiError> {
         let res = self
             .http
             .get(format!("{}/v1/decisions/stream", self.base))
@@ -91,7 +99,11 @@ impl Lapi {
             .send()
             .await
             .map_err(transport)?;
-        json_answer(res).await
+        match res.status().as_u16() {
+            200 => res.bytes().await.map_err(transport),
+            401 | 403 => Err(LapiError::Rejected),
+            s => Err(LapiError::Status(s)),
+        }
     }
 
     /// `POST /v1/alerts` with a machine JWT; returns the alert ids.
