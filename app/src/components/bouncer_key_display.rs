@@ -79,7 +79,7 @@ pub fn BouncerKeyView(
 pub fn BouncerKeyDisplay(#[prop(into)] can_copy: Signal<bool>) -> impl IntoView {
     let i18n = use_i18n();
     let reload = RwSignal::new(0u32);
-    let info = Resource::new(move || reload.get(), |_| get_bouncer_info());
+    let info = Resource::new(move || reload.try_get().unwrap_or_default(), |_| get_bouncer_info());
     let copied: RwSignal<Option<bool>> = RwSignal::new(None);
     let copy = move || {
         leptos::task::spawn_local(async move {

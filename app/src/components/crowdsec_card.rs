@@ -38,7 +38,7 @@ fn live_status() -> RwSignal<Option<EngineStatus>> {
 pub fn CrowdSecCard() -> impl IntoView {
     let i18n = use_i18n();
     let toggle = ServerAction::<SetEngineEnabled>::new();
-    let initial = Resource::new(move || toggle.version().get(), |_| get_engine_status());
+    let initial = Resource::new(move || toggle.version().try_get().unwrap_or_default(), |_| get_engine_status());
     let live = live_status();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());

@@ -111,7 +111,15 @@ fn DecisionsView() -> impl IntoView {
     });
 
     let page = Resource::new(
-        move || (query_map.with(query_from_url), live.get(), ban.version().get(), unban.version().get()),
+        // try_*: a refetch scheduled after the page's owner is gone must not panic.
+        move || {
+            (
+                query_map.try_with(query_from_url).unwrap_or_default(),
+                live.try_get().unwrap_or_default(),
+                ban.version().try_get().unwrap_or_default(),
+                unban.version().try_get().unwrap_or_default(),
+            )
+        },
         |(q, _, _, _)| list_decisions(q),
     );
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
@@ -341,7 +349,7 @@ fn AllowlistSection() -> impl IntoView {
     let unban_covered = ServerAction::<UnbanValues>::new();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
-    let entries = Resource::new(move || (add.version().get(), remove.version().get()), |_| list_allowlist());
+    let entries = Resource::new(move || (add.version().try_get().unwrap_or_default(), remove.version().try_get().unwrap_or_default()), |_| list_allowlist());
     view! {
         <section class="card" aria-labelledby="allowlist-title" data-testid="allowlist">
             <h2 id="allowlist-title">{t!(i18n, allowlist_title)}</h2>

@@ -57,7 +57,7 @@ fn UsersSection() -> impl IntoView {
     let i18n = use_i18n();
     let admin = is_admin();
     let create = ServerAction::<CreateUser>::new();
-    let users = Resource::new(move || create.version().get(), |_| list_users());
+    let users = Resource::new(move || create.version().try_get().unwrap_or_default(), |_| list_users());
 
     view! {
         <section class="card" aria-labelledby="users-title">
@@ -125,7 +125,7 @@ fn TokensSection() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
+        move || (create.version().try_get().unwrap_or_default(), revoke.version().try_get().unwrap_or_default()),
         |_| list_tokens(),
     );
 
