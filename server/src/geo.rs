@@ -28,10 +28,6 @@ impl Geo {
         Geo { reader }
     }
 
-    pub fn available(&self) -> bool {
-        self.reader.is_some()
-    }
-
     pub fn country_of_ip(&self, ip: IpAddr) -> Option<String> {
         let rec: Record = self.reader.as_ref()?.lookup(ip).ok()?.decode().ok()??;
         rec.country_code.filter(|c| c.len() == 2).map(|c| c.to_ascii_uppercase())

@@ -15,18 +15,3 @@ pub async fn record(db: &Db, at: i64, actor: &str, action: &str, detail: &str) {
         tracing::error!(error = %e, action, actor, "could not write the audit log");
     }
 }
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRow {
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub detail: String,
-}
-
-pub async fn recent(db: &Db, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as("SELECT at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT ?")
-        .bind(limit)
-        .fetch_all(db)
-        .await
-}
