@@ -55,9 +55,9 @@ pub mod guard {
     pub fn engine_status_code(code: crate::error::EngineErrorCode) -> StatusCode {
         use crate::error::EngineErrorCode as E;
         match code {
-            E::Busy => StatusCode::CONFLICT,
-            E::NotInstalled | E::LapiUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            E::StartFailed | E::BouncerFailed => StatusCode::BAD_GATEWAY,
+            E::Busy | E::HubBusy | E::HubItemInUse => StatusCode::CONFLICT,
+            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::StartFailed | E::BouncerFailed | E::HubChangeFailed => StatusCode::BAD_GATEWAY,
         }
     }
 

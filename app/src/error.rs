@@ -34,6 +34,9 @@ pub enum ErrorCode {
     /// The allowlist already has this value.
     #[error("duplicate")]
     Duplicate,
+    /// Not an `author/name` of that type in the hub index.
+    #[error("hub_item_invalid")]
+    HubItemInvalid,
 }
 
 impl ErrorCode {
@@ -51,6 +54,7 @@ impl ErrorCode {
             ErrorCode::ReasonInvalid => "reason_invalid",
             ErrorCode::TypeInvalid => "type_invalid",
             ErrorCode::Duplicate => "duplicate",
+            ErrorCode::HubItemInvalid => "hub_item_invalid",
         }
     }
 
@@ -68,6 +72,7 @@ impl ErrorCode {
             ErrorCode::ReasonInvalid,
             ErrorCode::TypeInvalid,
             ErrorCode::Duplicate,
+            ErrorCode::HubItemInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -87,6 +92,14 @@ pub enum EngineErrorCode {
     LapiUnavailable,
     /// Registering or validating the bouncer key failed.
     BouncerFailed,
+    /// The hub index is missing or unreadable.
+    HubUnavailable,
+    /// Another hub install or remove is in progress.
+    HubBusy,
+    /// The item is part of an installed collection; `detail` names it.
+    HubItemInUse,
+    /// An install or remove failed and was rolled back; `detail` says why.
+    HubChangeFailed,
 }
 
 impl EngineErrorCode {
@@ -97,6 +110,10 @@ impl EngineErrorCode {
             EngineErrorCode::StartFailed => "start_failed",
             EngineErrorCode::LapiUnavailable => "lapi_unavailable",
             EngineErrorCode::BouncerFailed => "bouncer_failed",
+            EngineErrorCode::HubUnavailable => "hub_unavailable",
+            EngineErrorCode::HubBusy => "hub_busy",
+            EngineErrorCode::HubItemInUse => "hub_item_in_use",
+            EngineErrorCode::HubChangeFailed => "hub_change_failed",
         }
     }
 }
@@ -135,6 +152,7 @@ impl ErrorCode {
             ErrorCode::NameInvalid => "name",
             ErrorCode::RoleInvalid => "role",
             ErrorCode::ValueInvalid | ErrorCode::Duplicate => "value",
+            ErrorCode::HubItemInvalid => "name",
             ErrorCode::DurationInvalid => "duration",
             ErrorCode::ReasonInvalid => "reason",
             ErrorCode::TypeInvalid => "type",

@@ -19,6 +19,8 @@ pub mod components;
 pub mod decisions;
 pub mod decisions_model;
 pub mod error;
+pub mod hub;
+pub mod hub_model;
 pub mod model;
 pub mod pages;
 pub mod security;
@@ -35,6 +37,7 @@ use leptos_router::{
 
 use crate::i18n::*;
 use crate::pages::{
+    hub::{HubItemPage, HubPage},
     live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
     settings::SettingsPage, setup::SetupPage,
 };
@@ -76,10 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/setup") view=SetupPage />
                     <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
                     <Route ssr=SsrMode::Async path=path!("/security/decisions") view=LiveDecisionsPage />
-                    <Route ssr=SsrMode::Async
-                        path=path!("/security/hub")
-                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Hub /> }
-                    />
+                    <Route ssr=SsrMode::Async path=path!("/security/hub") view=HubPage />
+                    <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view=HubItemPage />
                     <Route ssr=SsrMode::Async
                         path=path!("/security/console")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Console /> }

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::decisions_model::{
     AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
+use crate::hub_model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
     ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
@@ -60,9 +61,20 @@ pub trait DecisionService: Send + Sync {
     async fn disallow(&self, actor: &Principal, target: IpOrRange) -> Result<(), AppError>;
 }
 
+/// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled
+/// back on failure by the implementation).
+#[async_trait::async_trait]
+pub trait HubService: Send + Sync {
+    async fn list(&self, query: &HubQuery) -> Result<Vec<HubItem>, AppError>;
+    async fn detail(&self, item: &HubItemRef) -> Result<HubItemDetail, AppError>;
+    async fn install(&self, actor: &Principal, item: HubItemRef) -> Result<HubChange, AppError>;
+    async fn remove(&self, actor: &Principal, item: HubItemRef) -> Result<HubChange, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
     pub security: Arc<dyn SecurityService>,
     pub decisions: Arc<dyn DecisionService>,
+    pub hub: Arc<dyn HubService>,
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crowdsec;
 pub mod db;
 pub mod geo;
+pub mod hub_items;
 pub mod decisions;
 mod decisions_service;
 pub mod locale;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub crowdsec: crowdsec::CrowdSec,
     pub decisions: decisions::Decisions,
     pub allowlist: allowlist::Allowlist,
+    pub hub: hub_items::HubItems,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -83,6 +85,7 @@ impl AppState {
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
         Ok(AppState {
+            hub: hub_items::HubItems::new(db.clone(), crowdsec.clone()),
             allowlist,
             decisions: decisions::Decisions::new(
                 crowdsec.clone(),

@@ -19,6 +19,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             decisions: state.decisions.clone(),
             allowlist: state.allowlist.clone(),
         }),
+        hub: std::sync::Arc::new(state.hub.clone()),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();

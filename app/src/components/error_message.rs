@@ -23,6 +23,10 @@ pub fn engine_text(i18n: I18nContext<Locale>, code: EngineErrorCode) -> &'static
         EngineErrorCode::StartFailed => t_string!(i18n, engine_start_failed),
         EngineErrorCode::LapiUnavailable => t_string!(i18n, engine_lapi_unavailable),
         EngineErrorCode::BouncerFailed => t_string!(i18n, engine_bouncer_failed),
+        EngineErrorCode::HubUnavailable => t_string!(i18n, hub_error_unavailable),
+        EngineErrorCode::HubBusy => t_string!(i18n, hub_error_busy),
+        EngineErrorCode::HubItemInUse => t_string!(i18n, hub_error_in_use),
+        EngineErrorCode::HubChangeFailed => t_string!(i18n, hub_error_failed),
     }
 }
 
@@ -40,6 +44,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::ReasonInvalid => t_string!(i18n, error_reason_invalid),
         ErrorCode::TypeInvalid => t_string!(i18n, error_type_invalid),
         ErrorCode::Duplicate => t_string!(i18n, error_duplicate),
+        ErrorCode::HubItemInvalid => t_string!(i18n, hub_error_item_invalid),
     }
 }
 

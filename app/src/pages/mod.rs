@@ -1,3 +1,4 @@
+pub mod hub;
 pub mod live_decisions;
 pub mod login;
 pub mod not_found;

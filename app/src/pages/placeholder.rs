@@ -6,7 +6,6 @@ use crate::i18n::*;
 /// Pages whose features arrive in later issues; they exist so navigation is complete and honest.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
-    Hub,
     Console,
 }
 
@@ -14,11 +13,9 @@ pub enum Placeholder {
 pub fn PlaceholderPage(page: Placeholder) -> impl IntoView {
     let i18n = use_i18n();
     let title = move || match page {
-        Placeholder::Hub => t_string!(i18n, hub_title),
         Placeholder::Console => t_string!(i18n, console_title),
     };
     let intro = move || match page {
-        Placeholder::Hub => t_string!(i18n, hub_intro),
         Placeholder::Console => t_string!(i18n, console_intro),
     };
     view! {

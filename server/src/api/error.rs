@@ -105,5 +105,9 @@ pub fn engine_message(code: EngineErrorCode) -> &'static str {
         EngineErrorCode::StartFailed => "CrowdSec failed to start",
         EngineErrorCode::LapiUnavailable => "LAPI not available",
         EngineErrorCode::BouncerFailed => "the bouncer key could not be registered",
+        EngineErrorCode::HubUnavailable => "the hub index is not available",
+        EngineErrorCode::HubBusy => "another hub install or remove is in progress",
+        EngineErrorCode::HubItemInUse => "the item is part of an installed collection; remove the collection instead",
+        EngineErrorCode::HubChangeFailed => "the change failed and was rolled back",
     }
 }

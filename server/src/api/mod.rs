@@ -5,6 +5,7 @@
 pub mod crowdsec;
 pub mod decisions;
 pub mod error;
+pub mod hub;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(crowdsec::router())
         .merge(decisions::router())
         .merge(decisions::allowlist_router())
+        .merge(hub::router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 

@@ -45,11 +45,15 @@ pub struct EngineSettings {
     pub plugin_dir: PathBuf,
 }
 
+/// Written into the config dir once the default hub items were enabled.
+const DEFAULTS_MARKER: &str = ".charon-hub-defaults";
+
 /// The machine account Charon uses on the LAPI.
 pub const MACHINE_ID: &str = "charon";
 
 /// Hub items enabled on a fresh install: the caddy collection's parsers and the base HTTP
-/// scenarios (with their sub-collections, resolved from the index).
+/// scenarios (with their sub-collections, resolved from the index). Applied once — marked by
+/// `DEFAULTS_MARKER` — so that what the user later removes on the Hub page stays removed.
 pub const DEFAULT_ITEMS: &[(hub::ItemType, &str)] = &[
     (hub::ItemType::Collections, "crowdsecurity/caddy"),
     (hub::ItemType::Collections, "crowdsecurity/base-http-scenarios"),
@@ -165,10 +169,14 @@ impl Layout {
         std::fs::create_dir_all(&s00)?;
         write_if_changed(&s00.join("charon-non-syslog.yaml"), NON_SYSLOG_PARSER)?;
 
-        let index = hub::Index::load(&self.hub_dir)?;
-        let enabler = hub::Enabler::new(&index, &self.hub_dir, &self.config_dir);
-        for (kind, name) in DEFAULT_ITEMS {
-            enabler.enable(*kind, name)?;
+        let marker = self.config_dir.join(DEFAULTS_MARKER);
+        if !marker.exists() {
+            let index = hub::Index::load(&self.hub_dir)?;
+            let enabler = hub::Enabler::new(&index, &self.hub_dir, &self.config_dir);
+            for (kind, name) in DEFAULT_ITEMS {
+                enabler.enable(*kind, name)?;
+            }
+            std::fs::write(&marker, "default hub items enabled; remove this file to enable them again\n")?;
         }
         let missing = hub::provide_data_files(&self.config_dir, &self.data_dir, &s.data_source)?;
         if !missing.is_empty() {

@@ -50,6 +50,7 @@ struct Inner {
     /// The running loop; the mutex also makes start and stop one-at-a-time.
     run: tokio::sync::Mutex<Option<RunLoop>>,
     bouncer: StdMutex<Resolution>,
+    loaded: Arc<StdMutex<process::Loaded>>,
 }
 
 fn engine_error(code: EngineErrorCode, detail: impl Into<String>) -> AppError {
@@ -99,6 +100,7 @@ impl CrowdSec {
                 status: Arc::new(watch::channel(initial).0),
                 run: tokio::sync::Mutex::new(None),
                 bouncer: StdMutex::new(Resolution::default()),
+                loaded: Arc::new(StdMutex::new(process::Loaded::default())),
             }),
         }
     }
@@ -207,6 +209,7 @@ impl CrowdSec {
             layout: self.inner.layout.clone(),
             lapi: self.inner.lapi.clone(),
             ready_timeout: self.inner.ready_timeout,
+            loaded: self.inner.loaded.clone(),
         };
         let handle = process::spawn(cfg, self.inner.status.clone())
             .await
@@ -250,6 +253,17 @@ impl CrowdSec {
             self.start().await?;
         }
         Ok(())
+    }
+
+    /// What the running engine reported loading at its start; `None` unless it is running.
+    pub fn loaded(&self) -> Option<process::Loaded> {
+        (self.status().state == EngineState::Running)
+            .then(|| self.inner.loaded.lock().expect("loaded lock").clone())
+    }
+
+    /// Engine-side settings (the offline data-file source, for hub installs).
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.engine
     }
 
     /// Graceful server shutdown: stop the engine but keep the user's wish for the next start.

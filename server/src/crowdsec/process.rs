@@ -55,6 +55,58 @@ pub struct ProcessConfig {
     pub layout: Layout,
     pub lapi: Lapi,
     pub ready_timeout: Duration,
+    /// What the current run reported loading; cleared at each spawn.
+    pub loaded: Arc<StdMutex<Loaded>>,
+}
+
+/// The parser, postoverflow and scenario files and the scenarios the engine reported loading at
+/// its last start (its own log: `Loaded N parser nodes file=…`, `Adding <kind> bucket file=…
+/// name=…`). This is how a hub install is verified: the engine, not the file system, says what
+/// runs. Files, not names: a hub item's index name is not always the name of the scenario(s) its
+/// file defines (`crowdsecurity/CVE-2022-46169` defines `…-bf` and `…-cmd`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub files: std::collections::HashSet<PathBuf>,
+    pub scenarios: std::collections::HashSet<String>,
+}
+
+impl Loaded {
+    /// Records what one start-up log line reports.
+    pub fn observe(&mut self, line: &str) {
+        if line.contains("msg=\"Loaded ") && line.contains(" parser nodes\"") {
+            if let Some(f) = logrus_field(line, "file") {
+                self.files.insert(PathBuf::from(f));
+            }
+        } else if line.contains("msg=\"Adding ") && line.contains(" bucket\"") {
+            if let Some(f) = logrus_field(line, "file") {
+                self.files.insert(PathBuf::from(f));
+            }
+            if let Some(n) = logrus_field(line, "name") {
+                self.scenarios.insert(n);
+            }
+        }
+    }
+}
+
+/// The value of `key=` in a logrus text line (`key=value` or `key="quoted \" value"`).
+fn logrus_field(line: &str, key: &str) -> Option<String> {
+    let pat = format!(" {key}=");
+    let start = line.find(&pat)? + pat.len();
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?),
+                '"' => return Some(out),
+                c => out.push(c),
+            }
+        }
+        None
+    } else {
+        Some(rest.split_whitespace().next().unwrap_or_default().to_owned())
+    }
 }
 
 /// Publishes status changes; shared with the supervisor for reads.
@@ -232,7 +284,10 @@ impl Run {
         let pid = child.id().unwrap_or(0);
         let pid_file = cfg.layout.pid_file();
         std::fs::write(&pid_file, format!("{pid}\n"))?;
-        let log = EngineLog::open(&cfg.layout.engine_log())?;
+        if let Ok(mut l) = cfg.loaded.lock() {
+            *l = Loaded::default();
+        }
+        let log = EngineLog::open(&cfg.layout.engine_log(), cfg.loaded.clone())?;
         if let Some(out) = child.stdout.take() {
             log.pump(out);
         }
@@ -301,16 +356,18 @@ struct EngineLog {
     tail: Arc<StdMutex<VecDeque<String>>>,
     starting: Arc<std::sync::atomic::AtomicBool>,
     processing: Arc<std::sync::atomic::AtomicBool>,
+    loaded: Arc<StdMutex<Loaded>>,
 }
 
 impl EngineLog {
-    fn open(path: &Path) -> std::io::Result<Self> {
+    fn open(path: &Path, loaded: Arc<StdMutex<Loaded>>) -> std::io::Result<Self> {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
         Ok(EngineLog {
             file: Arc::new(StdMutex::new(file)),
             tail: Arc::new(StdMutex::new(VecDeque::new())),
             starting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             processing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            loaded,
         })
     }
 
@@ -335,6 +392,9 @@ impl EngineLog {
                     let _ = writeln!(f, "{line}");
                 }
                 if this.starting.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(mut l) = this.loaded.lock() {
+                        l.observe(&line);
+                    }
                     tracing::info!("[CROWDSEC_STARTUP] {line}");
                 } else if line.contains("level=error") || line.contains("level=fatal") {
                     tracing::warn!("[CROWDSEC] {line}");
@@ -408,4 +468,30 @@ pub fn is_our_engine(pid: i32, config: &Path) -> bool {
         .collect();
     let is_crowdsec = args.first().is_some_and(|a| a.ends_with("crowdsec"));
     is_crowdsec && args.iter().any(|a| Path::new(a) == config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_up_lines_name_the_loaded_parsers_and_scenarios() {
+        let mut l = Loaded::default();
+        for line in [
+            r#"time="25-11-2026 17:48:33" level=info msg="Loaded 1 parser nodes" file=/d/config/parsers/s01-parse/caddy-logs.yaml stage=s01-parse"#,
+            r#"time="25-11-2026 17:48:33" level=info msg="Loaded 1 parser nodes" file="/d i r/config/parsers/s02-enrich/x.yaml" stage=s02-enrich"#,
+            r#"time="25-11-2026 17:48:33" level=info msg="Adding leaky bucket" cfg=holy-sea file=/d/config/scenarios/a.yaml name=crowdsecurity/http-probing"#,
+            r#"time="25-11-2026 17:48:33" level=info msg="Adding trigger bucket" cfg=divine-sea file=/d/s.yaml name=crowdsecurity/CVE-2022-26134"#,
+            r#"time="25-11-2026 17:48:33" level=warning msg="Loaded 35 scenarios""#,
+        ] {
+            l.observe(line);
+        }
+        assert!(l.files.contains(Path::new("/d/config/parsers/s01-parse/caddy-logs.yaml")));
+        assert!(l.files.contains(Path::new("/d i r/config/parsers/s02-enrich/x.yaml")));
+        assert!(l.files.contains(Path::new("/d/config/scenarios/a.yaml")));
+        assert_eq!(l.files.len(), 4);
+        let mut s: Vec<_> = l.scenarios.into_iter().collect();
+        s.sort();
+        assert_eq!(s, ["crowdsecurity/CVE-2022-26134", "crowdsecurity/http-probing"]);
+    }
 }

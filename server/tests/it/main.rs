@@ -7,5 +7,6 @@ mod cli;
 mod crowdsec_engine;
 mod decisions;
 mod http;
+mod hub;
 mod scale;
 mod serve;
