@@ -89,7 +89,7 @@ fn ItemButtons(kind: HubItemType, name: String, installed: bool) -> impl IntoVie
         <Show when=is_admin>
             {move || if installed {
                 view! {
-                    <ActionForm action=actions.remove attr:class="inline">
+                    <ActionForm action=actions.remove attr:class="inline-form">
                         <input type="hidden" name="kind" value=kind.as_str() />
                         <input type="hidden" name="name" value=name.get_value() />
                         <button type="submit" class="btn btn-danger" data-testid="hub-remove" aria-label=label.get_value() disabled=busy>
@@ -99,7 +99,7 @@ fn ItemButtons(kind: HubItemType, name: String, installed: bool) -> impl IntoVie
                 }.into_any()
             } else {
                 view! {
-                    <ActionForm action=actions.install attr:class="inline">
+                    <ActionForm action=actions.install attr:class="inline-form">
                         <input type="hidden" name="kind" value=kind.as_str() />
                         <input type="hidden" name="name" value=name.get_value() />
                         <button type="submit" class="btn btn-primary" data-testid="hub-install" aria-label=label.get_value() disabled=busy>
