@@ -56,8 +56,8 @@ pub mod guard {
         use crate::error::EngineErrorCode as E;
         match code {
             E::Busy | E::HubBusy | E::HubItemInUse => StatusCode::CONFLICT,
-            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            E::StartFailed | E::BouncerFailed | E::HubChangeFailed => StatusCode::BAD_GATEWAY,
+            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::StartFailed | E::BouncerFailed | E::HubChangeFailed | E::ProxyRejected => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -68,7 +68,7 @@ pub mod guard {
                 AppError::Unauthorized => StatusCode::UNAUTHORIZED,
                 AppError::Forbidden => StatusCode::FORBIDDEN,
                 AppError::NotFound => StatusCode::NOT_FOUND,
-                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken | crate::error::ErrorCode::Duplicate } => StatusCode::CONFLICT,
+                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken | crate::error::ErrorCode::Duplicate | crate::error::ErrorCode::DomainTaken } => StatusCode::CONFLICT,
                 AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
                 AppError::Engine { code, .. } => engine_status_code(*code),
                 AppError::Internal | AppError::Transport => StatusCode::INTERNAL_SERVER_ERROR,

@@ -37,6 +37,13 @@ pub enum ErrorCode {
     /// Not an `author/name` of that type in the hub index.
     #[error("hub_item_invalid")]
     HubItemInvalid,
+    #[error("domain_invalid")]
+    DomainInvalid,
+    /// Another proxy host already serves this domain.
+    #[error("domain_taken")]
+    DomainTaken,
+    #[error("upstream_invalid")]
+    UpstreamInvalid,
 }
 
 impl ErrorCode {
@@ -55,6 +62,9 @@ impl ErrorCode {
             ErrorCode::TypeInvalid => "type_invalid",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::HubItemInvalid => "hub_item_invalid",
+            ErrorCode::DomainInvalid => "domain_invalid",
+            ErrorCode::DomainTaken => "domain_taken",
+            ErrorCode::UpstreamInvalid => "upstream_invalid",
         }
     }
 
@@ -73,6 +83,9 @@ impl ErrorCode {
             ErrorCode::TypeInvalid,
             ErrorCode::Duplicate,
             ErrorCode::HubItemInvalid,
+            ErrorCode::DomainInvalid,
+            ErrorCode::DomainTaken,
+            ErrorCode::UpstreamInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -100,6 +113,10 @@ pub enum EngineErrorCode {
     HubItemInUse,
     /// An install or remove failed and was rolled back; `detail` says why.
     HubChangeFailed,
+    /// Caddy refused the new configuration (the old one keeps running); `detail` has its message.
+    ProxyRejected,
+    /// The data plane is off or Caddy is not running.
+    ProxyUnavailable,
 }
 
 impl EngineErrorCode {
@@ -114,6 +131,8 @@ impl EngineErrorCode {
             EngineErrorCode::HubBusy => "hub_busy",
             EngineErrorCode::HubItemInUse => "hub_item_in_use",
             EngineErrorCode::HubChangeFailed => "hub_change_failed",
+            EngineErrorCode::ProxyRejected => "proxy_rejected",
+            EngineErrorCode::ProxyUnavailable => "proxy_unavailable",
         }
     }
 }
@@ -153,6 +172,8 @@ impl ErrorCode {
             ErrorCode::RoleInvalid => "role",
             ErrorCode::ValueInvalid | ErrorCode::Duplicate => "value",
             ErrorCode::HubItemInvalid => "name",
+            ErrorCode::DomainInvalid | ErrorCode::DomainTaken => "domain",
+            ErrorCode::UpstreamInvalid => "upstream",
             ErrorCode::DurationInvalid => "duration",
             ErrorCode::ReasonInvalid => "reason",
             ErrorCode::TypeInvalid => "type",

@@ -23,6 +23,8 @@ pub mod hub;
 pub mod hub_model;
 pub mod model;
 pub mod pages;
+pub mod proxy;
+pub mod proxy_model;
 pub mod security;
 pub mod security_model;
 #[cfg(feature = "ssr")]
@@ -38,6 +40,7 @@ use leptos_router::{
 use crate::i18n::*;
 use crate::pages::{
     hub::{HubItemPage, HubPage},
+    proxy_hosts::ProxyHostsPage,
     live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
     settings::SettingsPage, setup::SetupPage,
 };
@@ -85,6 +88,7 @@ pub fn App() -> impl IntoView {
                         path=path!("/security/console")
                         view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Console /> }
                     />
+                    <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view=ProxyHostsPage />
                     <Route ssr=SsrMode::Async path=path!("/settings") view=SettingsPage />
                 </Routes>
             </Router>

@@ -9,6 +9,7 @@ use crate::decisions_model::{
     AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub_model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
+use crate::proxy_model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
     ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
@@ -71,10 +72,21 @@ pub trait HubService: Send + Sync {
     async fn remove(&self, actor: &Principal, item: HubItemRef) -> Result<HubChange, AppError>;
 }
 
+/// Proxy hosts and the data plane (Caddy + bouncer) status.
+#[async_trait::async_trait]
+pub trait ProxyService: Send + Sync {
+    async fn list(&self) -> Result<Vec<ProxyHost>, AppError>;
+    async fn create(&self, actor: &Principal, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
+    async fn update(&self, actor: &Principal, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
+    async fn delete(&self, actor: &Principal, id: i64) -> Result<(), AppError>;
+    async fn status(&self) -> DataPlaneStatus;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
     pub security: Arc<dyn SecurityService>,
     pub decisions: Arc<dyn DecisionService>,
     pub hub: Arc<dyn HubService>,
+    pub proxy: Arc<dyn ProxyService>,
 }

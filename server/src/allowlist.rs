@@ -1,5 +1,5 @@
 //! The allowlist: addresses and ranges that are never blocked. Stored in the database, honoured by
-//! the decision cache's lookup, and written into a CrowdSec `s02-enrich` whitelist parser in the
+//! the decision cache's lookup (the console's and the bouncer process's), and written into a CrowdSec `s02-enrich` whitelist parser in the
 //! engine's config dir (the engine is restarted to load it: SIGHUP stops 1.4.6 instead).
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub struct Allowlist {
     db: Db,
     cache: Arc<DecisionCache>,
     engine: CrowdSec,
+    proxy: crate::proxy::Proxy,
 }
 
 #[derive(sqlx::FromRow)]
@@ -47,8 +48,8 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 }
 
 impl Allowlist {
-    pub fn new(db: Db, cache: Arc<DecisionCache>, engine: CrowdSec) -> Self {
-        Allowlist { db, cache, engine }
+    pub fn new(db: Db, cache: Arc<DecisionCache>, engine: CrowdSec, proxy: crate::proxy::Proxy) -> Self {
+        Allowlist { db, cache, engine, proxy }
     }
 
     async fn rows(&self) -> Result<Vec<Row>, AppError> {
@@ -65,6 +66,7 @@ impl Allowlist {
         let rows = self.rows().await?;
         let targets: Vec<IpOrRange> = rows.iter().filter_map(|r| IpOrRange::parse(&r.value).ok()).collect();
         self.cache.set_allowlist(&targets);
+        self.proxy.set_allowlist(targets.iter().map(IpOrRange::value).collect());
         let ips: Vec<String> = targets.iter().filter(|t| matches!(t, IpOrRange::Ip(_))).map(|t| t.value()).collect();
         let cidrs: Vec<String> = targets.iter().filter(|t| matches!(t, IpOrRange::Range(_))).map(|t| t.value()).collect();
         let doc = json!({

@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the web console (the default).
     Serve,
+    /// Run the forward-auth bouncer (the console starts it; settings come from the data dir).
+    Bouncer,
     /// Manage accounts and API tokens.
     Admin {
         #[command(subcommand)]

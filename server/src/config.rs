@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
+
+pub use crate::bouncer::forward_auth::FailMode;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,23 @@ pub struct Config {
     pub decision_full_resync_secs: u64,
     /// IP-to-country MMDB (`country_code` records); missing file → countries unknown.
     pub geoip_db: Option<PathBuf>,
+    /// Run the data plane (Caddy and the forward-auth bouncer, processes of their own).
+    pub proxy_enabled: bool,
+    /// Where Caddy serves the proxy hosts: `:80`, `127.0.0.1:8088`, …
+    pub proxy_listen: String,
+    /// `caddy` binary; found on `PATH` when unset.
+    pub caddy_bin: Option<PathBuf>,
+    /// Caddy's admin API (loopback only).
+    pub caddy_admin: SocketAddr,
+    /// The forward-auth bouncer's listener (loopback only).
+    pub bouncer_listen: SocketAddr,
+    /// What visitors of protected sites get while the bouncer cannot decide (before its first
+    /// sync, or when it is unreachable): `open` lets them through, `closed` answers 503.
+    pub bouncer_fail_mode: FailMode,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` the bouncer believes (Caddy's own address).
+    pub bouncer_trusted_proxies: String,
+    /// The `charon` executable the bouncer process runs as; this executable when unset.
+    pub bouncer_bin: Option<PathBuf>,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -125,6 +144,14 @@ impl Default for Config {
             geoip_db: Some(PathBuf::from(
                 "tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb",
             )),
+            proxy_enabled: true,
+            proxy_listen: ":80".to_owned(),
+            caddy_bin: None,
+            caddy_admin: "127.0.0.1:2019".parse().expect("valid default address"),
+            bouncer_listen: "127.0.0.1:8081".parse().expect("valid default address"),
+            bouncer_fail_mode: FailMode::Open,
+            bouncer_trusted_proxies: "127.0.0.1/32,::1/128".to_owned(),
+            bouncer_bin: None,
         }
     }
 }
@@ -180,6 +207,15 @@ impl Config {
         if !self.crowdsec_lapi_listen.ip().is_loopback() {
             return Err(ConfigError::Rule("crowdsec_lapi_listen must be a loopback address"));
         }
+        if !self.caddy_admin.ip().is_loopback() || !self.bouncer_listen.ip().is_loopback() {
+            return Err(ConfigError::Rule("caddy_admin and bouncer_listen must be loopback addresses"));
+        }
+        if self.trusted_proxies().is_err() {
+            return Err(ConfigError::Rule("bouncer_trusted_proxies must be comma-separated CIDRs such as 127.0.0.1/32"));
+        }
+        if self.proxy_listen.trim().is_empty() || self.proxy_listen.contains(['/', ' ']) {
+            return Err(ConfigError::Rule("proxy_listen must be an address such as :80 or 127.0.0.1:8088"));
+        }
         if self.login_max_failures == 0 || self.login_window_secs == 0 {
             return Err(ConfigError::Rule(
                 "login_max_failures and login_window_secs must be at least 1",
@@ -201,6 +237,15 @@ impl Config {
             patterns_source: self.crowdsec_patterns_source.clone(),
             plugin_dir: self.crowdsec_plugin_dir.clone(),
         }
+    }
+
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ipnet::AddrParseError> {
+        self.bouncer_trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
     }
 
     pub fn database_path(&self) -> PathBuf {

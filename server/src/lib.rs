@@ -15,6 +15,7 @@ pub mod hub_items;
 pub mod decisions;
 mod decisions_service;
 pub mod locale;
+pub mod proxy;
 pub mod shutdown;
 pub mod telemetry;
 pub mod web;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub decisions: decisions::Decisions,
     pub allowlist: allowlist::Allowlist,
     pub hub: hub_items::HubItems,
+    pub proxy: proxy::Proxy,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -80,11 +82,14 @@ impl AppState {
             health.clone(),
             Duration::from_millis(config.decision_sync_interval_ms),
             Duration::from_secs(config.decision_full_resync_secs),
+            Arc::new(tokio::sync::Notify::new()),
         ));
-        let allowlist = allowlist::Allowlist::new(db.clone(), cache.clone(), crowdsec.clone());
+        let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config);
+        let allowlist = allowlist::Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
         Ok(AppState {
+            proxy,
             hub: hub_items::HubItems::new(db.clone(), crowdsec.clone()),
             allowlist,
             decisions: decisions::Decisions::new(
@@ -165,6 +170,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Starts or adopts Caddy and the bouncer process (in the background), and pokes the bouncer at
+/// every change of the console's decision cache so a manual ban is enforced without waiting for
+/// its next poll. The data plane is not stopped when the console stops.
+pub async fn start_data_plane(state: &AppState) {
+    let allow: Vec<String> = state.allowlist.list().await.unwrap_or_default().into_iter().map(|e| e.value).collect();
+    let proxy = state.proxy.clone();
+    tokio::spawn(async move { proxy.start(allow).await });
+    let proxy = state.proxy.clone();
+    let mut changes = state.decisions.cache().subscribe();
+    tokio::spawn(async move {
+        loop {
+            match changes.recv().await {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => proxy.poke_bouncer().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 /// Binds, serves until SIGINT/SIGTERM, then finishes in-flight requests.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
@@ -181,6 +205,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Reconcile in the background: the UI is usable while the engine starts.
     let engine = state.crowdsec.clone();
     tokio::spawn(async move { engine.reconcile().await });
+    start_data_plane(&state).await;
     let engine = state.crowdsec.clone();
     axum::serve(
         listener,

@@ -15,6 +15,7 @@ async fn main() -> std::process::ExitCode {
     charon::telemetry::init(config.log_format, &config.log_level);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => charon::serve(config).await,
+        Command::Bouncer => charon::bouncer::daemon::run(&config.data_dir).await,
         Command::Admin { command } => cli::run_admin(config, command).await,
     };
     match result {

@@ -20,6 +20,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             allowlist: state.allowlist.clone(),
         }),
         hub: std::sync::Arc::new(state.hub.clone()),
+        proxy: std::sync::Arc::new(state.proxy.clone()),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();

@@ -27,6 +27,8 @@ pub fn engine_text(i18n: I18nContext<Locale>, code: EngineErrorCode) -> &'static
         EngineErrorCode::HubBusy => t_string!(i18n, hub_error_busy),
         EngineErrorCode::HubItemInUse => t_string!(i18n, hub_error_in_use),
         EngineErrorCode::HubChangeFailed => t_string!(i18n, hub_error_failed),
+        EngineErrorCode::ProxyRejected => t_string!(i18n, proxy_error_rejected),
+        EngineErrorCode::ProxyUnavailable => t_string!(i18n, proxy_error_unavailable),
     }
 }
 
@@ -45,6 +47,9 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::TypeInvalid => t_string!(i18n, error_type_invalid),
         ErrorCode::Duplicate => t_string!(i18n, error_duplicate),
         ErrorCode::HubItemInvalid => t_string!(i18n, hub_error_item_invalid),
+        ErrorCode::DomainInvalid => t_string!(i18n, proxy_error_domain),
+        ErrorCode::DomainTaken => t_string!(i18n, proxy_error_domain_taken),
+        ErrorCode::UpstreamInvalid => t_string!(i18n, proxy_error_upstream),
     }
 }
 

@@ -3,6 +3,7 @@ pub mod live_decisions;
 pub mod login;
 pub mod not_found;
 pub mod placeholder;
+pub mod proxy_hosts;
 pub mod security;
 pub mod settings;
 pub mod setup;

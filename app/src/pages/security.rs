@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::crowdsec_card::CrowdSecCard;
+use crate::components::data_plane_card::DataPlaneCard;
 use crate::components::layout::Layout;
 use crate::i18n::*;
 
@@ -13,6 +14,7 @@ pub fn SecurityPage() -> impl IntoView {
             <p class="lead">{t!(i18n, security_intro)}</p>
             <div class="cards">
                 <CrowdSecCard />
+                <DataPlaneCard />
             </div>
         </Layout>
     }

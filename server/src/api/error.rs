@@ -76,6 +76,10 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 json!({"error": "already on the allowlist", "code": "duplicate", "field": "value"}),
             ),
+            ApiError::Invalid(ErrorCode::DomainTaken) => (
+                StatusCode::CONFLICT,
+                json!({"error": "another proxy host serves this domain", "code": "domain_taken", "field": "domain"}),
+            ),
             ApiError::Invalid(code) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": format!("invalid {}", code.field()), "code": code.as_str(), "field": code.field()}),
@@ -109,5 +113,7 @@ pub fn engine_message(code: EngineErrorCode) -> &'static str {
         EngineErrorCode::HubBusy => "another hub install or remove is in progress",
         EngineErrorCode::HubItemInUse => "the item is part of an installed collection; remove the collection instead",
         EngineErrorCode::HubChangeFailed => "the change failed and was rolled back",
+        EngineErrorCode::ProxyRejected => "Caddy refused the configuration; the previous one keeps running",
+        EngineErrorCode::ProxyUnavailable => "the proxy is not running",
     }
 }

@@ -6,6 +6,7 @@ pub mod crowdsec;
 pub mod decisions;
 pub mod error;
 pub mod hub;
+pub mod proxy_hosts;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(decisions::router())
         .merge(decisions::allowlist_router())
         .merge(hub::router())
+        .merge(proxy_hosts::router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 

@@ -10,11 +10,31 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use super::cache::DecisionCache;
+use crate::crowdsec::lapi::Lapi;
+use crate::crowdsec::CrowdSec;
 
 /// Default interval between complete answers (`decision_full_resync_secs`).
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
-use crate::crowdsec::CrowdSec;
+
+/// Where a sync loop gets its LAPI and bouncer key: the server's engine (its own key), or the
+/// forward-auth bouncer process (a key of its own: stream deltas are per key).
+pub trait StreamSource: Send + Sync + 'static {
+    fn lapi(&self) -> &Lapi;
+    /// The key to poll with, or `None` while polling makes no sense (engine stopped).
+    fn key(&self) -> Option<String>;
+}
+
+impl StreamSource for CrowdSec {
+    fn lapi(&self) -> &Lapi {
+        CrowdSec::lapi(self)
+    }
+    fn key(&self) -> Option<String> {
+        self.active_bouncer_key().filter(|_| self.status().lapi_ready)
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncHealth {
@@ -29,18 +49,27 @@ pub struct SyncHealth {
 
 pub type Health = Arc<Mutex<SyncHealth>>;
 
-/// Runs forever; spawn it once.
-pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, interval: Duration, full_resync: Duration) {
+/// Runs forever; spawn it once. `poke` makes it poll now instead of at the next tick.
+pub async fn run(
+    source: impl StreamSource,
+    cache: Arc<DecisionCache>,
+    health: Health,
+    interval: Duration,
+    full_resync: Duration,
+    poke: Arc<Notify>,
+) {
     let mut need_startup = true;
     let mut last_full = std::time::Instant::now();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = poke.notified() => {}
+        }
         let now = crate::db::now();
         cache.sweep(now);
-        let status = engine.status();
-        let Some(key) = engine.active_bouncer_key().filter(|_| status.lapi_ready) else {
+        let Some(key) = source.key() else {
             // Engine off or starting: keep what we have; a fresh start needs a full answer.
             need_startup = true;
             let mut h = health.lock().expect("health lock");
@@ -55,7 +84,7 @@ pub async fn run(engine: CrowdSec, cache: Arc<DecisionCache>, health: Health, in
         if need_startup {
             last_full = std::time::Instant::now();
         }
-        let answer = engine.lapi().stream(&key, need_startup).await;
+        let answer = source.lapi().stream(&key, need_startup).await;
         let parsed = answer.as_ref().map_err(|e| e.to_string()).and_then(|body| {
             crate::crowdsec::lapi::StreamAnswer::parse(body).map_err(|e| e.to_string())
         });

@@ -323,6 +323,35 @@ impl CrowdSec {
         })
     }
 
+    /// Makes sure `key_file` holds a key of bouncer `name` the LAPI accepts: kept when the LAPI
+    /// says it is valid (or cannot be asked: engine stopped), otherwise registered again with cscli
+    /// (which writes the engine's database directly, so this works while the engine is stopped).
+    pub async fn ensure_extra_bouncer(&self, name: &str, key_file: &Path) -> anyhow::Result<()> {
+        if let Some(key) = bouncer::read_key_file(key_file) {
+            match self.inner.lapi.check_bouncer_key(&key).await {
+                Ok(lapi::KeyCheck::Rejected) => {
+                    tracing::warn!("the stored key of bouncer {name} was rejected by the LAPI; registering it again")
+                }
+                _ => return Ok(()),
+            }
+        }
+        let cscli = self.cscli().ok_or_else(|| anyhow::anyhow!("cscli is not installed"))?;
+        if !self.inner.layout.config_file().exists() {
+            let layout = self.inner.layout.clone();
+            let engine = self.inner.engine.clone();
+            tokio::task::spawn_blocking(move || layout.generate(&engine)).await??;
+        }
+        cscli.delete_bouncer(name).await?;
+        let key = cscli.add_bouncer(name).await?;
+        if let Some(dir) = key_file.parent() {
+            std::fs::create_dir_all(dir)?;
+            layout::private(dir)?;
+        }
+        bouncer::write_key_file(key_file, &key)?;
+        tracing::info!(path = %key_file.display(), "registered bouncer {name}; key stored");
+        Ok(())
+    }
+
     /// The key the decision sync uses (never leaves the server).
     pub fn active_bouncer_key(&self) -> Option<String> {
         self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone())

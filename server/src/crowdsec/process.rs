@@ -453,6 +453,13 @@ pub async fn stop_leftover(layout: &Layout) {
 
 /// True when `pid` is a live crowdsec process started with this data dir's config.
 pub fn is_our_engine(pid: i32, config: &Path) -> bool {
+    is_live_process(pid, "crowdsec", config)
+}
+
+/// True when `pid` is a live (not zombie) process whose program name ends with `program` and one
+/// of whose arguments is `arg` — how a pid file is checked before a signal is sent, so a reused pid
+/// is never hit.
+pub fn is_live_process(pid: i32, program: &str, arg: &Path) -> bool {
     let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
@@ -466,8 +473,8 @@ pub fn is_our_engine(pid: i32, config: &Path) -> bool {
         .split(|b| *b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let is_crowdsec = args.first().is_some_and(|a| a.ends_with("crowdsec"));
-    is_crowdsec && args.iter().any(|a| Path::new(a) == config)
+    let is_program = args.first().is_some_and(|a| a.ends_with(program));
+    is_program && args.iter().any(|a| Path::new(a) == arg)
 }
 
 #[cfg(test)]

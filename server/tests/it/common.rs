@@ -45,6 +45,8 @@ pub fn test_config(data_dir: std::path::PathBuf) -> Config {
         // Each test gets its own engine ports; metrics are not needed.
         crowdsec_lapi_listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
         crowdsec_prometheus: "off".into(),
+        // The data plane binds fixed ports; only the proxy tests turn it on, on free ports.
+        proxy_enabled: false,
         geoip_db: Some(
             concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb").into(),
         ),

@@ -8,5 +8,6 @@ mod crowdsec_engine;
 mod decisions;
 mod http;
 mod hub;
+mod proxy;
 mod scale;
 mod serve;

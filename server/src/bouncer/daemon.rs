@@ -1,0 +1,148 @@
+//! `charon bouncer`: the forward-auth bouncer as a process of its own, so that restarting or
+//! upgrading the console never takes the protected sites down. It reads its settings from
+//! `<data>/bouncer/settings.json` (written by the console; no secrets in it), polls the LAPI's
+//! decision stream with **its own** bouncer key (`<data>/bouncer/key`, mode 0600 — deltas are per
+//! key, so it cannot share the console's), and answers Caddy from its own decision cache. A change
+//! of the settings file (the allowlist) is picked up within a second.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use app::decisions_model::IpOrRange;
+
+use super::cache::DecisionCache;
+use super::forward_auth::{self, CheckState, Counters, FailMode};
+use super::sync::{self, Health, StreamSource};
+use crate::crowdsec::bouncer::read_key_file;
+use crate::crowdsec::lapi::Lapi;
+
+/// The bouncer process's files under the data dir.
+#[derive(Debug, Clone)]
+pub struct BouncerFiles {
+    pub dir: PathBuf,
+}
+
+impl BouncerFiles {
+    pub fn new(data_dir: &Path) -> Self {
+        BouncerFiles { dir: data_dir.join("bouncer") }
+    }
+    pub fn settings(&self) -> PathBuf {
+        self.dir.join("settings.json")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("key")
+    }
+    pub fn pid(&self) -> PathBuf {
+        self.dir.join("bouncer.pid")
+    }
+}
+
+/// What the console tells the bouncer process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonSettings {
+    pub listen: SocketAddr,
+    pub lapi: SocketAddr,
+    pub fail_mode: FailMode,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub sync_interval_ms: u64,
+    pub full_resync_secs: u64,
+    /// Addresses and ranges never blocked (the console's allowlist).
+    pub allowlist: Vec<String>,
+}
+
+impl DaemonSettings {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read bouncer settings {}: {e}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    fn allowlist_targets(&self) -> Vec<IpOrRange> {
+        self.allowlist.iter().filter_map(|v| IpOrRange::parse(v).ok()).collect()
+    }
+}
+
+/// The key from the key file, re-read when it changes (a rotation by the console).
+struct KeyFileSource {
+    lapi: Lapi,
+    key_file: PathBuf,
+}
+
+impl StreamSource for KeyFileSource {
+    fn lapi(&self) -> &Lapi {
+        &self.lapi
+    }
+    fn key(&self) -> Option<String> {
+        read_key_file(&self.key_file)
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
+    let files = BouncerFiles::new(data_dir);
+    let settings = DaemonSettings::load(&files.settings())?;
+    std::fs::write(files.pid(), format!("{}\n", std::process::id()))?;
+
+    let cache = Arc::new(DecisionCache::new());
+    cache.set_allowlist(&settings.allowlist_targets());
+    let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
+    let poke = Arc::new(Notify::new());
+    let source = KeyFileSource { lapi: Lapi::new(settings.lapi), key_file: files.key() };
+    tokio::spawn(sync::run(
+        source,
+        cache.clone(),
+        health.clone(),
+        Duration::from_millis(settings.sync_interval_ms),
+        Duration::from_secs(settings.full_resync_secs),
+        poke.clone(),
+    ));
+
+    // Allowlist changes arrive as a rewritten settings file.
+    {
+        let cache = cache.clone();
+        let path = files.settings();
+        let mut seen = modified(&path);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = modified(&path);
+                if now != seen {
+                    seen = now;
+                    match DaemonSettings::load(&path) {
+                        Ok(s) => {
+                            cache.set_allowlist(&s.allowlist_targets());
+                            tracing::info!(entries = s.allowlist.len(), "allowlist reloaded");
+                        }
+                        Err(e) => tracing::warn!("keeping the previous allowlist: {e:#}"),
+                    }
+                }
+            }
+        });
+    }
+
+    let state = CheckState {
+        cache,
+        health,
+        trusted: Arc::new(settings.trusted_proxies.clone()),
+        fail_mode: settings.fail_mode,
+        counters: Arc::new(Counters::default()),
+        sync_now: poke,
+    };
+    let shutdown = crate::shutdown::install()?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, fail_mode = ?settings.fail_mode, "bouncer listening");
+    let app = forward_auth::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.wait()).await?;
+    let _ = std::fs::remove_file(files.pid());
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! The forward-auth endpoint Caddy asks before every request of a protected site
+//! (`GET /bouncer/check`), answered from the in-memory decision cache without any I/O:
+//!
+//! - the client is the right-most address of `X-Forwarded-For` that is not a trusted proxy (Caddy
+//!   appends the peer it saw), IPv4-mapped IPv6 normalised; without the header, the socket peer;
+//! - ban → 403 with a short "Access denied" page, captcha → 403 as well (Charon has no captcha
+//!   page), throttle → 429 with `Retry-After`, no decision or allowlisted → 200;
+//! - before the first complete sync: 200 when failing open (the default), 503 when failing closed;
+//! - `X-Crowdsec-Decision` is set on **every** answer: Caddy 2.6.2 copies it unconditionally and
+//!   would otherwise hand the upstream a literal placeholder.
+//!
+//! Also here: `POST /bouncer/sync` (poll the LAPI now, for instant manual bans), `GET /metrics`
+//! (Prometheus text), `GET /bouncer/stats` (JSON for the Security page) and `GET /health`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ipnet::IpNet;
+use tokio::sync::Notify;
+
+pub use app::proxy_model::{BlockedBy, BouncerStats, FailMode};
+
+use super::cache::DecisionCache;
+use super::sync::Health;
+
+pub const DECISION_HEADER: &str = "X-Crowdsec-Decision";
+
+#[derive(Default)]
+pub struct Counters {
+    pub checked: AtomicU64,
+    pub allowed: AtomicU64,
+    pub blocked: AtomicU64,
+    /// Blocked requests by (origin, scenario).
+    by_reason: Mutex<HashMap<(Arc<str>, Arc<str>), u64>>,
+}
+
+#[derive(Clone)]
+pub struct CheckState {
+    pub cache: Arc<DecisionCache>,
+    pub health: Health,
+    pub trusted: Arc<Vec<IpNet>>,
+    pub fail_mode: FailMode,
+    pub counters: Arc<Counters>,
+    pub sync_now: Arc<Notify>,
+}
+
+pub fn router(state: CheckState) -> Router {
+    Router::new()
+        .route("/bouncer/check", get(check))
+        .route("/bouncer/sync", post(sync_now))
+        .route("/bouncer/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+fn normalise(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// The visitor: walking `X-Forwarded-For` (all of its headers, in order) from the right, the
+/// first address that is not a trusted proxy; the peer itself when it is not trusted or the
+/// header says nothing usable.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let peer = normalise(peer);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(normalise)
+        .collect();
+    let mut last = peer;
+    for ip in chain.into_iter().rev() {
+        last = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    // Everything was a trusted proxy: the left-most one is as close to the client as we know.
+    last
+}
+
+const DENIED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access denied</title></head>\
+<body><h1>Access denied</h1><p>Your address has been blocked by this site's security policy.</p></body></html>\n";
+const THROTTLED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many requests</title></head>\
+<body><h1>Too many requests</h1><p>Please slow down and try again later.</p></body></html>\n";
+const UNAVAILABLE_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Temporarily unavailable</title></head>\
+<body><h1>Temporarily unavailable</h1><p>Please try again in a moment.</p></body></html>\n";
+
+fn answer(status: StatusCode, decision: &'static str, page: Option<&'static str>) -> Response {
+    let mut res = match page {
+        Some(p) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], p).into_response(),
+        None => status.into_response(),
+    };
+    res.headers_mut().insert(DECISION_HEADER, HeaderValue::from_static(decision));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    s.counters.checked.fetch_add(1, Ordering::Relaxed);
+    let synced = s.health.lock().map(|h| h.synced).unwrap_or(false);
+    if !synced {
+        return match s.fail_mode {
+            FailMode::Open => {
+                s.counters.allowed.fetch_add(1, Ordering::Relaxed);
+                answer(StatusCode::OK, "unknown", None)
+            }
+            FailMode::Closed => {
+                s.counters.blocked.fetch_add(1, Ordering::Relaxed);
+                answer(StatusCode::SERVICE_UNAVAILABLE, "unknown", Some(UNAVAILABLE_PAGE))
+            }
+        };
+    }
+    let ip = client_ip(&headers, peer.ip(), &s.trusted);
+    let now = crate::db::now();
+    let Some(hit) = s.cache.lookup(ip, now) else {
+        s.counters.allowed.fetch_add(1, Ordering::Relaxed);
+        return answer(StatusCode::OK, "allow", None);
+    };
+    s.counters.blocked.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut m) = s.counters.by_reason.lock() {
+        *m.entry((hit.origin.clone(), hit.scenario.clone())).or_default() += 1;
+    }
+    match &*hit.kind {
+        "throttle" => {
+            let mut res = answer(StatusCode::TOO_MANY_REQUESTS, "throttle", Some(THROTTLED_PAGE));
+            let retry = (hit.until - now).clamp(1, 3600).to_string();
+            if let Ok(v) = HeaderValue::from_str(&retry) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+        "captcha" => answer(StatusCode::FORBIDDEN, "captcha", Some(DENIED_PAGE)),
+        _ => answer(StatusCode::FORBIDDEN, "ban", Some(DENIED_PAGE)),
+    }
+}
+
+async fn sync_now(State(s): State<CheckState>) -> StatusCode {
+    s.sync_now.notify_one();
+    StatusCode::ACCEPTED
+}
+
+impl CheckState {
+    pub fn stats(&self) -> BouncerStats {
+        let (synced, stale_since) = self.health.lock().map(|h| (h.synced, h.stale_since)).unwrap_or_default();
+        let mut blocked_by: Vec<BlockedBy> = self
+            .counters
+            .by_reason
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|((o, sc), n)| BlockedBy { origin: o.to_string(), scenario: sc.to_string(), count: *n })
+                    .collect()
+            })
+            .unwrap_or_default();
+        blocked_by.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.scenario.cmp(&b.scenario)));
+        BouncerStats {
+            checked: self.counters.checked.load(Ordering::Relaxed),
+            allowed: self.counters.allowed.load(Ordering::Relaxed),
+            blocked: self.counters.blocked.load(Ordering::Relaxed),
+            blocked_by,
+            decisions: self.cache.len(),
+            synced,
+            stale_since,
+            fail_mode: Some(self.fail_mode),
+        }
+    }
+}
+
+async fn stats(State(s): State<CheckState>) -> Json<BouncerStats> {
+    Json(s.stats())
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+async fn metrics(State(s): State<CheckState>) -> impl IntoResponse {
+    let st = s.stats();
+    let mut out = String::new();
+    out.push_str("# HELP charon_bouncer_requests_total Forward-auth checks by outcome.\n# TYPE charon_bouncer_requests_total counter\n");
+    out.push_str(&format!("charon_bouncer_requests_total{{outcome=\"checked\"}} {}\n", st.checked));
+    out.push_str(&format!("charon_bouncer_requests_total{{outcome=\"allowed\"}} {}\n", st.allowed));
+    out.push_str(&format!("charon_bouncer_requests_total{{outcome=\"blocked\"}} {}\n", st.blocked));
+    out.push_str("# HELP charon_bouncer_blocked_total Blocked checks by decision origin and scenario.\n# TYPE charon_bouncer_blocked_total counter\n");
+    for b in &st.blocked_by {
+        out.push_str(&format!(
+            "charon_bouncer_blocked_total{{origin=\"{}\",scenario=\"{}\"}} {}\n",
+            label(&b.origin),
+            label(&b.scenario),
+            b.count
+        ));
+    }
+    out.push_str("# HELP charon_bouncer_decisions Active decisions in the cache.\n# TYPE charon_bouncer_decisions gauge\n");
+    out.push_str(&format!("charon_bouncer_decisions {}\n", st.decisions));
+    out.push_str("# HELP charon_bouncer_synced 1 once a complete decision list was applied.\n# TYPE charon_bouncer_synced gauge\n");
+    out.push_str(&format!("charon_bouncer_synced {}\n", u8::from(st.synced)));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(xff: &[&str]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for v in xff {
+            m.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_forwarded_address() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), lo, &trusted), "6.6.6.6".parse::<IpAddr>().unwrap());
+        // A forged left part cannot hide the real client.
+        assert_eq!(client_ip(&h(&["1.2.3.4, 5.5.5.5, 10.0.0.1"]), lo, &trusted), "5.5.5.5".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(&h(&["1.2.3.4", "5.5.5.5"]), lo, &trusted), "5.5.5.5".parse::<IpAddr>().unwrap());
+        // An untrusted peer is the client, whatever it claims.
+        let peer: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(client_ip(&h(&["1.2.3.4"]), peer, &trusted), peer);
+        // IPv4-mapped IPv6 is the IPv4 address.
+        assert_eq!(client_ip(&h(&["::ffff:203.0.113.9"]), lo, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(&HeaderMap::new(), "::ffff:127.0.0.2".parse().unwrap(), &[]), "127.0.0.2".parse::<IpAddr>().unwrap());
+        // Garbage is skipped; nothing usable leaves the (trusted) peer.
+        assert_eq!(client_ip(&h(&["not-an-ip"]), lo, &trusted), lo);
+        assert_eq!(client_ip(&h(&["10.1.1.1, 127.0.0.5"]), lo, &trusted), "10.1.1.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn prometheus_labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,414 @@
+//! The data plane and proxy hosts: Caddy (Debian's 2.6.2) serving the user's sites, each optionally
+//! behind `forward_auth` to the `charon bouncer` process. Both run detached from the console and
+//! are adopted after a console restart (`data_plane`); configuration changes go through Caddy's
+//! admin API (`POST /load`), so a rejected configuration leaves the running one in place; the
+//! configuration itself is built in `caddy_config`, the hosts are stored in `hosts`.
+
+pub mod caddy_config;
+pub mod data_plane;
+pub mod hosts;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use app::error::{AppError, EngineErrorCode, ErrorCode};
+use app::proxy_model::{DaemonStatus, DataPlaneStatus, ProxyHost, ProxyHostSpec};
+
+use self::caddy_config::{ProxySettings, Site};
+use self::data_plane::DaemonSpec;
+use crate::bouncer::daemon::{BouncerFiles, DaemonSettings};
+use crate::config::Config;
+use crate::crowdsec::CrowdSec;
+use crate::db::{self, audit, Db};
+
+/// The bouncer the forward-auth process polls the LAPI as (its own key: deltas are per key).
+pub const FORWARD_AUTH_BOUNCER: &str = "charon-forward-auth";
+
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    engine: CrowdSec,
+    enabled: bool,
+    settings: ProxySettings,
+    daemon: DaemonSettings,
+    files: BouncerFiles,
+    caddy_dir: PathBuf,
+    caddy: Option<DaemonSpec>,
+    bouncer: DaemonSpec,
+    http: reqwest::Client,
+    /// One configuration change at a time (the DB change and the `/load` that applies it).
+    change: tokio::sync::Mutex<()>,
+    errors: StdMutex<(Option<String>, Option<String>)>,
+    supervising: std::sync::atomic::AtomicBool,
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "proxy failure");
+    AppError::Internal
+}
+
+impl Proxy {
+    pub fn new(db: Db, engine: CrowdSec, config: &Config) -> Self {
+        let logs_dir = config.data_dir.join("logs");
+        let caddy_dir = config.data_dir.join("caddy");
+        let files = BouncerFiles::new(&config.data_dir);
+        let caddy_bin = crate::crowdsec::find_binary(config.caddy_bin.as_deref(), "caddy");
+        let exe = config
+            .bouncer_bin
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("charon"));
+        let settings = ProxySettings {
+            listen: config.proxy_listen.clone(),
+            admin: config.caddy_admin,
+            bouncer: config.bouncer_listen,
+            access_log: engine.layout().access_log.clone(),
+            fail_mode: config.bouncer_fail_mode,
+        };
+        let daemon = DaemonSettings {
+            listen: config.bouncer_listen,
+            lapi: config.crowdsec_lapi_listen,
+            fail_mode: config.bouncer_fail_mode,
+            trusted_proxies: config.trusted_proxies().unwrap_or_default(),
+            sync_interval_ms: config.decision_sync_interval_ms,
+            full_resync_secs: config.decision_full_resync_secs,
+            allowlist: Vec::new(),
+        };
+        Proxy {
+            inner: Arc::new(Inner {
+                caddy: caddy_bin.map(|b| data_plane::caddy_spec(&b, &caddy_dir, &logs_dir)),
+                bouncer: data_plane::bouncer_spec(&exe, &config.data_dir, &files.pid(), &logs_dir),
+                db,
+                engine,
+                enabled: config.proxy_enabled,
+                settings,
+                daemon,
+                files,
+                caddy_dir,
+                http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"),
+                change: tokio::sync::Mutex::new(()),
+                errors: StdMutex::new((None, None)),
+                supervising: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    fn set_error(&self, caddy: bool, e: Option<String>) {
+        let mut errs = self.inner.errors.lock().expect("errors lock");
+        if caddy {
+            errs.0 = e;
+        } else {
+            errs.1 = e;
+        }
+    }
+
+    /// Starts (or adopts) the bouncer and Caddy and keeps them running. Called once at server
+    /// start; errors are shown in the status, never fatal for the console.
+    pub async fn start(&self, allowlist: Vec<String>) {
+        if !self.inner.enabled {
+            return;
+        }
+        if let Err(e) = self.start_bouncer(allowlist).await {
+            tracing::error!("[DATA_PLANE] bouncer: {e:#}");
+            self.set_error(false, Some(format!("{e:#}")));
+        }
+        if let Err(e) = self.start_caddy().await {
+            tracing::error!("[DATA_PLANE] caddy: {e:#}");
+            self.set_error(true, Some(format!("{e:#}")));
+        }
+        if !self.inner.supervising.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::spawn(self.clone().supervise());
+        }
+    }
+
+    fn write_daemon_settings(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
+        let mut s = self.inner.daemon.clone();
+        s.allowlist = allowlist;
+        std::fs::create_dir_all(&self.inner.files.dir)?;
+        crate::crowdsec::layout::private(&self.inner.files.dir)?;
+        crate::crowdsec::layout::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
+        Ok(())
+    }
+
+    async fn start_bouncer(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
+        self.write_daemon_settings(allowlist)?;
+        self.inner.engine.ensure_extra_bouncer(FORWARD_AUTH_BOUNCER, &self.inner.files.key()).await?;
+        if let Some(pid) = self.inner.bouncer.running() {
+            tracing::info!(pid, "[DATA_PLANE] adopted the running bouncer");
+        } else {
+            self.inner.bouncer.spawn()?;
+        }
+        self.set_error(false, None);
+        Ok(())
+    }
+
+    async fn start_caddy(&self) -> anyhow::Result<()> {
+        let spec = self.inner.caddy.as_ref().ok_or_else(|| anyhow::anyhow!("caddy is not installed"))?;
+        let config = self.config_json().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        std::fs::create_dir_all(&self.inner.caddy_dir)?;
+        crate::crowdsec::layout::private(&self.inner.caddy_dir)?;
+        crate::crowdsec::layout::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())?;
+        if let Some(pid) = spec.running() {
+            tracing::info!(pid, "[DATA_PLANE] adopted the running Caddy");
+            self.load(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        } else {
+            spec.spawn()?;
+            self.wait_admin().await?;
+        }
+        self.set_error(true, None);
+        Ok(())
+    }
+
+    async fn wait_admin(&self) -> anyhow::Result<()> {
+        let url = format!("http://{}/config/", self.inner.settings.admin);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if self.inner.http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if self.inner.caddy.as_ref().and_then(|c| c.running()).is_none() {
+                anyhow::bail!("Caddy exited during start-up; see logs/caddy.log");
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("Caddy's admin API did not answer within 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Restarts a data-plane process that died, after a backoff (2 s doubling to 60 s, reset once
+    /// it runs again), so a crash loop never spins.
+    async fn supervise(self) {
+        let mut down_since: [Option<std::time::Instant>; 2] = [None, None];
+        let mut backoff = [Duration::from_secs(2); 2];
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let running = [
+                self.inner.bouncer.running().is_some(),
+                self.inner.caddy.as_ref().is_none_or(|c| c.running().is_some()),
+            ];
+            for i in 0..2 {
+                if running[i] {
+                    if down_since[i].take().is_some() {
+                        backoff[i] = Duration::from_secs(2);
+                    }
+                    continue;
+                }
+                let since = *down_since[i].get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < backoff[i] {
+                    continue;
+                }
+                let result = if i == 0 {
+                    tracing::warn!("[DATA_PLANE] the bouncer is not running; starting it");
+                    let allow = DaemonSettings::load(&self.inner.files.settings()).map(|s| s.allowlist).unwrap_or_default();
+                    self.start_bouncer(allow).await
+                } else {
+                    tracing::warn!("[DATA_PLANE] Caddy is not running; starting it");
+                    self.start_caddy().await
+                };
+                if let Err(e) = result {
+                    self.set_error(i == 1, Some(format!("{e:#}")));
+                }
+                down_since[i] = Some(std::time::Instant::now());
+                backoff[i] = (backoff[i] * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+
+    /// Stops both processes (tests, and `charon` maintenance); the console never does this on
+    /// its own shutdown.
+    pub async fn stop_data_plane(&self) {
+        if let Some(c) = &self.inner.caddy {
+            c.stop(STOP_TIMEOUT).await;
+        }
+        self.inner.bouncer.stop(STOP_TIMEOUT).await;
+    }
+
+    async fn config_json(&self) -> Result<serde_json::Value, AppError> {
+        let sites: Vec<Site> = hosts::list(&self.inner.db)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|h| h.enabled)
+            .filter_map(|h| {
+                let spec = ProxyHostSpec::parse(&app::proxy_model::ProxyHostInput {
+                    domain: h.domain.clone(),
+                    upstream: h.upstream.clone(),
+                    enabled: h.enabled,
+                    protect: h.protect,
+                })
+                .ok()?;
+                Some(Site { domain: spec.domain, upstream: spec.upstream, protect: spec.protect })
+            })
+            .collect();
+        Ok(caddy_config::build(&self.inner.settings, &sites))
+    }
+
+    /// `POST /load`; Caddy keeps the old configuration when it refuses the new one. A Caddy that is
+    /// still starting gets a few seconds to open its admin API.
+    async fn load(&self, config: &serde_json::Value) -> Result<(), AppError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let res = loop {
+            match self
+                .inner
+                .http
+                .post(format!("http://{}/load", self.inner.settings.admin))
+                .header("Content-Type", "application/json")
+                .body(config.to_string())
+                .send()
+                .await
+            {
+                Ok(res) => break res,
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    tracing::warn!("[DATA_PLANE] Caddy's admin API is unreachable: {e}");
+                    return Err(AppError::Engine { code: EngineErrorCode::ProxyUnavailable, detail: None });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        if res.status().is_success() {
+            return Ok(());
+        }
+        let text = res.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        tracing::warn!("[DATA_PLANE] Caddy refused the configuration: {detail}");
+        Err(AppError::Engine { code: EngineErrorCode::ProxyRejected, detail: Some(detail) })
+    }
+
+    /// Applies the stored hosts to Caddy; with the data plane off only the file is written.
+    async fn apply(&self) -> Result<(), AppError> {
+        let config = self.config_json().await?;
+        if self.inner.enabled && self.inner.caddy.as_ref().and_then(|c| c.running()).is_some() {
+            self.load(&config).await?;
+        }
+        std::fs::create_dir_all(&self.inner.caddy_dir).map_err(internal)?;
+        crate::crowdsec::layout::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<ProxyHost>, AppError> {
+        hosts::list(&self.inner.db).await.map_err(internal)
+    }
+
+    /// A change is stored and applied; when Caddy refuses it (or cannot be reached) the previous
+    /// rows are put back, so stored and running configuration never disagree.
+    async fn change<T, F, Fut>(&self, actor: &str, action: &str, what: String, op: F) -> Result<T, AppError>
+    where
+        F: FnOnce(Db) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let _guard = self.inner.change.lock().await;
+        let snapshot = hosts::list(&self.inner.db).await.map_err(internal)?;
+        let out = op(self.inner.db.clone()).await?;
+        if let Err(e) = self.apply().await {
+            tracing::warn!("[DATA_PLANE] {action} {what}: not applied ({e:?}); reverting");
+            if let Err(e) = hosts::replace_all(&self.inner.db, &snapshot).await {
+                tracing::error!("[DATA_PLANE] could not restore the previous proxy hosts: {e}");
+            }
+            return Err(e);
+        }
+        audit::record(&self.inner.db, db::now(), actor, action, &what).await;
+        Ok(out)
+    }
+
+    pub async fn create(&self, actor: &str, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
+        let what = spec.domain.as_str().to_owned();
+        self.change(actor, "proxy_host.create", what, |db| async move { hosts::insert(&db, &spec).await }).await
+    }
+
+    pub async fn update(&self, actor: &str, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
+        let what = format!("{} ({id})", spec.domain.as_str());
+        self.change(actor, "proxy_host.update", what, |db| async move { hosts::update(&db, id, &spec).await }).await
+    }
+
+    pub async fn delete(&self, actor: &str, id: i64) -> Result<(), AppError> {
+        self.change(actor, "proxy_host.delete", id.to_string(), |db| async move { hosts::delete(&db, id).await }).await
+    }
+
+    /// Asks the bouncer to poll the LAPI now (after a manual ban or unban).
+    pub async fn poke_bouncer(&self) {
+        if !self.inner.enabled {
+            return;
+        }
+        let url = format!("http://{}/bouncer/sync", self.inner.settings.bouncer);
+        let _ = self.inner.http.post(url).timeout(Duration::from_millis(500)).send().await;
+    }
+
+    /// The allowlist, for the bouncer process (it re-reads its settings file within a second).
+    pub fn set_allowlist(&self, values: Vec<String>) {
+        if !self.inner.enabled {
+            return;
+        }
+        if let Err(e) = self.write_daemon_settings(values) {
+            tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
+        }
+    }
+
+    pub async fn status(&self) -> DataPlaneStatus {
+        let (caddy_err, bouncer_err) = self.inner.errors.lock().expect("errors lock").clone();
+        let caddy_pid = self.inner.caddy.as_ref().and_then(|c| c.running());
+        let bouncer_pid = self.inner.bouncer.running();
+        let stats = match bouncer_pid {
+            Some(_) => self
+                .inner
+                .http
+                .get(format!("http://{}/bouncer/stats", self.inner.settings.bouncer))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .ok()
+                .and_then(|r| r.error_for_status().ok())
+                .map(|r| r.json())
+                .map(|f| async { f.await.ok() }),
+            None => None,
+        };
+        let stats = match stats {
+            Some(f) => f.await,
+            None => None,
+        };
+        let caddy_missing = self.inner.caddy.is_none().then(|| "caddy is not installed".to_owned());
+        DataPlaneStatus {
+            enabled: self.inner.enabled,
+            listen: self.inner.settings.listen.clone(),
+            fail_mode: self.inner.settings.fail_mode,
+            caddy: DaemonStatus { running: caddy_pid.is_some(), pid: caddy_pid, last_error: caddy_err.or(caddy_missing) },
+            bouncer: DaemonStatus { running: bouncer_pid.is_some(), pid: bouncer_pid, last_error: bouncer_err },
+            stats,
+        }
+    }
+
+    /// Input parsing shared by the server functions and REST.
+    pub fn parse(input: &app::proxy_model::ProxyHostInput) -> Result<ProxyHostSpec, AppError> {
+        ProxyHostSpec::parse(input).map_err(|c: ErrorCode| c.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl app::services::ProxyService for Proxy {
+    async fn list(&self) -> Result<Vec<ProxyHost>, AppError> {
+        Proxy::list(self).await
+    }
+    async fn create(&self, actor: &app::model::Principal, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
+        Proxy::create(self, &actor.username, spec).await
+    }
+    async fn update(&self, actor: &app::model::Principal, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
+        Proxy::update(self, &actor.username, id, spec).await
+    }
+    async fn delete(&self, actor: &app::model::Principal, id: i64) -> Result<(), AppError> {
+        Proxy::delete(self, &actor.username, id).await
+    }
+    async fn status(&self) -> DataPlaneStatus {
+        Proxy::status(self).await
+    }
+}

@@ -1,0 +1,303 @@
+//! Real-time blocking end to end: real Caddy, the real `charon bouncer` process, the real engine
+//! and a small upstream, all on loopback with free ports. An attacker address (the socket bound to
+//! 127.0.0.2) probes a CVE path until a scenario fires and is then refused while another address
+//! still passes; a manual ban applies at once and an unban lifts it; the data plane survives a
+//! console restart and is adopted; the fail mode holds before the first sync and with the bouncer
+//! down. Measured latencies are printed (`NUMBERS …`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use charon::config::FailMode;
+use serde_json::{json, Value};
+
+use super::common::*;
+
+const HOST: &str = "app.localhost";
+
+/// Kills the data-plane processes a test started, whatever happens to the test.
+struct DataPlaneGuard(PathBuf);
+
+impl Drop for DataPlaneGuard {
+    fn drop(&mut self) {
+        for pid_file in ["caddy/caddy.pid", "bouncer/bouncer.pid"] {
+            if let Some(pid) = std::fs::read_to_string(self.0.join(pid_file)).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// An upstream that says who it is and echoes the decision header Caddy copied.
+async fn upstream() -> SocketAddr {
+    use axum::http::HeaderMap;
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|h: HeaderMap| async move {
+                let d = h.get("x-crowdsec-decision").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+                format!("hello from upstream; decision={d}")
+            }),
+        )
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found") });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+struct Site {
+    app: TestApp,
+    admin: reqwest::Client,
+    proxy: SocketAddr,
+    bouncer: SocketAddr,
+    _guard: DataPlaneGuard,
+}
+
+fn data_plane_config(c: &mut charon::config::Config, proxy: SocketAddr, bouncer: SocketAddr, fail_mode: FailMode) {
+    c.proxy_enabled = true;
+    c.proxy_listen = proxy.to_string();
+    c.caddy_admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    c.bouncer_listen = bouncer;
+    c.bouncer_bin = Some(env!("CARGO_BIN_EXE_charon").into());
+    c.bouncer_fail_mode = fail_mode;
+    c.decision_sync_interval_ms = 200;
+}
+
+async fn protected_site(fail_mode: FailMode, start_engine: bool) -> Site {
+    let proxy: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bouncer: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let app = spawn_app_with(|c| data_plane_config(c, proxy, bouncer, fail_mode)).await;
+    let guard = DataPlaneGuard(app.state.config.data_dir.clone());
+    let admin = setup_admin(&app).await;
+    if start_engine {
+        let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    charon::start_data_plane(&app.state).await;
+    wait_running(&app, &admin).await;
+    let up = upstream().await;
+    let res = admin
+        .post(app.url("/api/v1/proxy-hosts"))
+        .json(&json!({"domain": HOST, "upstream": format!("http://{up}"), "enabled": true, "protect": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    Site { app, admin, proxy, bouncer, _guard: guard }
+}
+
+async fn wait_running(app: &TestApp, admin: &reqwest::Client) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let st: Value = admin.get(app.url("/api/v1/proxy/status")).send().await.unwrap().json().await.unwrap();
+        if st["caddy"]["running"] == true && st["bouncer"]["running"] == true && st["stats"].is_object() {
+            return st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "data plane not running: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn get(site: &Site, c: &reqwest::Client, path: &str) -> (u16, String) {
+    let res = c.get(format!("http://{}{path}", site.proxy)).header("Host", HOST).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// One request with the path exactly as given (HTTP clients normalise `/.%2e/` away, attackers
+/// do not), from a socket bound to `from`; returns the status code.
+async fn raw_get(proxy: SocketAddr, from: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = sock.connect(proxy).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await.unwrap().unwrap();
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Polls until `path` answers `status` for this client; returns how long it took.
+async fn until_status(site: &Site, c: &reqwest::Client, status: u16, timeout: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let (s, body) = get(site, c, "/").await;
+        if s == status {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < timeout, "still {s} after {timeout:?}: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data_plane_outlives_the_console() {
+    let site = protected_site(FailMode::Open, true).await;
+    let visitor = client_from("127.0.0.1");
+    let attacker = client_from("127.0.0.2");
+    until_status(&site, &visitor, 200, Duration::from_secs(10)).await;
+    let (status, body) = get(&site, &visitor, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "hello from upstream; decision=allow", "the copied header is the bouncer's, never a placeholder");
+    // A forged decision header from the visitor is overwritten.
+    let res = visitor.get(format!("http://{}/", site.proxy)).header("Host", HOST).header("X-Crowdsec-Decision", "allow-me").send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "hello from upstream; decision=allow");
+
+    // Detection → enforcement: one CVE-2021-41773 probe fires a trigger scenario.
+    let t0 = Instant::now();
+    let status = raw_get(site.proxy, "127.0.0.2", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd").await;
+    assert_eq!(status, 404);
+    let took = until_status(&site, &attacker, 403, Duration::from_secs(30)).await;
+    let (status, body) = get(&site, &attacker, "/").await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Access denied") && !body.contains("crowdsec"), "{body}");
+    println!("NUMBERS detection → first 403 for the attacker: {:?}", t0.elapsed().max(took));
+    assert_eq!(get(&site, &visitor, "/").await.0, 200, "another address still passes");
+
+    // Manual ban from the console → 403 on the next request; unban → 200.
+    let banned = client_from("127.0.0.3");
+    assert_eq!(get(&site, &banned, "/").await.0, 200);
+    let res = site
+        .admin
+        .post(site.app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&json!({"value": "127.0.0.3", "duration": "1h", "reason": "e2e"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let ban_latency = until_status(&site, &banned, 403, Duration::from_secs(5)).await;
+    println!("NUMBERS manual ban (API answered) → first 403: {ban_latency:?}");
+    let res = site
+        .admin
+        .delete(site.app.url("/api/v1/cerberus/crowdsec/decisions?value=127.0.0.3"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let unban_latency = until_status(&site, &banned, 200, Duration::from_secs(5)).await;
+    println!("NUMBERS unban (API answered) → first 200: {unban_latency:?}");
+
+    // Counters on the status endpoint and in Prometheus form.
+    let st = wait_running(&site.app, &site.admin).await;
+    assert!(st["stats"]["blocked"].as_u64().unwrap() >= 3, "{st}");
+    assert!(st["stats"]["blocked_by"].as_array().unwrap().iter().any(|b| b["scenario"] == "crowdsecurity/http-cve-2021-41773"), "{st}");
+    let metrics = reqwest::get(format!("http://{}/metrics", site.bouncer)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("charon_bouncer_blocked_total{origin=\"crowdsec\",scenario=\"crowdsecurity/http-cve-2021-41773\"}"), "{metrics}");
+
+    // The console stops (engine too): the sites keep being served and enforced.
+    let pids = (st["caddy"]["pid"].clone(), st["bouncer"]["pid"].clone());
+    site.app.state.crowdsec.shutdown().await;
+    assert_eq!(get(&site, &visitor, "/").await.0, 200);
+    assert_eq!(get(&site, &attacker, "/").await.0, 403);
+    // A new console on the same data dir adopts both processes instead of starting copies.
+    let config = site.app.state.config.as_ref().clone();
+    let again = charon::AppState::new(config).await.unwrap();
+    charon::start_data_plane(&again).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st2 = again.proxy.status().await;
+    assert_eq!((serde_json::to_value(st2.caddy.pid).unwrap(), serde_json::to_value(st2.bouncer.pid).unwrap()), pids, "adopted");
+    assert_eq!(get(&site, &attacker, "/").await.0, 403);
+    again.proxy.stop_data_plane().await;
+}
+
+#[tokio::test]
+async fn before_the_first_sync_and_with_the_bouncer_down_the_fail_mode_decides() {
+    for mode in [FailMode::Open, FailMode::Closed] {
+        // The engine is not started: the bouncer can never sync.
+        let site = protected_site(mode, false).await;
+        let visitor = client_from("127.0.0.1");
+        let (status, body) = get(&site, &visitor, "/").await;
+        match mode {
+            FailMode::Open => assert_eq!((status, body.as_str()), (200, "hello from upstream; decision=unknown")),
+            FailMode::Closed => assert_eq!(status, 503, "{body}"),
+        }
+        // Bouncer down: Caddy cannot ask, and the same setting decides.
+        let pid_file = site.app.state.config.data_dir.join("bouncer/bouncer.pid");
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+        while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (status, body) = get(&site, &visitor, "/").await;
+        match mode {
+            FailMode::Open => assert_eq!((status, body.as_str()), (200, "hello from upstream; decision=unavailable")),
+            FailMode::Closed => {
+                assert_eq!(status, 503);
+                assert!(body.contains("security check cannot run"), "{body}");
+            }
+        }
+        // The console restarts it (after its backoff).
+        let t0 = Instant::now();
+        wait_running(&site.app, &site.admin).await;
+        println!("NUMBERS {mode:?}: bouncer restarted by the console after {:?}", t0.elapsed());
+        site.app.state.proxy.stop_data_plane().await;
+    }
+}
+
+#[tokio::test]
+async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let post = |body: Value| admin.post(app.url("/api/v1/proxy-hosts")).json(&body).send();
+    for (body, code) in [
+        (json!({"domain": "http://x.com", "upstream": "http://127.0.0.1:1"}), "domain_invalid"),
+        (json!({"domain": "x.com/../", "upstream": "http://127.0.0.1:1"}), "domain_invalid"),
+        (json!({"domain": "{http.request.host}", "upstream": "http://127.0.0.1:1"}), "domain_invalid"),
+        (json!({"domain": "x.com", "upstream": "127.0.0.1:1"}), "upstream_invalid"),
+        (json!({"domain": "x.com", "upstream": "http://a/b"}), "upstream_invalid"),
+    ] {
+        let res = post(body.clone()).await.unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["code"], code, "{body}: {v}");
+    }
+    let res = post(json!({"domain": "App.Example.com", "upstream": "http://127.0.0.1:3000"})).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["domain"], "app.example.com");
+    assert_eq!((created["enabled"].clone(), created["protect"].clone()), (json!(true), json!(true)), "safe defaults");
+    let res = post(json!({"domain": "app.example.com", "upstream": "http://127.0.0.1:4000"})).await.unwrap();
+    assert_eq!(res.status(), 409);
+    let id = created["id"].as_i64().unwrap();
+    let res = admin
+        .put(app.url(&format!("/api/v1/proxy-hosts/{id}")))
+        .json(&json!({"domain": "app.example.com", "upstream": "http://127.0.0.1:4000", "enabled": false, "protect": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let list: Value = admin.get(app.url("/api/v1/proxy-hosts")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list[0]["upstream"], "http://127.0.0.1:4000");
+    assert_eq!(list[0]["enabled"], false);
+    // The generated configuration leaves disabled hosts out.
+    let caddy = std::fs::read_to_string(app.state.config.data_dir.join("caddy/caddy.json")).unwrap();
+    assert!(!caddy.contains("app.example.com"), "{caddy}");
+    assert_eq!(admin.delete(app.url("/api/v1/proxy-hosts/999")).send().await.unwrap().status(), 404);
+
+    admin
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": "viewer", "password": ADMIN_PASSWORD, "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    let (viewer, _) = login(&app, "viewer", ADMIN_PASSWORD).await;
+    assert_eq!(viewer.get(app.url("/api/v1/proxy-hosts")).send().await.unwrap().status(), 200);
+    let res = viewer.post(app.url("/api/v1/proxy-hosts")).json(&json!({"domain": "v.com", "upstream": "http://127.0.0.1:1"})).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(viewer.delete(app.url(&format!("/api/v1/proxy-hosts/{id}"))).send().await.unwrap().status(), 403);
+    let audit: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'proxy_host.%'").fetch_all(&app.state.db).await.unwrap();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+}
