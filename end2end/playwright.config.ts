@@ -38,6 +38,7 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   outputDir: "test-results",
+  globalTeardown: "./teardown.ts",
   use: { baseURL: BASE_URL, trace: "retain-on-failure" },
   projects: [
     // Creates the administrator and a viewer on the fresh data dir; the others depend on it.
@@ -69,6 +70,11 @@ export default defineConfig({
       // The real engine, on ports of its own so a running Charon on this machine is not disturbed.
       CHARON_CROWDSEC_LAPI_LISTEN: `127.0.0.1:${Number(process.env.E2E_LAPI_PORT ?? 18085)}`,
       CHARON_CROWDSEC_PROMETHEUS: "off",
+      // The data plane (Caddy + bouncer) on high loopback ports; globalTeardown stops it (it
+      // outlives the console by design).
+      CHARON_PROXY_LISTEN: `127.0.0.1:${Number(process.env.E2E_PROXY_PORT ?? 18088)}`,
+      CHARON_CADDY_ADMIN: `127.0.0.1:${Number(process.env.E2E_CADDY_ADMIN_PORT ?? 18019)}`,
+      CHARON_BOUNCER_LISTEN: `127.0.0.1:${Number(process.env.E2E_BOUNCER_PORT ?? 18081)}`,
     },
     stdout: "pipe",
     stderr: "pipe",

@@ -43,6 +43,19 @@ fn HostForm(save: ServerAction<SaveProxyHost>, host: Option<ProxyHost>) -> impl 
 #[component]
 pub fn ProxyHostsPage() -> impl IntoView {
     let i18n = use_i18n();
+    view! {
+        <Layout>
+            <h1>{t!(i18n, proxy_title)}</h1>
+            <p class="lead">{t!(i18n, proxy_intro)}</p>
+            <ProxyHostsView />
+        </Layout>
+    }
+}
+
+/// Inside `Layout`, which provides the signed-in user.
+#[component]
+fn ProxyHostsView() -> impl IntoView {
+    let i18n = use_i18n();
     let save = ServerAction::<SaveProxyHost>::new();
     let delete = ServerAction::<DeleteProxyHost>::new();
     let user = expect_context::<CurrentUser>().0;
@@ -53,9 +66,6 @@ pub fn ProxyHostsPage() -> impl IntoView {
     );
     let yes_no = move |b: bool| if b { t_string!(i18n, proxy_yes) } else { t_string!(i18n, proxy_no) };
     view! {
-        <Layout>
-            <h1>{t!(i18n, proxy_title)}</h1>
-            <p class="lead">{t!(i18n, proxy_intro)}</p>
             <div aria-live="polite">
                 {move || save.value().get().map(|r| match r {
                     Ok(h) => view! { <p class="alert alert-ok" data-testid="proxy-saved">{t!(i18n, proxy_saved)}" "<code>{h.domain}</code></p> }.into_any(),
@@ -119,6 +129,5 @@ pub fn ProxyHostsPage() -> impl IntoView {
                     <HostForm save=save host=None />
                 </section>
             </Show>
-        </Layout>
     }
 }

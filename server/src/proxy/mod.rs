@@ -168,12 +168,14 @@ impl Proxy {
 
     async fn wait_admin(&self) -> anyhow::Result<()> {
         let url = format!("http://{}/config/", self.inner.settings.admin);
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let started = std::time::Instant::now();
+        let deadline = started + Duration::from_secs(15);
         loop {
             if self.inner.http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
                 return Ok(());
             }
-            if self.inner.caddy.as_ref().and_then(|c| c.running()).is_none() {
+            // Right after the fork `/proc/<pid>/cmdline` can still be ours: judge after a moment.
+            if started.elapsed() > Duration::from_secs(1) && self.inner.caddy.as_ref().and_then(|c| c.running()).is_none() {
                 anyhow::bail!("Caddy exited during start-up; see logs/caddy.log");
             }
             if std::time::Instant::now() > deadline {

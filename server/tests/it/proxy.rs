@@ -47,12 +47,13 @@ async fn upstream() -> SocketAddr {
     addr
 }
 
+/// Fields drop in order: the guard must run while the data dir (in `app`) still exists.
 struct Site {
+    _guard: DataPlaneGuard,
     app: TestApp,
     admin: reqwest::Client,
     proxy: SocketAddr,
     bouncer: SocketAddr,
-    _guard: DataPlaneGuard,
 }
 
 fn data_plane_config(c: &mut charon::config::Config, proxy: SocketAddr, bouncer: SocketAddr, fail_mode: FailMode) {
