@@ -9,7 +9,7 @@ SITE_ROOT := target/site
 WASM := $(SITE_ROOT)/pkg/charon.wasm
 BIN := target/release/charon
 
-.PHONY: setup build run test test-rust test-e2e check-wasm check-docker clean
+.PHONY: setup build run test test-rust test-e2e check-wasm check-docker bench bench-blocking clean
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,13 @@ test-rust:
 
 test-e2e:
 	cd end2end && CI=1 E2E_CHARON_BIN=./$(BIN) npx playwright test
+
+## Benchmarks (print numbers; not part of `make test`): the decision cache, then blocking end to end.
+bench: setup
+	cargo bench -p server --bench lookup -- --warm-up-time 1 --measurement-time 3
+
+bench-blocking: build
+	python3 bench/forward_auth.py
 
 check-docker:
 	python3 scripts/check_dockerfile.py

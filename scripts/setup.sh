@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml / Cargo.lock.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
-APT_PACKAGES=(crowdsec caddy chromium)
+APT_PACKAGES=(crowdsec caddy chromium wrk)
 
 log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -32,6 +32,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   # The package's own systemd units are not used: Charon supervises crowdsec and caddy itself.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# On a machine with systemd the packages start their own services (crowdsec's LAPI on :8080, Caddy
+# on :80), which would collide with Charon's console and proxy: Charon runs both itself.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for unit in crowdsec caddy; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+      log "disabling the package's own $unit service (Charon supervises $unit itself)"
+      as_root systemctl disable --now "$unit" || true
+    fi
+  done
 fi
 
 # --- Rust toolchain pieces -------------------------------------------------------------------

@@ -371,31 +371,41 @@ impl DecisionCache {
         self.len() == 0
     }
 
-    /// Applies a stream answer. `startup` replaces the whole set (the answer is complete).
-    /// Returns how many entries were added or removed.
+    /// Applies a stream answer. `startup` replaces the whole set (the answer is complete): the new
+    /// tables are built without the lock and swapped in, so lookups never wait for a full rebuild
+    /// (100 000 decisions take tens of milliseconds). Returns how many entries were added or removed.
     pub fn apply_stream(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64) -> usize {
-        let mut t = self.tables.write().expect("cache lock");
-        let mut changes = 0;
-        if startup {
-            changes += t.len();
-            *t = Tables::default();
-        }
-        for d in deleted {
-            if let Some(target) = target_of(&d.scope, &d.value) {
-                changes += t.remove(target, &d.kind) as usize;
+        let insert_all = |t: &mut Tables| {
+            let mut n = 0;
+            for d in new {
+                let Some(target) = target_of(&d.scope, &d.value) else { continue };
+                let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
+                let until = now + secs.ceil() as i64;
+                if until <= now {
+                    continue;
+                }
+                t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until);
+                n += 1;
             }
-        }
-        for d in new {
-            let Some(target) = target_of(&d.scope, &d.value) else { continue };
-            let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
-            let until = now + secs.ceil() as i64;
-            if until <= now {
-                continue;
+            n
+        };
+        let changes = if startup {
+            let mut fresh = Tables::default();
+            let added = insert_all(&mut fresh);
+            let old = std::mem::replace(&mut *self.tables.write().expect("cache lock"), fresh);
+            let removed = old.len();
+            drop(old); // freed outside the lock too
+            removed + added
+        } else {
+            let mut t = self.tables.write().expect("cache lock");
+            let mut changes = 0;
+            for d in deleted {
+                if let Some(target) = target_of(&d.scope, &d.value) {
+                    changes += t.remove(target, &d.kind) as usize;
+                }
             }
-            t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until);
-            changes += 1;
-        }
-        drop(t);
+            changes + insert_all(&mut t)
+        };
         if changes > 0 {
             self.changed();
         }

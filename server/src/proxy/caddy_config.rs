@@ -123,6 +123,12 @@ pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
         server["errors"] = json!({"routes": error_routes});
     }
     let logger = format!("http.log.access.{ACCESS_LOGGER}");
+    let mut http = json!({"servers": {"charon": server}});
+    // The listen port is plain HTTP (Caddy would otherwise serve TLS on any port but 80 once a
+    // public name is configured; those names get HTTPS on 443 with a redirect from here).
+    if let Some(port) = s.listen.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) {
+        http["http_port"] = json!(port);
+    }
     json!({
         "admin": {"listen": s.admin.to_string()},
         "logging": {"logs": {
@@ -134,7 +140,7 @@ pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
                 "include": [logger]
             }
         }},
-        "apps": {"http": {"servers": {"charon": server}}}
+        "apps": {"http": http}
     })
 }
 
@@ -170,6 +176,7 @@ mod tests {
         assert_eq!(server["errors"]["routes"][0]["handle"][0]["status_code"], 503);
         assert_eq!(server["automatic_https"]["skip"], json!(["app.localhost"]));
         assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2019");
+        assert_eq!(cfg["apps"]["http"]["http_port"], 8088);
         let open = build(&settings(FailMode::Open), &[site("app.localhost", true)]);
         let fallback = &open["apps"]["http"]["servers"]["charon"]["errors"]["routes"][0]["handle"][0]["routes"];
         assert_eq!(fallback[0]["handle"][0]["request"]["set"][DECISION_HEADER], json!(["unavailable"]));
