@@ -47,6 +47,8 @@ struct Inner {
     change: tokio::sync::Mutex<()>,
     errors: StdMutex<(Option<String>, Option<String>)>,
     supervising: std::sync::atomic::AtomicBool,
+    /// Set by `stop_data_plane`: the supervisor stops restarting anything.
+    halted: std::sync::atomic::AtomicBool,
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -96,6 +98,7 @@ impl Proxy {
                 change: tokio::sync::Mutex::new(()),
                 errors: StdMutex::new((None, None)),
                 supervising: std::sync::atomic::AtomicBool::new(false),
+                halted: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -192,6 +195,9 @@ impl Proxy {
         let mut backoff = [Duration::from_secs(2); 2];
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if self.inner.halted.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let running = [
                 self.inner.bouncer.running().is_some(),
                 self.inner.caddy.as_ref().is_none_or(|c| c.running().is_some()),
@@ -227,6 +233,7 @@ impl Proxy {
     /// Stops both processes (tests, and `charon` maintenance); the console never does this on
     /// its own shutdown.
     pub async fn stop_data_plane(&self) {
+        self.inner.halted.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(c) = &self.inner.caddy {
             c.stop(STOP_TIMEOUT).await;
         }
