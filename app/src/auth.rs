@@ -55,9 +55,13 @@ pub mod guard {
     pub fn engine_status_code(code: crate::error::EngineErrorCode) -> StatusCode {
         use crate::error::EngineErrorCode as E;
         match code {
-            E::Busy | E::HubBusy | E::HubItemInUse => StatusCode::CONFLICT,
-            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            E::StartFailed | E::BouncerFailed | E::HubChangeFailed | E::ProxyRejected => StatusCode::BAD_GATEWAY,
+            E::Busy | E::HubBusy | E::HubItemInUse | E::EnrollAlreadyEnrolled => StatusCode::CONFLICT,
+            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable | E::CapiOff => StatusCode::SERVICE_UNAVAILABLE,
+            E::StartFailed | E::BouncerFailed | E::HubChangeFailed | E::ProxyRejected | E::CapiRefused | E::CapiUnavailable | E::EnrollUnauthorized => {
+                StatusCode::BAD_GATEWAY
+            }
+            E::EnrollKeyRejected | E::EnrollTokenExpired => StatusCode::UNPROCESSABLE_ENTITY,
+            E::CapiTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 

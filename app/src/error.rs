@@ -44,6 +44,12 @@ pub enum ErrorCode {
     DomainTaken,
     #[error("upstream_invalid")]
     UpstreamInvalid,
+    #[error("enrollment_key_invalid")]
+    EnrollmentKeyInvalid,
+    #[error("agent_name_invalid")]
+    AgentNameInvalid,
+    #[error("tags_invalid")]
+    TagsInvalid,
 }
 
 impl ErrorCode {
@@ -65,6 +71,9 @@ impl ErrorCode {
             ErrorCode::DomainInvalid => "domain_invalid",
             ErrorCode::DomainTaken => "domain_taken",
             ErrorCode::UpstreamInvalid => "upstream_invalid",
+            ErrorCode::EnrollmentKeyInvalid => "enrollment_key_invalid",
+            ErrorCode::AgentNameInvalid => "agent_name_invalid",
+            ErrorCode::TagsInvalid => "tags_invalid",
         }
     }
 
@@ -86,6 +95,9 @@ impl ErrorCode {
             ErrorCode::DomainInvalid,
             ErrorCode::DomainTaken,
             ErrorCode::UpstreamInvalid,
+            ErrorCode::EnrollmentKeyInvalid,
+            ErrorCode::AgentNameInvalid,
+            ErrorCode::TagsInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -117,6 +129,22 @@ pub enum EngineErrorCode {
     ProxyRejected,
     /// The data plane is off or Caddy is not running.
     ProxyUnavailable,
+    /// The Central API refused the enrollment key ("invalid enrollment key").
+    EnrollKeyRejected,
+    /// "token expired".
+    EnrollTokenExpired,
+    /// The Central API refused our watcher's login ("unauthorized").
+    EnrollUnauthorized,
+    /// "instance already enrolled" (the Central API answered 200 without overwrite).
+    EnrollAlreadyEnrolled,
+    /// "connection refused" reaching the Central API.
+    CapiRefused,
+    /// The Central API did not answer in time ("timeout").
+    CapiTimeout,
+    /// The Central API failed (5xx or a transport error); `detail` says how.
+    CapiUnavailable,
+    /// `capi_url = off`.
+    CapiOff,
 }
 
 impl EngineErrorCode {
@@ -133,6 +161,14 @@ impl EngineErrorCode {
             EngineErrorCode::HubChangeFailed => "hub_change_failed",
             EngineErrorCode::ProxyRejected => "proxy_rejected",
             EngineErrorCode::ProxyUnavailable => "proxy_unavailable",
+            EngineErrorCode::EnrollKeyRejected => "enroll_key_rejected",
+            EngineErrorCode::EnrollTokenExpired => "enroll_token_expired",
+            EngineErrorCode::EnrollUnauthorized => "enroll_unauthorized",
+            EngineErrorCode::EnrollAlreadyEnrolled => "enroll_already_enrolled",
+            EngineErrorCode::CapiRefused => "capi_refused",
+            EngineErrorCode::CapiTimeout => "capi_timeout",
+            EngineErrorCode::CapiUnavailable => "capi_unavailable",
+            EngineErrorCode::CapiOff => "capi_off",
         }
     }
 }
@@ -174,6 +210,9 @@ impl ErrorCode {
             ErrorCode::HubItemInvalid => "name",
             ErrorCode::DomainInvalid | ErrorCode::DomainTaken => "domain",
             ErrorCode::UpstreamInvalid => "upstream",
+            ErrorCode::EnrollmentKeyInvalid => "enrollment_key",
+            ErrorCode::AgentNameInvalid => "agent_name",
+            ErrorCode::TagsInvalid => "tags",
             ErrorCode::DurationInvalid => "duration",
             ErrorCode::ReasonInvalid => "reason",
             ErrorCode::TypeInvalid => "type",

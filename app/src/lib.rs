@@ -16,6 +16,8 @@ pub use i18n_module::i18n;
 pub mod accounts;
 pub mod auth;
 pub mod components;
+pub mod console;
+pub mod console_model;
 pub mod decisions;
 pub mod decisions_model;
 pub mod error;
@@ -39,9 +41,10 @@ use leptos_router::{
 
 use crate::i18n::*;
 use crate::pages::{
+    console::ConsolePage,
     hub::{HubItemPage, HubPage},
     proxy_hosts::ProxyHostsPage,
-    live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, placeholder::PlaceholderPage, security::SecurityPage,
+    live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, security::SecurityPage,
     settings::SettingsPage, setup::SetupPage,
 };
 
@@ -84,10 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/security/decisions") view=LiveDecisionsPage />
                     <Route ssr=SsrMode::Async path=path!("/security/hub") view=HubPage />
                     <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view=HubItemPage />
-                    <Route ssr=SsrMode::Async
-                        path=path!("/security/console")
-                        view=|| view! { <PlaceholderPage page=pages::placeholder::Placeholder::Console /> }
-                    />
+                    <Route ssr=SsrMode::Async path=path!("/security/console") view=ConsolePage />
                     <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view=ProxyHostsPage />
                     <Route ssr=SsrMode::Async path=path!("/settings") view=SettingsPage />
                 </Routes>

@@ -9,6 +9,7 @@ use crate::decisions_model::{
     AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub_model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
+use crate::console_model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
 use crate::proxy_model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
@@ -82,6 +83,19 @@ pub trait ProxyService: Send + Sync {
     async fn status(&self) -> DataPlaneStatus;
 }
 
+/// Console enrollment, the heartbeat and diagnostics.
+#[async_trait::async_trait]
+pub trait ConsoleService: Send + Sync {
+    /// The agent name used when the form leaves it empty (the host name).
+    fn default_agent_name(&self) -> String;
+    async fn status(&self) -> Result<EnrollmentStatus, AppError>;
+    async fn enroll(&self, actor: &Principal, request: EnrollRequest) -> Result<EnrollmentStatus, AppError>;
+    async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError>;
+    async fn clear(&self, actor: &Principal) -> Result<EnrollmentStatus, AppError>;
+    async fn connectivity(&self) -> Connectivity;
+    async fn config_checks(&self) -> Vec<ConfigCheck>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
@@ -89,4 +103,5 @@ pub struct Services {
     pub decisions: Arc<dyn DecisionService>,
     pub hub: Arc<dyn HubService>,
     pub proxy: Arc<dyn ProxyService>,
+    pub console: Arc<dyn ConsoleService>,
 }

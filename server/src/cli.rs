@@ -30,6 +30,12 @@ pub enum Command {
     Serve,
     /// Run the forward-auth bouncer (the console starts it; settings come from the data dir).
     Bouncer,
+    /// Check LAPI, CAPI, enrollment, heartbeat and configuration; exit status 1 when a check fails.
+    Diagnose {
+        /// Machine-readable output (typed values).
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage accounts and API tokens.
     Admin {
         #[command(subcommand)]

@@ -75,6 +75,12 @@ pub struct Config {
     pub bouncer_trusted_proxies: String,
     /// The `charon` executable the bouncer process runs as; this executable when unset.
     pub bouncer_bin: Option<PathBuf>,
+    /// CrowdSec's Central API (console enrollment, community blocklist), or `off`.
+    pub capi_url: String,
+    /// How often the heartbeat poller logs in to the Central API.
+    pub heartbeat_interval_secs: u64,
+    /// How long one Central-API request may take (enrollment retries it twice more).
+    pub capi_timeout_secs: u64,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -152,6 +158,9 @@ impl Default for Config {
             bouncer_fail_mode: FailMode::Open,
             bouncer_trusted_proxies: "127.0.0.1/32,::1/128".to_owned(),
             bouncer_bin: None,
+            capi_url: "https://api.crowdsec.net/".to_owned(),
+            heartbeat_interval_secs: 300,
+            capi_timeout_secs: 10,
         }
     }
 }
@@ -216,6 +225,15 @@ impl Config {
         if self.proxy_listen.trim().is_empty() || self.proxy_listen.contains(['/', ' ']) {
             return Err(ConfigError::Rule("proxy_listen must be an address such as :80 or 127.0.0.1:8088"));
         }
+        if self.capi_url != "off" && !(self.capi_url.starts_with("https://") || self.capi_url.starts_with("http://")) {
+            return Err(ConfigError::Rule("capi_url must be an http(s) URL such as https://api.crowdsec.net/, or off"));
+        }
+        if self.capi_timeout_secs == 0 {
+            return Err(ConfigError::Rule("capi_timeout_secs must be at least 1"));
+        }
+        if self.heartbeat_interval_secs < 10 {
+            return Err(ConfigError::Rule("heartbeat_interval_secs must be at least 10"));
+        }
         if self.login_max_failures == 0 || self.login_window_secs == 0 {
             return Err(ConfigError::Rule(
                 "login_max_failures and login_window_secs must be at least 1",
@@ -246,6 +264,11 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(str::parse)
             .collect()
+    }
+
+    /// The Central API's base URL with a trailing slash, or `None` when turned off.
+    pub fn capi_base(&self) -> Option<String> {
+        (self.capi_url != "off").then(|| format!("{}/", self.capi_url.trim_end_matches('/')))
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -6,8 +6,10 @@ pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod bouncer;
+pub mod capi_sim;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crowdsec;
 pub mod db;
 pub mod geo;
@@ -52,6 +54,7 @@ pub struct AppState {
     pub allowlist: allowlist::Allowlist,
     pub hub: hub_items::HubItems,
     pub proxy: proxy::Proxy,
+    pub console: console::Console,
     /// Cached "an administrator exists"; see `auth::middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
 }
@@ -89,6 +92,7 @@ impl AppState {
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
         Ok(AppState {
+            console: console::Console::new(db.clone(), crowdsec.clone(), &config),
             proxy,
             hub: hub_items::HubItems::new(db.clone(), crowdsec.clone()),
             allowlist,
@@ -206,6 +210,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = state.crowdsec.clone();
     tokio::spawn(async move { engine.reconcile().await });
     start_data_plane(&state).await;
+    state.console.spawn_poller();
     let engine = state.crowdsec.clone();
     axum::serve(
         listener,

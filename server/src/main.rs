@@ -13,9 +13,19 @@ async fn main() -> std::process::ExitCode {
         }
     };
     charon::telemetry::init(config.log_format, &config.log_level);
+    if let Some(Command::Diagnose { json }) = cli.command {
+        let report = charon::console::diagnose::run(&config).await;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        } else {
+            charon::console::diagnose::print_human(&report);
+        }
+        return if report.ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE };
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => charon::serve(config).await,
         Command::Bouncer => charon::bouncer::daemon::run(&config.data_dir).await,
+        Command::Diagnose { .. } => unreachable!("handled above"),
         Command::Admin { command } => cli::run_admin(config, command).await,
     };
     match result {

@@ -21,6 +21,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         }),
         hub: std::sync::Arc::new(state.hub.clone()),
         proxy: std::sync::Arc::new(state.proxy.clone()),
+        console: std::sync::Arc::new(crate::console::ConsoleServices { console: state.console.clone(), config: state.config.clone() }),
     };
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();

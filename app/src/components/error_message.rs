@@ -29,6 +29,14 @@ pub fn engine_text(i18n: I18nContext<Locale>, code: EngineErrorCode) -> &'static
         EngineErrorCode::HubChangeFailed => t_string!(i18n, hub_error_failed),
         EngineErrorCode::ProxyRejected => t_string!(i18n, proxy_error_rejected),
         EngineErrorCode::ProxyUnavailable => t_string!(i18n, proxy_error_unavailable),
+        EngineErrorCode::EnrollKeyRejected => t_string!(i18n, console_error_key_rejected),
+        EngineErrorCode::EnrollTokenExpired => t_string!(i18n, console_error_token_expired),
+        EngineErrorCode::EnrollUnauthorized => t_string!(i18n, console_error_unauthorized),
+        EngineErrorCode::EnrollAlreadyEnrolled => t_string!(i18n, console_error_already_enrolled),
+        EngineErrorCode::CapiRefused => t_string!(i18n, console_error_refused),
+        EngineErrorCode::CapiTimeout => t_string!(i18n, console_error_timeout),
+        EngineErrorCode::CapiUnavailable => t_string!(i18n, console_error_capi_unavailable),
+        EngineErrorCode::CapiOff => t_string!(i18n, console_error_capi_off),
     }
 }
 
@@ -50,6 +58,9 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::DomainInvalid => t_string!(i18n, proxy_error_domain),
         ErrorCode::DomainTaken => t_string!(i18n, proxy_error_domain_taken),
         ErrorCode::UpstreamInvalid => t_string!(i18n, proxy_error_upstream),
+        ErrorCode::EnrollmentKeyInvalid => t_string!(i18n, console_error_key_format),
+        ErrorCode::AgentNameInvalid => t_string!(i18n, console_error_agent_name),
+        ErrorCode::TagsInvalid => t_string!(i18n, console_error_tags),
     }
 }
 

@@ -115,5 +115,13 @@ pub fn engine_message(code: EngineErrorCode) -> &'static str {
         EngineErrorCode::HubChangeFailed => "the change failed and was rolled back",
         EngineErrorCode::ProxyRejected => "Caddy refused the configuration; the previous one keeps running",
         EngineErrorCode::ProxyUnavailable => "the proxy is not running",
+        EngineErrorCode::EnrollKeyRejected => "invalid enrollment key",
+        EngineErrorCode::EnrollTokenExpired => "token expired",
+        EngineErrorCode::EnrollUnauthorized => "unauthorized",
+        EngineErrorCode::EnrollAlreadyEnrolled => "instance already enrolled",
+        EngineErrorCode::CapiRefused => "connection refused",
+        EngineErrorCode::CapiTimeout => "timeout",
+        EngineErrorCode::CapiUnavailable => "CAPI unavailable",
+        EngineErrorCode::CapiOff => "the Central API is turned off (capi_url = off)",
     }
 }

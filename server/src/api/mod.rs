@@ -2,6 +2,7 @@
 //! the server functions, and calls the same services; errors are `{"error": "..."}` JSON with the
 //! matching status code.
 
+pub mod console;
 pub mod crowdsec;
 pub mod decisions;
 pub mod error;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(decisions::router())
         .merge(decisions::allowlist_router())
         .merge(hub::router())
+        .merge(console::router())
         .merge(proxy_hosts::router())
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }

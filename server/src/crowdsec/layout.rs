@@ -120,6 +120,10 @@ impl Layout {
     pub fn credentials_file(&self) -> PathBuf {
         self.config_dir.join("local_api_credentials.yaml")
     }
+    /// The watcher's Central-API credentials (registered by the console service when needed).
+    pub fn online_credentials_file(&self) -> PathBuf {
+        self.config_dir.join("online_api_credentials.yaml")
+    }
     pub fn bouncer_key_file(&self) -> PathBuf {
         self.root.join("bouncer_key")
     }
@@ -233,6 +237,10 @@ impl Layout {
             },
             "prometheus": { "enabled": false, "level": "full", "listen_addr": "127.0.0.1", "listen_port": 6060 }
         });
+        // The Central API only once a watcher is registered (community blocklist, signals).
+        if self.online_credentials_file().exists() {
+            doc["api"]["server"]["online_client"] = json!({"credentials_path": cfg(&self.online_credentials_file())});
+        }
         if let Some(p) = s.prometheus {
             doc["prometheus"] = json!({
                 "enabled": true, "level": "full",

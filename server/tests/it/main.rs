@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod console;
 mod crowdsec_engine;
 mod decisions;
 mod http;

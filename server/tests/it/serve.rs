@@ -11,6 +11,8 @@ fn start(data_dir: &std::path::Path) -> (Child, BufReader<std::process::ChildStd
         .env("CHARON_DATA_DIR", data_dir)
         .env("CHARON_LOG_FORMAT", "json")
         .env("CHARON_LOG_LEVEL", "info")
+        // The data plane binds fixed ports and outlives the process: not here.
+        .env("CHARON_PROXY_ENABLED", "false")
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -1,0 +1,384 @@
+//! CrowdSec Console enrollment over the Central API (in Rust, over HTTP — no cscli, so the key is
+//! never on a command line), the heartbeat poller, and diagnostics.
+//!
+//! States: `not_enrolled → enrolling → pending_acceptance → enrolled`, or `failed` with the last
+//! error. Transient failures (timeouts, refused connections, 5xx) are retried three times with
+//! backoff. The key is kept only sealed (AES-GCM, `secret_box`) so a re-enroll can reuse it.
+//! The watcher's Central-API credentials are registered automatically when first needed.
+
+pub mod capi;
+pub mod credentials;
+pub mod diagnose;
+pub mod diagnostics;
+pub mod secret_box;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use app::console_model::{EnrollRequest, EnrollmentState, EnrollmentStatus};
+use app::error::{AppError, EngineErrorCode};
+
+use self::capi::{Capi, CapiError, EnrollAnswer, Login};
+use self::credentials::OnlineCredentials;
+use self::secret_box::SecretBox;
+use crate::config::Config;
+use crate::crowdsec::CrowdSec;
+use crate::db::{self, audit, settings, Db};
+
+const STATE_KEY: &str = "console.enrollment";
+const ATTEMPTS: u32 = 3;
+
+/// What is stored in the settings table: the public status and the sealed key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    status: EnrollmentStatus,
+    sealed_key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Console {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    engine: CrowdSec,
+    capi: Option<Capi>,
+    secret: SecretBox,
+    creds_path: PathBuf,
+    hostname: String,
+    heartbeat_interval: Duration,
+    /// One enrollment or heartbeat at a time.
+    busy: tokio::sync::Mutex<()>,
+}
+
+fn now_rfc3339() -> String {
+    db::rfc3339(db::now())
+}
+
+fn engine_error(code: EngineErrorCode, detail: Option<String>) -> AppError {
+    AppError::Engine { code, detail }
+}
+
+/// A Central-API failure as the documented error.
+fn capi_error(e: &CapiError, enrolling: bool) -> AppError {
+    match e {
+        CapiError::Timeout => engine_error(EngineErrorCode::CapiTimeout, None),
+        CapiError::Refused => engine_error(EngineErrorCode::CapiRefused, None),
+        CapiError::Status(401, _) => engine_error(EngineErrorCode::EnrollUnauthorized, None),
+        CapiError::Status(403, m) if enrolling && m.to_lowercase().contains("expired") => {
+            engine_error(EngineErrorCode::EnrollTokenExpired, None)
+        }
+        CapiError::Status(403, m) if enrolling && m.contains("attachment key") => engine_error(EngineErrorCode::EnrollKeyRejected, None),
+        CapiError::Status(403, _) => engine_error(EngineErrorCode::EnrollUnauthorized, None),
+        CapiError::Status(s, m) => engine_error(EngineErrorCode::CapiUnavailable, Some(format!("HTTP {s}: {m}"))),
+        CapiError::Transport(m) => engine_error(EngineErrorCode::CapiUnavailable, Some(m.clone())),
+    }
+}
+
+/// The documented message of an error, for `last_error`.
+pub fn message(e: &AppError) -> String {
+    match e {
+        AppError::Engine { code, detail } => {
+            let m = crate::api::error::engine_message(*code);
+            match detail {
+                Some(d) => format!("{m}: {d}"),
+                None => m.to_owned(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "console enrollment failure");
+    AppError::Internal
+}
+
+impl Console {
+    pub fn new(db: Db, engine: CrowdSec, config: &Config) -> Self {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(64).collect())
+            .filter(|h: &String| !h.is_empty())
+            .unwrap_or_else(|| "charon".to_owned());
+        Console {
+            inner: Arc::new(Inner {
+                creds_path: engine.layout().online_credentials_file(),
+                capi: config.capi_base().map(|u| Capi::new(&u, Duration::from_secs(config.capi_timeout_secs))),
+                secret: SecretBox::new(&config.data_dir),
+                heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
+                db,
+                engine,
+                hostname,
+                busy: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.inner.hostname
+    }
+
+    pub fn capi(&self) -> Option<&Capi> {
+        self.inner.capi.as_ref()
+    }
+
+    async fn load(&self) -> Result<Stored, AppError> {
+        let raw = settings::get(&self.inner.db, STATE_KEY).await.map_err(internal)?;
+        Ok(raw.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default())
+    }
+
+    async fn save(&self, s: &Stored) -> Result<(), AppError> {
+        let json = serde_json::to_string(s).map_err(internal)?;
+        settings::set(&self.inner.db, STATE_KEY, &json, db::now()).await.map_err(internal)
+    }
+
+    pub async fn status(&self) -> Result<EnrollmentStatus, AppError> {
+        Ok(self.load().await?.status)
+    }
+
+    /// The watcher's credentials, registering one with the Central API when there are none (or
+    /// they belong to another URL). A new registration restarts a running engine so it starts
+    /// talking to the Central API (community blocklist, signals).
+    pub async fn ensure_registered(&self) -> Result<OnlineCredentials, AppError> {
+        let capi = self.inner.capi.as_ref().ok_or_else(|| engine_error(EngineErrorCode::CapiOff, None))?;
+        if let Ok(c) = OnlineCredentials::load(&self.inner.creds_path) {
+            if c.url == capi.base() {
+                return Ok(c);
+            }
+        }
+        let creds = OnlineCredentials::generate(capi.base());
+        if let Err(e) = self.with_retries("registration", || capi.register(&creds.login, &creds.password)).await {
+            tracing::warn!("[CROWDSEC_ENROLLMENT] CAPI registration failed: {e}");
+            return Err(capi_error(&e, false));
+        }
+        if let Some(dir) = self.inner.creds_path.parent() {
+            std::fs::create_dir_all(dir).map_err(internal)?;
+        }
+        creds.save(&self.inner.creds_path).map_err(internal)?;
+        tracing::info!("[CROWDSEC_ENROLLMENT] registered this engine with the Central API; restarting CrowdSec to use it");
+        // Awaited (about a second): when this returns the engine runs with its CAPI client.
+        if let Err(e) = self.inner.engine.restart_if_running().await {
+            tracing::warn!("[CROWDSEC_ENROLLMENT] could not restart CrowdSec to use the Central API: {e:?}");
+        }
+        Ok(creds)
+    }
+
+    async fn login(&self, creds: &OnlineCredentials) -> Result<Login, CapiError> {
+        let capi = self.inner.capi.as_ref().expect("checked by the caller");
+        let mut scenarios: Vec<String> = self.inner.engine.loaded().map(|l| l.scenarios.into_iter().collect()).unwrap_or_default();
+        scenarios.sort();
+        capi.login(&creds.login, &creds.password, &scenarios).await
+    }
+
+    /// Runs `f` up to three times while it fails transiently (0.5 s, then 1 s apart).
+    async fn with_retries<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T, CapiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CapiError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Err(e) if e.transient() && attempt < ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!("[CROWDSEC_ENROLLMENT] {what} failed ({e}); retrying enrollment (attempt {attempt}/{ATTEMPTS})");
+                    tokio::time::sleep(Duration::from_millis(500 * (1 << (attempt - 2)))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn enroll(&self, actor: &str, req: EnrollRequest) -> Result<EnrollmentStatus, AppError> {
+        if self.inner.capi.is_none() {
+            return Err(engine_error(EngineErrorCode::CapiOff, None));
+        }
+        if !self.inner.engine.status().lapi_ready {
+            return Err(engine_error(EngineErrorCode::LapiUnavailable, None));
+        }
+        let _guard = self.inner.busy.try_lock().map_err(|_| engine_error(EngineErrorCode::Busy, None))?;
+        let mut stored = self.load().await?;
+        let previous = stored.status.status;
+        stored.status.status = EnrollmentState::Enrolling;
+        stored.status.agent_name = Some(req.agent_name.as_str().to_owned());
+        stored.status.tags = req.tags.clone();
+        stored.status.last_attempt_at = Some(now_rfc3339());
+        stored.sealed_key = Some(self.inner.secret.seal(req.key.expose()).map_err(internal)?);
+        self.save(&stored).await?;
+        tracing::info!(agent = req.agent_name.as_str(), "[CROWDSEC_ENROLLMENT] enrolling with the CrowdSec Console");
+
+        let result = self.enroll_once(&req).await;
+        match result {
+            Ok((answer, login)) => {
+                tracing::info!("[CROWDSEC_ENROLLMENT] enrollment completed");
+                // A fresh enrollment waits for acceptance on the console; the heartbeat sees it.
+                let _ = (answer, login);
+                stored.status.status = EnrollmentState::PendingAcceptance;
+                stored.status.enrolled_at = None;
+                stored.status.last_error = None;
+                self.save(&stored).await?;
+                audit::record(&self.inner.db, db::now(), actor, "console.enroll", req.agent_name.as_str()).await;
+                Ok(stored.status)
+            }
+            Err(e) => {
+                let msg = message(&e);
+                tracing::warn!("[CROWDSEC_ENROLLMENT] enrollment failed: {msg}");
+                // A repeated enroll of an enrolled engine does not lose what is true.
+                let already = matches!(e, AppError::Engine { code: EngineErrorCode::EnrollAlreadyEnrolled, .. });
+                stored.status.status = match previous {
+                    EnrollmentState::Enrolled | EnrollmentState::PendingAcceptance if already => previous,
+                    _ => EnrollmentState::Failed,
+                };
+                stored.status.last_error = Some(msg);
+                self.save(&stored).await?;
+                audit::record(&self.inner.db, db::now(), actor, "console.enroll_failed", req.agent_name.as_str()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn enroll_once(&self, req: &EnrollRequest) -> Result<(EnrollAnswer, Login), AppError> {
+        let creds = self.ensure_registered().await?;
+        let capi = self.inner.capi.as_ref().expect("checked");
+        let login = self.with_retries("enrollment", || self.login(&creds)).await.map_err(|e| capi_error(&e, false))?;
+        let answer = self
+            .with_retries("enrollment", || capi.enroll(&login, req.key.expose(), req.agent_name.as_str(), &req.tags, req.overwrite))
+            .await
+            .map_err(|e| capi_error(&e, true))?;
+        if answer == EnrollAnswer::AlreadyEnrolled {
+            return Err(engine_error(EngineErrorCode::EnrollAlreadyEnrolled, None));
+        }
+        Ok((answer, login))
+    }
+
+    /// Local reset: back to `not_enrolled`, the sealed key forgotten (the console keeps its side).
+    pub async fn clear(&self, actor: &str) -> Result<EnrollmentStatus, AppError> {
+        self.save(&Stored::default()).await?;
+        audit::record(&self.inner.db, db::now(), actor, "console.clear", "").await;
+        Ok(EnrollmentStatus::default())
+    }
+
+    /// Logs in to the Central API and pushes metrics; records the result. A login token with an
+    /// `organization_id` means the console accepted the enrollment.
+    pub async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError> {
+        let _guard = self.inner.busy.lock().await;
+        let mut stored = self.load().await?;
+        let result: Result<Login, AppError> = async {
+            let creds = self.ensure_registered().await?;
+            let capi = self.inner.capi.as_ref().expect("registered");
+            let login = self.login(&creds).await.map_err(|e| capi_error(&e, false))?;
+            capi.push_metrics(&login, &creds.login).await.map_err(|e| capi_error(&e, false))?;
+            Ok(login)
+        }
+        .await;
+        match result {
+            Ok(login) => {
+                stored.status.last_heartbeat_at = Some(now_rfc3339());
+                stored.status.last_error = None;
+                if login.organization_id.is_some() && stored.status.status != EnrollmentState::NotEnrolled {
+                    if stored.status.status != EnrollmentState::Enrolled {
+                        tracing::info!("[HEARTBEAT_POLLER] the console accepted the enrollment");
+                        stored.status.enrolled_at = Some(now_rfc3339());
+                    }
+                    stored.status.status = EnrollmentState::Enrolled;
+                }
+                self.save(&stored).await?;
+                tracing::info!("[HEARTBEAT_POLLER] heartbeat sent successfully");
+                Ok(stored.status)
+            }
+            Err(e) => {
+                let msg = message(&e);
+                tracing::warn!("[HEARTBEAT_POLLER] heartbeat failed: {msg}");
+                stored.status.last_error = Some(msg);
+                self.save(&stored).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The supervised poller: a heartbeat every interval while an enrollment exists.
+    pub async fn run_poller(self) {
+        tracing::info!(interval_secs = self.inner.heartbeat_interval.as_secs(), "[HEARTBEAT_POLLER] started");
+        let mut ticker = tokio::time::interval(self.inner.heartbeat_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let due = matches!(
+                self.status().await.map(|s| s.status),
+                Ok(EnrollmentState::PendingAcceptance | EnrollmentState::Enrolled)
+            );
+            if due && self.inner.engine.status().lapi_ready {
+                let _ = self.heartbeat().await;
+            }
+        }
+    }
+
+    /// Keeps the poller running: a panic in one round is logged and the poller starts again.
+    pub fn spawn_poller(&self) {
+        let console = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let task = tokio::spawn(console.clone().run_poller());
+                match task.await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::error!("[HEARTBEAT_POLLER] stopped unexpectedly ({e}); restarting it");
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `app::services::ConsoleService` over `Console`, with what diagnostics need from the config.
+#[derive(Clone)]
+pub struct ConsoleServices {
+    pub console: Console,
+    pub config: Arc<Config>,
+}
+
+impl ConsoleServices {
+    pub async fn connectivity(&self) -> app::console_model::Connectivity {
+        let engine = &self.console.inner.engine;
+        let running = engine.status().state == app::security_model::EngineState::Running;
+        let status = self.console.status().await.map(|s| s.status).unwrap_or(EnrollmentState::NotEnrolled);
+        diagnostics::connectivity(engine.lapi(), Some(running), self.console.capi(), status).await
+    }
+
+    pub async fn config_checks(&self) -> Vec<app::console_model::ConfigCheck> {
+        let status = self.console.status().await.unwrap_or_default();
+        diagnostics::config_checks(self.console.inner.engine.layout(), self.config.capi_base().as_deref(), &status)
+    }
+}
+
+#[async_trait::async_trait]
+impl app::services::ConsoleService for ConsoleServices {
+    fn default_agent_name(&self) -> String {
+        self.console.hostname().to_owned()
+    }
+    async fn status(&self) -> Result<EnrollmentStatus, AppError> {
+        self.console.status().await
+    }
+    async fn enroll(&self, actor: &app::model::Principal, request: EnrollRequest) -> Result<EnrollmentStatus, AppError> {
+        self.console.enroll(&actor.username, request).await
+    }
+    async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError> {
+        self.console.heartbeat().await
+    }
+    async fn clear(&self, actor: &app::model::Principal) -> Result<EnrollmentStatus, AppError> {
+        self.console.clear(&actor.username).await
+    }
+    async fn connectivity(&self) -> app::console_model::Connectivity {
+        ConsoleServices::connectivity(self).await
+    }
+    async fn config_checks(&self) -> Vec<app::console_model::ConfigCheck> {
+        ConsoleServices::config_checks(self).await
+    }
+}
