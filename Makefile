@@ -31,6 +31,7 @@ test-rust:
 	cargo test -p server
 
 test-e2e:
+	cargo build -p server --bin capi-sim
 	cd end2end && CI=1 E2E_CHARON_BIN=./$(BIN) npx playwright test
 
 ## Benchmarks (print numbers; not part of `make test`): the decision cache, then blocking end to end.

@@ -9,6 +9,8 @@ import * as path from "node:path";
 const PORT = Number(process.env.E2E_PORT ?? 18080);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 const SERVER_BIN = process.env.E2E_CHARON_BIN ?? "./target/release/charon";
+const CAPI_PORT = Number(process.env.E2E_CAPI_PORT ?? 18099);
+process.env.E2E_CAPI_PORT = String(CAPI_PORT);
 const DATA_DIR =
   process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "charon-e2e-"));
 process.env.E2E_DATA_DIR = DATA_DIR;
@@ -56,7 +58,18 @@ export default defineConfig({
       use: { ...chromium, javaScriptEnabled: false },
     },
   ],
-  webServer: {
+  webServer: [
+  // CrowdSec's Central API, simulated (built by `cargo test`, which `make test` runs first).
+  {
+    command: `${process.env.E2E_CAPI_SIM_BIN ?? "./target/debug/capi-sim"} 127.0.0.1:${CAPI_PORT}`,
+    cwd: "..",
+    url: `http://127.0.0.1:${CAPI_PORT}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  },
+  {
     command: SERVER_BIN,
     cwd: "..",
     url: `${BASE_URL}/health`,
@@ -75,8 +88,11 @@ export default defineConfig({
       CHARON_PROXY_LISTEN: `127.0.0.1:${Number(process.env.E2E_PROXY_PORT ?? 18088)}`,
       CHARON_CADDY_ADMIN: `127.0.0.1:${Number(process.env.E2E_CADDY_ADMIN_PORT ?? 18019)}`,
       CHARON_BOUNCER_LISTEN: `127.0.0.1:${Number(process.env.E2E_BOUNCER_PORT ?? 18081)}`,
+      CHARON_CAPI_URL: `http://127.0.0.1:${CAPI_PORT}/`,
+      CHARON_CAPI_TIMEOUT_SECS: "2",
     },
     stdout: "pipe",
     stderr: "pipe",
   },
+  ],
 });

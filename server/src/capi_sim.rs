@@ -37,6 +37,15 @@ pub struct Faults {
     pub count: Option<u32>,
 }
 
+/// `POST /admin/keys`: keys the simulated console rejects.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeySets {
+    #[serde(default)]
+    pub invalid: Vec<String>,
+    #[serde(default)]
+    pub expired: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimEnrollment {
     pub machine_id: String,
@@ -125,6 +134,15 @@ impl CapiSim {
             .route(
                 "/admin/faults",
                 post(|State(s): State<CapiSim>, Json(f): Json<Faults>| async move { s.set_faults(f); StatusCode::NO_CONTENT }),
+            )
+            .route(
+                "/admin/keys",
+                post(|State(s): State<CapiSim>, Json(k): Json<KeySets>| async move {
+                    let invalid: Vec<&str> = k.invalid.iter().map(String::as_str).collect();
+                    let expired: Vec<&str> = k.expired.iter().map(String::as_str).collect();
+                    s.set_keys(&invalid, &expired);
+                    StatusCode::NO_CONTENT
+                }),
             )
             .route(
                 "/admin/blocklist",
@@ -254,11 +272,11 @@ async fn enroll(State(sim): State<CapiSim>, Path(_v): Path<String>, headers: Hea
     (StatusCode::ACCEPTED, Json(json!({"message": "enrollment pending acceptance"}))).into_response()
 }
 
-async fn signals(State(sim): State<CapiSim>, Path(_v): Path<String>) -> StatusCode {
+async fn signals(Path(_v): Path<String>) -> StatusCode {
     StatusCode::OK
 }
 
-async fn metrics(State(sim): State<CapiSim>, Path(_v): Path<String>) -> StatusCode {
+async fn metrics(Path(_v): Path<String>) -> StatusCode {
     StatusCode::OK
 }
 

@@ -1,6 +1,7 @@
 //! `capi-sim [ADDR]`: CrowdSec's Central API simulated on loopback, for demos and manual tests
 //! (`CHARON_CAPI_URL=http://127.0.0.1:8099/`). Admin routes: `POST /admin/accept`,
 //! `POST /admin/faults {"delay_ms","status","count"}`, `POST /admin/blocklist ["203.0.113.1",…]`,
+//! `POST /admin/keys {"invalid":[…],"expired":[…]}`,
 //! `GET /admin/state`. Never part of the production path.
 
 #[tokio::main]

@@ -40,8 +40,16 @@ fn transport(e: reqwest::Error) -> CapiError {
     if e.is_connect() && (text.contains("ConnectionRefused") || text.contains("Connection refused")) {
         return CapiError::Refused;
     }
-    // Without the URL: it is ours, but keep messages short.
-    CapiError::Transport(e.without_url().to_string())
+    // The cause chain ("dns error: failed to lookup address …") without the URL.
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    CapiError::Transport(msg)
 }
 
 #[derive(Clone)]

@@ -316,6 +316,27 @@ async fn the_key_stays_secret_and_diagnose_reports_typed_json() {
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains("[FAIL] LAPI") && text.contains("fix:") && text.contains("[PASS] CAPI"), "{text}");
 
+    // The script is a thin wrapper with the same flags.
+    let script = {
+        let data = data.clone();
+        let (lapi, capi) = (lapi.clone(), capi.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/diagnose-crowdsec.sh"))
+                .args(["--json", "--data-dir"])
+                .arg(&data)
+                .env("DIAGNOSE_BIN", env!("CARGO_BIN_EXE_charon"))
+                .env("CHARON_CROWDSEC_LAPI_LISTEN", &lapi)
+                .env("CHARON_CAPI_URL", &capi)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(script.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&script.stdout).unwrap();
+    assert_eq!(v["enrollment"]["status"], "pending_acceptance");
+
     // The logs: the documented lines, and never the key.
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("[CROWDSEC_ENROLLMENT] enrollment completed"), "{log}");
