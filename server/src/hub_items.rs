@@ -103,12 +103,7 @@ impl HubItems {
     async fn index(&self) -> Result<Arc<Index>, AppError> {
         let path = self.layout().hub_dir.join(".index.json");
         if !path.exists() {
-            let layout = self.layout().clone();
-            let settings = self.inner.engine.settings().clone();
-            tokio::task::spawn_blocking(move || layout.generate(&settings))
-                .await
-                .map_err(unavailable)?
-                .map_err(unavailable)?;
+            self.inner.engine.ensure_generated().await.map_err(unavailable)?;
         }
         let meta = std::fs::metadata(&path).map_err(unavailable)?;
         let stamp = (meta.modified().map_err(unavailable)?, meta.len());

@@ -64,7 +64,7 @@ fn ConsoleView() -> impl IntoView {
     let heartbeat = ServerAction::<ForceHeartbeat>::new();
     let clear = ServerAction::<ClearEnrollment>::new();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let versions = move || {
         (
             enroll.version().try_get().unwrap_or_default(),
@@ -101,7 +101,7 @@ fn ConsoleView() -> impl IntoView {
                             <div class="row">
                                 <ActionForm action=heartbeat attr:class="inline-form">
                                     <button type="submit" class="btn btn-secondary" data-testid="console-heartbeat"
-                                        disabled=move || !lapi_ready || heartbeat.pending().get()>
+                                        disabled=move || !lapi_ready || heartbeat.pending().try_get().unwrap_or(false)>
                                         {t!(i18n, console_force_heartbeat)}
                                     </button>
                                 </ActionForm>
@@ -111,11 +111,11 @@ fn ConsoleView() -> impl IntoView {
                             </div>
                         </Show>
                         <div aria-live="polite">
-                            {move || heartbeat.value().get().map(|r| match r {
+                            {move || heartbeat.value().try_get().flatten().map(|r| match r {
                                 Ok(_) => view! { <p class="alert alert-ok">{t!(i18n, console_heartbeat_ok)}</p> }.into_any(),
                                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                             })}
-                            {move || clear.value().get().map(|r| match r {
+                            {move || clear.value().try_get().flatten().map(|r| match r {
                                 Ok(_) => view! { <p class="alert alert-ok">{t!(i18n, console_cleared)}</p> }.into_any(),
                                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                             })}
@@ -130,11 +130,11 @@ fn ConsoleView() -> impl IntoView {
                                     <div class="row">
                                         <input id="console-key" name="enrollment_key" required autocomplete="off" spellcheck="false"
                                             maxlength="512" aria-describedby="console-key-hint"
-                                            type=move || if show_key.get() { "text" } else { "password" } />
+                                            type=move || if show_key.try_get().unwrap_or(false) { "text" } else { "password" } />
                                         <button type="button" class="btn btn-secondary" aria-controls="console-key"
-                                            aria-pressed=move || show_key.get().to_string()
+                                            aria-pressed=move || show_key.try_get().unwrap_or(false).to_string()
                                             on:click=move |_| show_key.update(|s| *s = !*s)>
-                                            {move || if show_key.get() { t_string!(i18n, console_hide) } else { t_string!(i18n, console_show) }}
+                                            {move || if show_key.try_get().unwrap_or(false) { t_string!(i18n, console_hide) } else { t_string!(i18n, console_show) }}
                                         </button>
                                     </div>
                                     <p id="console-key-hint" class="hint">{t!(i18n, console_key_hint)}</p>
@@ -145,16 +145,16 @@ fn ConsoleView() -> impl IntoView {
                                     <input id="console-tags" name="tags" maxlength="400" value=tags_value.get_value() />
                                     <label class="check"><input type="checkbox" name="overwrite" value="on" />{t!(i18n, console_overwrite)}</label>
                                     <button type="submit" class="btn btn-primary" data-testid="console-enroll"
-                                        disabled=move || enroll.pending().get()>
-                                        {move || if enroll.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, console_enroll) }}
+                                        disabled=move || enroll.pending().try_get().unwrap_or(false)>
+                                        {move || if enroll.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, console_enroll) }}
                                     </button>
                                 </fieldset>
                             </ActionForm>
                             <div aria-live="polite">
-                                {move || enroll.pending().get().then(|| view! {
+                                {move || enroll.pending().try_get().unwrap_or(false).then(|| view! {
                                     <p class="alert alert-info progress">{t!(i18n, console_enrolling)}</p>
                                 })}
-                                {move || (!enroll.pending().get()).then(|| enroll.value().get().map(|r| match r {
+                                {move || (!enroll.pending().try_get().unwrap_or(false)).then(|| enroll.value().try_get().flatten().map(|r| match r {
                                     Ok(_) => view! { <p class="alert alert-ok" data-testid="console-enrolled">{t!(i18n, console_enrolled_ok)}</p> }.into_any(),
                                     Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                                 })).flatten()}

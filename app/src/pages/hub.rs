@@ -74,12 +74,12 @@ fn ItemButtons(kind: HubItemType, name: String, installed: bool) -> impl IntoVie
     let i18n = use_i18n();
     let actions = expect_context::<HubActions>();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let n1 = name.clone();
     let n2 = name.clone();
-    let installing = move || actions.install.pending().get() && actions.install.input().with(|i| i.as_ref().is_some_and(|i| i.name == n1));
-    let removing = move || actions.remove.pending().get() && actions.remove.input().with(|i| i.as_ref().is_some_and(|i| i.name == n2));
-    let busy = move || actions.install.pending().get() || actions.remove.pending().get();
+    let installing = move || actions.install.pending().try_get().unwrap_or(false) && actions.install.input().try_with(|i| i.as_ref().is_some_and(|i| i.name == n1)).unwrap_or(false);
+    let removing = move || actions.remove.pending().try_get().unwrap_or(false) && actions.remove.input().try_with(|i| i.as_ref().is_some_and(|i| i.name == n2)).unwrap_or(false);
+    let busy = move || actions.install.pending().try_get().unwrap_or(false) || actions.remove.pending().try_get().unwrap_or(false);
     let label = if installed { format!("{} {name}", t_string!(i18n, hub_remove)) } else { format!("{} {name}", t_string!(i18n, hub_install)) };
     let name = StoredValue::new(name);
     let label = StoredValue::new(label);
@@ -141,14 +141,14 @@ fn ChangeStatus() -> impl IntoView {
     };
     view! {
         <div aria-live="polite" role="status" class="hub-status">
-            {move || actions.install.pending().get().then(|| view! {
+            {move || actions.install.pending().try_get().unwrap_or(false).then(|| view! {
                 <p class="alert alert-info progress" data-testid="hub-progress">{t!(i18n, hub_installing)}</p>
             })}
-            {move || actions.remove.pending().get().then(|| view! {
+            {move || actions.remove.pending().try_get().unwrap_or(false).then(|| view! {
                 <p class="alert alert-info progress" data-testid="hub-progress">{t!(i18n, hub_removing)}</p>
             })}
-            {move || (!actions.install.pending().get()).then(|| actions.install.value().get().map(|r| outcome(r, true))).flatten()}
-            {move || (!actions.remove.pending().get()).then(|| actions.remove.value().get().map(|r| outcome(r, false))).flatten()}
+            {move || (!actions.install.pending().try_get().unwrap_or(false)).then(|| actions.install.value().try_get().flatten().map(|r| outcome(r, true))).flatten()}
+            {move || (!actions.remove.pending().try_get().unwrap_or(false)).then(|| actions.remove.value().try_get().flatten().map(|r| outcome(r, false))).flatten()}
         </div>
     }
 }

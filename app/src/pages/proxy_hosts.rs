@@ -33,8 +33,8 @@ fn HostForm(save: ServerAction<SaveProxyHost>, host: Option<ProxyHost>) -> impl 
             <p id=f("upstream-hint") class="hint">{t!(i18n, proxy_upstream_hint)}</p>
             <label class="check"><input type="checkbox" name="enabled" value="on" checked=enabled />{t!(i18n, proxy_col_enabled)}</label>
             <label class="check"><input type="checkbox" name="protect" value="on" checked=protect />{t!(i18n, proxy_col_protect)}</label>
-            <button type="submit" class="btn btn-primary" data-testid="proxy-save" disabled=move || save.pending().get()>
-                {move || if save.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, proxy_save) }}
+            <button type="submit" class="btn btn-primary" data-testid="proxy-save" disabled=move || save.pending().try_get().unwrap_or(false)>
+                {move || if save.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, proxy_save) }}
             </button>
         </ActionForm>
     }
@@ -59,7 +59,7 @@ fn ProxyHostsView() -> impl IntoView {
     let save = ServerAction::<SaveProxyHost>::new();
     let delete = ServerAction::<DeleteProxyHost>::new();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let hosts = Resource::new(
         move || (save.version().try_get().unwrap_or_default(), delete.version().try_get().unwrap_or_default()),
         |_| list_proxy_hosts(),
@@ -67,11 +67,11 @@ fn ProxyHostsView() -> impl IntoView {
     let yes_no = move |b: bool| if b { t_string!(i18n, proxy_yes) } else { t_string!(i18n, proxy_no) };
     view! {
             <div aria-live="polite">
-                {move || save.value().get().map(|r| match r {
+                {move || save.value().try_get().flatten().map(|r| match r {
                     Ok(h) => view! { <p class="alert alert-ok" data-testid="proxy-saved">{t!(i18n, proxy_saved)}" "<code>{h.domain}</code></p> }.into_any(),
                     Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                 })}
-                {move || delete.value().get().map(|r| match r {
+                {move || delete.value().try_get().flatten().map(|r| match r {
                     Ok(()) => view! { <p class="alert alert-ok">{t!(i18n, proxy_deleted)}</p> }.into_any(),
                     Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                 })}

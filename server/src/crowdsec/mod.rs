@@ -51,6 +51,8 @@ struct Inner {
     run: tokio::sync::Mutex<Option<RunLoop>>,
     bouncer: StdMutex<Resolution>,
     loaded: Arc<StdMutex<process::Loaded>>,
+    /// Generating the engine's files is one writer at a time (start, hub, registration).
+    generating: Arc<StdMutex<()>>,
 }
 
 fn engine_error(code: EngineErrorCode, detail: impl Into<String>) -> AppError {
@@ -101,6 +103,7 @@ impl CrowdSec {
                 run: tokio::sync::Mutex::new(None),
                 bouncer: StdMutex::new(Resolution::default()),
                 loaded: Arc::new(StdMutex::new(process::Loaded::default())),
+                generating: Arc::new(StdMutex::new(())),
             }),
         }
     }
@@ -191,11 +194,8 @@ impl CrowdSec {
         };
 
         process::stop_leftover(&self.inner.layout).await;
-        let layout = self.inner.layout.clone();
-        let engine = self.inner.engine.clone();
-        tokio::task::spawn_blocking(move || layout.generate(&engine))
+        self.generate()
             .await
-            .map_err(|e| fail(e.to_string()))?
             .map_err(|e| fail(format!("cannot write the engine configuration: {e:#}")))?;
         if !self.inner.layout.credentials_file().exists() {
             cscli
@@ -253,6 +253,26 @@ impl CrowdSec {
             self.start().await?;
         }
         Ok(())
+    }
+
+    /// Writes or refreshes the engine's files (one writer at a time).
+    pub async fn generate(&self) -> anyhow::Result<()> {
+        let layout = self.inner.layout.clone();
+        let engine = self.inner.engine.clone();
+        let lock = self.inner.generating.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            layout.generate(&engine)
+        })
+        .await?
+    }
+
+    /// Generates the engine's files unless they exist (the hub catalogue works before any start).
+    pub async fn ensure_generated(&self) -> anyhow::Result<()> {
+        if self.inner.layout.hub_dir.join(".index.json").exists() && self.inner.layout.config_file().exists() {
+            return Ok(());
+        }
+        self.generate().await
     }
 
     /// What the running engine reported loading at its start; `None` unless it is running.
@@ -336,11 +356,7 @@ impl CrowdSec {
             }
         }
         let cscli = self.cscli().ok_or_else(|| anyhow::anyhow!("cscli is not installed"))?;
-        if !self.inner.layout.config_file().exists() {
-            let layout = self.inner.layout.clone();
-            let engine = self.inner.engine.clone();
-            tokio::task::spawn_blocking(move || layout.generate(&engine)).await??;
-        }
+        self.ensure_generated().await?;
         cscli.delete_bouncer(name).await?;
         let key = cscli.add_bouncer(name).await?;
         if let Some(dir) = key_file.parent() {
