@@ -41,15 +41,17 @@ pub fn CrowdSecCard() -> impl IntoView {
     let initial = Resource::new(move || toggle.version().try_get().unwrap_or_default(), |_| get_engine_status());
     let live = live_status();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
 
     // The freshest of: the last event, the toggle's answer, the server-rendered status.
     let current = move || {
-        live.get()
-            .or_else(|| toggle.value().get().and_then(|r| r.ok()))
-            .or_else(|| initial.get().and_then(|r| r.ok()))
+        // try_*: a render finishing after the request was abandoned must not panic.
+        live.try_get()
+            .flatten()
+            .or_else(|| toggle.value().try_get().flatten().and_then(|r| r.ok()))
+            .or_else(|| initial.try_get().flatten().and_then(|r| r.ok()))
     };
-    let pending = move || toggle.pending().get();
+    let pending = move || toggle.pending().try_get().unwrap_or(false);
     let wanted_on = move || toggle.input().get().map(|i| i.enabled);
 
     view! {
@@ -119,7 +121,7 @@ pub fn CrowdSecCard() -> impl IntoView {
                                     }}
                                 </p>
                             </Show>
-                            {move || (!pending()).then(|| toggle.value().get()).flatten().map(|r| match r {
+                            {move || (!pending()).then(|| toggle.value().try_get().flatten()).flatten().map(|r| match r {
                                 Ok(s) if s.enabled && s.lapi_ready => view! {
                                     <p class="alert alert-ok toast" data-testid="crowdsec-toast">{t!(i18n, crowdsec_started_toast)}</p>
                                 }.into_any(),

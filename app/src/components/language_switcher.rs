@@ -10,11 +10,12 @@ pub fn LanguageSwitcher() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
     let next = move || {
-        let search = location.search.get();
+        let search = location.search.try_get().unwrap_or_default();
+        let path = location.pathname.try_get().unwrap_or_default();
         if search.is_empty() {
-            location.pathname.get()
+            path
         } else {
-            format!("{}?{}", location.pathname.get(), search)
+            format!("{path}?{search}")
         }
     };
     let current = move || i18n.get_locale();

@@ -27,7 +27,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     let path = use_location().pathname;
     let nav_link = move |href: &'static str, label: &'static str| {
         let current = move || {
-            let p = path.get();
+            let p = path.try_get().unwrap_or_default();
             // "/security" is current only on itself; the sub-pages have their own entries.
             let active = if href == "/security" { p == href } else { p.starts_with(href) };
             active.then_some("page")

@@ -102,7 +102,7 @@ fn DecisionsView() -> impl IntoView {
     let unban = ServerAction::<UnbanDecision>::new();
     let live = live_version();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let now = RwSignal::new(now_unix());
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || now.set(now_unix()), std::time::Duration::from_secs(1)) {
@@ -135,7 +135,7 @@ fn DecisionsView() -> impl IntoView {
             .iter()
             .map(|(k, v)| format!("{k}={}", js_escape(v)))
             .collect();
-        format!("{}?{}", location.pathname.get(), qs.join("&"))
+        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
     };
 
     view! {
@@ -210,7 +210,7 @@ fn DecisionsView() -> impl IntoView {
             })}
         </Transition>
         <div aria-live="polite">
-            {move || unban.value().get().map(|r| match r {
+            {move || unban.value().try_get().flatten().map(|r| match r {
                 Ok(_) => view! { <p class="alert alert-ok toast" data-testid="unban-done">{t!(i18n, decisions_unbanned)}</p> }.into_any(),
                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
             })}
@@ -237,12 +237,12 @@ fn DecisionsView() -> impl IntoView {
                         <option value="captcha">"captcha"</option>
                         <option value="throttle">"throttle"</option>
                     </select>
-                    <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().get()>
-                        {move || if ban.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, decisions_ban_submit) }}
+                    <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().try_get().unwrap_or(false)>
+                        {move || if ban.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, decisions_ban_submit) }}
                     </button>
                 </ActionForm>
                 <div aria-live="polite">
-                    {move || ban.value().get().map(|r| match r {
+                    {move || ban.value().try_get().flatten().map(|r| match r {
                         Ok(d) => view! { <p class="alert alert-ok" data-testid="ban-done">{t!(i18n, decisions_banned)}" "<code>{d.value}</code></p> }.into_any(),
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     })}
@@ -348,7 +348,7 @@ fn AllowlistSection() -> impl IntoView {
     let remove = ServerAction::<RemoveAllowlist>::new();
     let unban_covered = ServerAction::<UnbanValues>::new();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.get().flatten().is_some_and(|p| p.role.may_mutate());
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let entries = Resource::new(move || (add.version().try_get().unwrap_or_default(), remove.version().try_get().unwrap_or_default()), |_| list_allowlist());
     view! {
         <section class="card" aria-labelledby="allowlist-title" data-testid="allowlist">
@@ -398,7 +398,7 @@ fn AllowlistSection() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" data-testid="allowlist-submit">{t!(i18n, allowlist_add)}</button>
                 </ActionForm>
                 <div aria-live="polite">
-                    {move || add.value().get().map(|r| match r {
+                    {move || add.value().try_get().flatten().map(|r| match r {
                         Ok(added) if added.covered.is_empty() => view! {
                             <p class="alert alert-ok">{t!(i18n, allowlist_added)}</p>
                         }.into_any(),
@@ -419,11 +419,11 @@ fn AllowlistSection() -> impl IntoView {
                         }
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     })}
-                    {move || unban_covered.value().get().map(|r| match r {
+                    {move || unban_covered.value().try_get().flatten().map(|r| match r {
                         Ok(_) => view! { <p class="alert alert-ok" data-testid="covered-unbanned">{t!(i18n, decisions_unbanned)}</p> }.into_any(),
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     })}
-                    {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorMessage error=e /> })}
+                    {move || remove.value().try_get().flatten().and_then(|r| r.err()).map(|e| view! { <ErrorMessage error=e /> })}
                 </div>
             </Show>
         </section>

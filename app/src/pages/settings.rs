@@ -25,7 +25,7 @@ pub fn SettingsPage() -> impl IntoView {
 /// Whether the signed-in user may act; `None` while unknown.
 fn is_admin() -> impl Fn() -> Option<bool> + Copy {
     let user = expect_context::<CurrentUser>().0;
-    move || user.get().map(|p| p.is_some_and(|p| p.role.may_mutate()))
+    move || user.try_get().flatten().map(|p| p.is_some_and(|p| p.role.may_mutate()))
 }
 
 #[component]
@@ -102,12 +102,12 @@ fn UsersSection() -> impl IntoView {
                             aria-describedby="new-password-hint" />
                         <p id="new-password-hint" class="hint">{t!(i18n, password_hint)}</p>
                         <RoleSelect id="new-role" />
-                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
-                            {move || if create.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, create_user_submit) }}
+                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().try_get().unwrap_or(false)>
+                            {move || if create.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, create_user_submit) }}
                         </button>
                     </ActionForm>
                     <div aria-live="polite">
-                        {move || create.value().get().map(|r| match r {
+                        {move || create.value().try_get().flatten().map(|r| match r {
                             Ok(_) => view! { <p class="alert alert-ok" data-testid="user-created">{t!(i18n, user_created)}</p> }.into_any(),
                             Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                         })}
@@ -180,12 +180,12 @@ fn TokensSection() -> impl IntoView {
                         <label for="token-name">{t!(i18n, token_name)}</label>
                         <input id="token-name" name="name" required maxlength=TOKEN_NAME_MAX autocomplete="off" />
                         <RoleSelect id="token-role" />
-                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
-                            {move || if create.pending().get() { t_string!(i18n, working) } else { t_string!(i18n, create_token_submit) }}
+                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().try_get().unwrap_or(false)>
+                            {move || if create.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, create_token_submit) }}
                         </button>
                     </ActionForm>
                     <div aria-live="polite">
-                        {move || create.value().get().map(|r| match r {
+                        {move || create.value().try_get().flatten().map(|r| match r {
                             Ok(new) => view! {
                                 <div class="alert alert-ok">
                                     <p>{t!(i18n, token_created_once)}</p>
@@ -194,7 +194,7 @@ fn TokensSection() -> impl IntoView {
                             }.into_any(),
                             Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                         })}
-                        {move || revoke.value().get().map(|r| match r {
+                        {move || revoke.value().try_get().flatten().map(|r| match r {
                             Ok(()) => view! { <p class="alert alert-ok">{t!(i18n, token_revoked)}</p> }.into_any(),
                             Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                         })}
