@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 
-pub use crate::bouncer::forward_auth::FailMode;
+pub use app::proxy_model::FailMode;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
