@@ -16,6 +16,9 @@ use super::cache::DecisionCache;
 use crate::crowdsec::lapi::Lapi;
 use crate::crowdsec::CrowdSec;
 
+/// How often expired decisions are dropped from memory.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 /// Default interval between complete answers (`decision_full_resync_secs`).
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 
@@ -60,6 +63,7 @@ pub async fn run(
 ) {
     let mut need_startup = true;
     let mut last_full = std::time::Instant::now();
+    let mut last_sweep = std::time::Instant::now() - SWEEP_EVERY;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -68,7 +72,14 @@ pub async fn run(
             _ = poke.notified() => {}
         }
         let now = crate::db::now();
-        cache.sweep(now);
+        // Lookups already ignore expired entries; the sweep only frees them. It scans every
+        // decision, so it runs every 10 s and on the blocking pool, never on a worker that
+        // answers checks.
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
+            let cache = cache.clone();
+            let _ = tokio::task::spawn_blocking(move || cache.sweep(now)).await;
+        }
         let Some(key) = source.key() else {
             // Engine off or starting: keep what we have; a fresh start needs a full answer.
             need_startup = true;
