@@ -36,13 +36,7 @@ impl OnlineCredentials {
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(serde_norway::to_string(self)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        crate::crowdsec::layout::write_private_file(path, serde_norway::to_string(self)?.as_bytes())?;
         Ok(())
     }
 }

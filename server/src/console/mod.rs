@@ -214,10 +214,9 @@ impl Console {
 
         let result = self.enroll_once(&req).await;
         match result {
-            Ok((answer, login)) => {
+            Ok(()) => {
                 tracing::info!("[CROWDSEC_ENROLLMENT] enrollment completed");
                 // A fresh enrollment waits for acceptance on the console; the heartbeat sees it.
-                let _ = (answer, login);
                 stored.status.status = EnrollmentState::PendingAcceptance;
                 stored.status.enrolled_at = None;
                 stored.status.last_error = None;
@@ -242,7 +241,7 @@ impl Console {
         }
     }
 
-    async fn enroll_once(&self, req: &EnrollRequest) -> Result<(EnrollAnswer, Login), AppError> {
+    async fn enroll_once(&self, req: &EnrollRequest) -> Result<(), AppError> {
         let creds = self.ensure_registered().await?;
         let capi = self.inner.capi.as_ref().expect("checked");
         let login = self.with_retries("enrollment", || self.login(&creds)).await.map_err(|e| capi_error(&e, false))?;
@@ -253,7 +252,7 @@ impl Console {
         if answer == EnrollAnswer::AlreadyEnrolled {
             return Err(engine_error(EngineErrorCode::EnrollAlreadyEnrolled, None));
         }
-        Ok((answer, login))
+        Ok(())
     }
 
     /// Local reset: back to `not_enrolled`, the sealed key forgotten (the console keeps its side).

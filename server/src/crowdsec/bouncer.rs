@@ -45,24 +45,6 @@ pub fn read_key_file(path: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Writes the key atomically with mode 0600.
-pub fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(key.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
 impl BouncerKeys<'_> {
     /// Finds a key the LAPI accepts, registering a new bouncer when none does.
     pub async fn ensure(&self) -> anyhow::Result<Resolution> {
@@ -102,7 +84,7 @@ impl BouncerKeys<'_> {
         if key.is_empty() {
             anyhow::bail!("cscli returned an empty bouncer key");
         }
-        write_key_file(&self.key_file, &key)?;
+        super::layout::write_private_file(&self.key_file, key.as_bytes())?;
         tracing::info!(path = %self.key_file.display(), "registered bouncer {BOUNCER_NAME}; key stored");
         match self.lapi.check_bouncer_key(&key).await? {
             KeyCheck::Valid => Ok(ActiveKey { key, source: KeySource::File }),

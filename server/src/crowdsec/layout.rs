@@ -273,6 +273,19 @@ pub fn private(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes a secret file atomically (temporary file, fsync, rename) with mode 0600.
+pub fn write_private_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
 /// Writes `content` unless the file already has exactly it; returns whether it wrote.
 pub fn write_if_changed(path: &Path, content: &str) -> std::io::Result<bool> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == content) {

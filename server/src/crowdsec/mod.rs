@@ -363,7 +363,7 @@ impl CrowdSec {
             std::fs::create_dir_all(dir)?;
             layout::private(dir)?;
         }
-        bouncer::write_key_file(key_file, &key)?;
+        layout::write_private_file(key_file, key.as_bytes())?;
         tracing::info!(path = %key_file.display(), "registered bouncer {name}; key stored");
         Ok(())
     }

@@ -438,17 +438,23 @@ pub async fn stop_leftover(layout: &Layout) {
     let config = layout.config_file();
     if is_our_engine(pid, &config) {
         tracing::warn!(pid, "[CROWDSEC_STARTUP] found an engine left by a previous run of Charon; stopping it");
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while is_our_engine(pid, &config) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if is_our_engine(pid, &config) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        terminate_pid(pid, STOP_TIMEOUT, || is_our_engine(pid, &config)).await;
     }
     let _ = std::fs::remove_file(&pid_file);
+}
+
+/// Stops a process that is not our child: SIGTERM, then SIGKILL when it is still `alive()` after
+/// `timeout`. `alive` must re-check the identity (pid file + cmdline), so a reused pid is never hit.
+pub async fn terminate_pid(pid: i32, timeout: Duration, alive: impl Fn() -> bool) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let deadline = Instant::now() + timeout;
+    while alive() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if alive() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// True when `pid` is a live crowdsec process started with this data dir's config.

@@ -6,12 +6,9 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-
-use crate::crowdsec::process::is_live_process;
+use crate::crowdsec::process::{is_live_process, terminate_pid};
 
 /// How to start one data-plane process and recognise it later.
 #[derive(Debug, Clone)]
@@ -65,15 +62,7 @@ impl DaemonSpec {
     /// SIGTERM, then SIGKILL after `timeout`.
     pub async fn stop(&self, timeout: Duration) {
         let Some(pid) = self.running() else { return };
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-        let deadline = Instant::now() + timeout;
-        while self.running().is_some() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if self.running().is_some() {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        terminate_pid(pid as i32, timeout, || self.running().is_some()).await;
         let _ = std::fs::remove_file(&self.pid_file);
         tracing::info!(pid, "[DATA_PLANE] stopped {}", self.name);
     }

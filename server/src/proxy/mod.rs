@@ -364,26 +364,19 @@ impl Proxy {
         }
     }
 
+    /// The bouncer's counters, or `None` when it does not answer.
+    async fn bouncer_stats(&self) -> Option<app::proxy_model::BouncerStats> {
+        let url = format!("http://{}/bouncer/stats", self.inner.settings.bouncer);
+        let res = self.inner.http.get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
+        res.error_for_status().ok()?.json().await.ok()
+    }
+
     pub async fn status(&self) -> DataPlaneStatus {
         let (caddy_err, bouncer_err) = self.inner.errors.lock().expect("errors lock").clone();
         let caddy_pid = self.inner.caddy.as_ref().and_then(|c| c.running());
         let bouncer_pid = self.inner.bouncer.running();
         let stats = match bouncer_pid {
-            Some(_) => self
-                .inner
-                .http
-                .get(format!("http://{}/bouncer/stats", self.inner.settings.bouncer))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .ok()
-                .and_then(|r| r.error_for_status().ok())
-                .map(|r| r.json())
-                .map(|f| async { f.await.ok() }),
-            None => None,
-        };
-        let stats = match stats {
-            Some(f) => f.await,
+            Some(_) => self.bouncer_stats().await,
             None => None,
         };
         let caddy_missing = self.inner.caddy.is_none().then(|| "caddy is not installed".to_owned());
