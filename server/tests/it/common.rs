@@ -4,8 +4,10 @@
 
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use charon::config::Config;
+use serde_json::Value;
 use charon::AppState;
 
 pub struct TestApp {
@@ -96,3 +98,28 @@ pub async fn login(app: &TestApp, username: &str, password: &str) -> (reqwest::C
         .unwrap();
     (client, res)
 }
+
+/// `GET /api/v1/cerberus/crowdsec/decisions{query}` as JSON.
+pub async fn list_decisions(app: &TestApp, c: &reqwest::Client, query: &str) -> Value {
+    c.get(app.url(&format!("/api/v1/cerberus/crowdsec/decisions{query}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls the list until `pred` holds; returns how long it took.
+pub async fn wait_for_decisions(app: &TestApp, c: &reqwest::Client, query: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let v = list_decisions(app, c, query).await;
+        if pred(&v) {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < timeout, "timed out; last answer {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+

@@ -87,17 +87,12 @@ async fn enroll_accept_heartbeat_enrolled_overwrite_and_the_community_blocklist(
     assert_eq!((status, v["status"].as_str()), (200, Some("pending_acceptance")), "{v}");
 
     // The engine (restarted once registered) pulled the community blocklist: origin CAPI.
-    let t0 = Instant::now();
-    loop {
-        let list: Value = admin.get(app.url(&format!("{API}/decisions?origin=CAPI"))).send().await.unwrap().json().await.unwrap();
-        let values: Vec<&str> = list["decisions"].as_array().unwrap().iter().map(|d| d["value"].as_str().unwrap()).collect();
-        if values.contains(&"203.0.113.50") && values.contains(&"203.0.113.51") {
-            println!("NUMBERS community blocklist in Live Decisions {:?} after the enrollment", t0.elapsed());
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(40), "no CAPI decisions: {list}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let took = wait_for_decisions(&app, &admin, "?origin=CAPI", Duration::from_secs(40), |list| {
+        let values: Vec<&str> = list["decisions"].as_array().into_iter().flatten().filter_map(|d| d["value"].as_str()).collect();
+        values.contains(&"203.0.113.50") && values.contains(&"203.0.113.51")
+    })
+    .await;
+    println!("NUMBERS community blocklist in Live Decisions {took:?} after the enrollment");
     assert!(sim.calls("pull") >= 1);
 
     // Local reset.

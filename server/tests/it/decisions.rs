@@ -3,7 +3,7 @@
 
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::common::*;
 use serde_json::{json, Value};
@@ -49,35 +49,13 @@ async fn started() -> (TestApp, reqwest::Client) {
     (app, admin)
 }
 
-async fn list(app: &TestApp, c: &reqwest::Client, query: &str) -> Value {
-    c.get(app.url(&format!("/api/v1/cerberus/crowdsec/decisions{query}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn wait_for(app: &TestApp, c: &reqwest::Client, query: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Duration {
-    let t0 = Instant::now();
-    loop {
-        let v = list(app, c, query).await;
-        if pred(&v) {
-            return t0.elapsed();
-        }
-        assert!(t0.elapsed() < timeout, "timed out; last answer {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn cscli_decisions_appear_and_ui_unbans_reach_the_engine() {
     let (app, admin) = started().await;
     cscli(&app, &["decisions", "add", "-i", "203.0.113.9", "-d", "1h"]);
-    let took = wait_for(&app, &admin, "?q=203.0.113.9", Duration::from_secs(5), |v| v["total"] == 1).await;
+    let took = wait_for_decisions(&app, &admin, "?q=203.0.113.9", Duration::from_secs(5), |v| v["total"] == 1).await;
     println!("MEASURE cscli add -> in the API: {:.2} s", took.as_secs_f64());
-    let v = list(&app, &admin, "?q=203.0.113.9").await;
+    let v = list_decisions(&app, &admin, "?q=203.0.113.9").await;
     let d = &v["decisions"][0];
     assert_eq!(d["value"], "203.0.113.9");
     assert_eq!(d["scope"], "Ip");
@@ -116,7 +94,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
 
     // The engine has it, and its stream returns it (the scope was written as `Range`).
     assert!(cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));
-    let v = list(&app, &admin, "?q=198.51.100.77").await;
+    let v = list_decisions(&app, &admin, "?q=198.51.100.77").await;
     assert_eq!(v["total"], 1, "filtering by an address finds the covering range: {v}");
 
     // The country comes from the installed CC0 database.
@@ -150,8 +128,8 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     assert!(cache.lookup("::ffff:192.0.2.44".parse().unwrap(), charon::db::now()).is_some());
 
     // After the stream caught up the set is the same (keyed by scope, value and type).
-    wait_for(&app, &admin, "", Duration::from_secs(5), |v| v["total"] == 3).await;
-    let counts = list(&app, &admin, "").await["counts"].clone();
+    wait_for_decisions(&app, &admin, "", Duration::from_secs(5), |v| v["total"] == 3).await;
+    let counts = list_decisions(&app, &admin, "").await["counts"].clone();
     assert_eq!(counts, json!([{"origin": "charon", "count": 3}]));
 
     // Unban by value.
@@ -174,14 +152,14 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
 async fn decisions_expiring_on_their_own_disappear_and_the_longest_duplicate_wins() {
     let (app, admin) = started().await;
     cscli(&app, &["decisions", "add", "-i", "203.0.113.20", "-d", "3s"]);
-    wait_for(&app, &admin, "?q=203.0.113.20", Duration::from_secs(5), |v| v["total"] == 1).await;
-    wait_for(&app, &admin, "?q=203.0.113.20", Duration::from_secs(10), |v| v["total"] == 0).await;
+    wait_for_decisions(&app, &admin, "?q=203.0.113.20", Duration::from_secs(5), |v| v["total"] == 1).await;
+    wait_for_decisions(&app, &admin, "?q=203.0.113.20", Duration::from_secs(10), |v| v["total"] == 0).await;
     assert!(app.state.decisions.cache().lookup("203.0.113.20".parse().unwrap(), charon::db::now()).is_none());
 
     // Two bans on one address: the stream keeps the longest; deleting the shorter changes nothing.
     cscli(&app, &["decisions", "add", "-i", "203.0.113.21", "-d", "1h"]);
     cscli(&app, &["decisions", "add", "-i", "203.0.113.21", "-d", "8h"]);
-    wait_for(&app, &admin, "?q=203.0.113.21", Duration::from_secs(5), |v| {
+    wait_for_decisions(&app, &admin, "?q=203.0.113.21", Duration::from_secs(5), |v| {
         v["total"] == 1 && v["decisions"][0]["until"].as_str().is_some_and(|u| {
             let t = time::OffsetDateTime::parse(u, &time::format_description::well_known::Rfc3339).unwrap();
             t.unix_timestamp() - charon::db::now() > 7 * 3600
@@ -218,7 +196,7 @@ async fn bad_input_is_refused_with_the_field_named_and_the_lapi_untouched() {
 async fn with_the_lapi_down_actions_answer_503_and_the_last_state_is_kept() {
     let (app, admin) = started().await;
     cscli(&app, &["decisions", "add", "-i", "203.0.113.30", "-d", "1h"]);
-    wait_for(&app, &admin, "?q=203.0.113.30", Duration::from_secs(5), |v| v["total"] == 1).await;
+    wait_for_decisions(&app, &admin, "?q=203.0.113.30", Duration::from_secs(5), |v| v["total"] == 1).await;
     admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
     let res = admin
         .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
@@ -229,13 +207,13 @@ async fn with_the_lapi_down_actions_answer_503_and_the_last_state_is_kept() {
     assert_eq!(res.status(), 503);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "LAPI not available");
     // The last known decisions are still enforced and listed, marked stale.
-    let v = wait_for(&app, &admin, "", Duration::from_secs(5), |v| !v["stale_since"].is_null()).await;
+    let v = wait_for_decisions(&app, &admin, "", Duration::from_secs(5), |v| !v["stale_since"].is_null()).await;
     let _ = v;
-    assert_eq!(list(&app, &admin, "").await["total"], 1);
+    assert_eq!(list_decisions(&app, &admin, "").await["total"], 1);
     assert!(app.state.decisions.cache().lookup("203.0.113.30".parse().unwrap(), charon::db::now()).is_some());
     // It recovers on its own when the engine is back.
     admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
-    wait_for(&app, &admin, "", Duration::from_secs(10), |v| v["stale_since"].is_null() && v["total"] == 1).await;
+    wait_for_decisions(&app, &admin, "", Duration::from_secs(10), |v| v["stale_since"].is_null() && v["total"] == 1).await;
 }
 
 #[tokio::test]
@@ -266,7 +244,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     let (app, admin) = started().await;
     let cache = app.state.decisions.cache().clone();
     cscli(&app, &["decisions", "add", "-i", "203.0.113.50", "-d", "1h"]);
-    wait_for(&app, &admin, "?q=203.0.113.50", Duration::from_secs(5), |v| v["total"] == 1).await;
+    wait_for_decisions(&app, &admin, "?q=203.0.113.50", Duration::from_secs(5), |v| v["total"] == 1).await;
     assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_some());
 
     let res = admin
@@ -280,7 +258,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     assert_eq!(added["entry"]["value"], "203.0.113.0/24");
     assert_eq!(added["covered"][0]["value"], "203.0.113.50", "covered decisions are offered for unban");
     assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_none(), "never blocked");
-    let listed = list(&app, &admin, "?q=203.0.113.50").await;
+    let listed = list_decisions(&app, &admin, "?q=203.0.113.50").await;
     assert_eq!(listed["decisions"][0]["allowlisted"], true, "the row is marked");
 
     // The engine got a whitelist parser and is running again with it.

@@ -102,25 +102,6 @@ fn append(path: &Path, line: &str) {
     writeln!(f, "{line}").unwrap();
 }
 
-async fn wait_for_decision(app: &TestApp, c: &reqwest::Client, ip: &str, timeout: Duration) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let v: Value = c
-            .get(app.url(&format!("/api/v1/cerberus/crowdsec/decisions?q={ip}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(d) = v["decisions"].as_array().and_then(|a| a.first()) {
-            return d.clone();
-        }
-        assert!(t0.elapsed() < timeout, "no decision for {ip} after {timeout:?}: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn http_cve_installs_offline_loads_detects_and_removes_keeping_shared_dependencies() {
     let (app, admin) = started().await;
@@ -187,7 +168,9 @@ async fn http_cve_installs_offline_loads_detects_and_removes_keeping_shared_depe
     let attacker = "198.51.100.23";
     let t0 = Instant::now();
     append(&app.state.crowdsec.layout().access_log, &access_line(attacker, "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd", 404));
-    let d = wait_for_decision(&app, &admin, attacker, Duration::from_secs(20)).await;
+    let query = format!("?q={attacker}");
+    wait_for_decisions(&app, &admin, &query, Duration::from_secs(20), |v| v["total"] != 0).await;
+    let d = &list_decisions(&app, &admin, &query).await["decisions"][0];
     assert_eq!(d["scenario"], "crowdsecurity/http-cve-2021-41773", "{d}");
     println!("NUMBERS CVE probe line → decision visible: {:?}", t0.elapsed());
 
