@@ -31,12 +31,14 @@ test-rust:
 	cargo test -p server
 
 test-e2e:
-	cargo build -p server --bin capi-sim
+	cargo build -p capi-sim --bin capi-sim
 	cd end2end && CI=1 E2E_CHARON_BIN=./$(BIN) npx playwright test
 
-## Benchmarks (print numbers; not part of `make test`): the decision cache, then blocking end to end.
+## Benchmarks (print numbers; not part of `make test`): the decision cache, the 100k-decision scale
+## test on the real engine, then blocking end to end.
 bench: setup
 	cargo bench -p server --bench lookup -- --warm-up-time 1 --measurement-time 3
+	cargo test -p server --test it scale -- --ignored --nocapture
 
 bench-blocking: build
 	python3 bench/forward_auth.py

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::i18n::*;
 use crate::model::Principal;
+#[cfg(feature = "ssr")]
+use crate::model::Admin;
 
 /// The signed-in user, or `None` (the auth layer already turned anonymous callers away from every
 /// protected route, so `None` only happens on public pages).
@@ -12,6 +15,37 @@ use crate::model::Principal;
 pub async fn whoami() -> Result<Option<Principal>, AppError> {
     Ok(guard::principal().ok())
 }
+
+/// Where to go after signing in: only a local path, never another site.
+pub fn safe_next(raw: Option<String>) -> String {
+    match raw {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
+        _ => "/security".to_owned(),
+    }
+}
+
+/// Title and message of the server's plain "too many attempts" page (rendered outside Leptos).
+pub fn rate_limited_texts(locale: Locale) -> (&'static str, &'static str) {
+    (
+        td_string!(locale, login_title),
+        td_string!(locale, login_error_rate_limited),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_accepts_local_paths() {
+        assert_eq!(safe_next(Some("/settings?x=1".into())), "/settings?x=1");
+        assert_eq!(safe_next(Some("//evil.example/".into())), "/security");
+        assert_eq!(safe_next(Some("https://evil.example/".into())), "/security");
+        assert_eq!(safe_next(Some("/\\evil.example".into())), "/security");
+        assert_eq!(safe_next(None), "/security");
+    }
+}
+
 
 #[cfg(feature = "ssr")]
 pub mod guard {
@@ -37,46 +71,23 @@ pub mod guard {
         })
     }
 
-    /// The caller if it may change things, or 401/403.
-    pub fn admin() -> Result<Principal, AppError> {
-        let p = principal()?;
-        if p.role.may_mutate() {
-            Ok(p)
-        } else {
+    /// The caller as an [`Admin`], or 401/403. The only road to a mutating service method.
+    pub fn admin() -> Result<Admin, AppError> {
+        Admin::check(principal()?).map_err(|e| {
             set_status(StatusCode::FORBIDDEN);
-            Err(AppError::Forbidden)
-        }
+            e.into()
+        })
     }
 
     pub fn services() -> Result<Services, AppError> {
         use_context::<Services>().ok_or(AppError::Internal)
     }
 
-    pub fn engine_status_code(code: crate::error::EngineErrorCode) -> StatusCode {
-        use crate::error::EngineErrorCode as E;
-        match code {
-            E::Busy | E::HubBusy | E::HubItemInUse | E::EnrollAlreadyEnrolled => StatusCode::CONFLICT,
-            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable | E::CapiOff => StatusCode::SERVICE_UNAVAILABLE,
-            E::StartFailed | E::BouncerFailed | E::HubChangeFailed | E::ProxyRejected | E::CapiRefused | E::CapiUnavailable | E::EnrollUnauthorized => {
-                StatusCode::BAD_GATEWAY
-            }
-            E::EnrollKeyRejected | E::EnrollTokenExpired => StatusCode::UNPROCESSABLE_ENTITY,
-            E::CapiTimeout => StatusCode::GATEWAY_TIMEOUT,
-        }
-    }
-
-    /// Maps a service error to its HTTP status so browsers and scripts see the same codes as REST.
+    /// Sets the response status from the one error table (`AppError::http_status`), so browsers
+    /// and scripts see the same codes as REST.
     pub fn status_for<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(e) = &result {
-            set_status(match e {
-                AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-                AppError::Forbidden => StatusCode::FORBIDDEN,
-                AppError::NotFound => StatusCode::NOT_FOUND,
-                AppError::Invalid { code: crate::error::ErrorCode::UsernameTaken | crate::error::ErrorCode::Duplicate | crate::error::ErrorCode::DomainTaken } => StatusCode::CONFLICT,
-                AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-                AppError::Engine { code, .. } => engine_status_code(*code),
-                AppError::Internal | AppError::Transport => StatusCode::INTERNAL_SERVER_ERROR,
-            });
+            set_status(e.http_status());
         }
         result
     }

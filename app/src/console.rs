@@ -37,8 +37,8 @@ pub async fn enroll_console(enrollment_key: String, agent_name: String, tags: St
 
 #[server(prefix = "/rpc", endpoint = "console/heartbeat")]
 pub async fn force_heartbeat() -> Result<EnrollmentStatus, AppError> {
-    guard::admin()?;
-    guard::status_for(guard::services()?.console.heartbeat().await)
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.console.heartbeat(&actor).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "console/clear")]

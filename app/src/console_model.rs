@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentState {
     NotEnrolled,
@@ -30,6 +31,7 @@ impl EnrollmentState {
 /// `GET …/console/status`: `{"status","agent_name","last_error","last_attempt_at",
 /// "last_heartbeat_at","enrolled_at"}` (+ `tags`). Times are RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollmentStatus {
     pub status: EnrollmentState,
     pub agent_name: Option<String>,
@@ -57,6 +59,7 @@ impl Default for EnrollmentStatus {
 
 /// `POST …/console/enroll` body.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollInput {
     pub enrollment_key: String,
     #[serde(default)]
@@ -165,6 +168,7 @@ impl EnrollRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LapiConnectivity {
     /// `healthy`, `unhealthy` or `stopped`.
     pub status: String,
@@ -173,6 +177,7 @@ pub struct LapiConnectivity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CapiConnectivity {
     /// `reachable`, `unreachable` or `off`.
     pub status: String,
@@ -183,6 +188,7 @@ pub struct CapiConnectivity {
 
 /// `GET …/diagnostics/connectivity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Connectivity {
     pub lapi: LapiConnectivity,
     pub capi: CapiConnectivity,
@@ -191,6 +197,7 @@ pub struct Connectivity {
 
 /// One line of `GET …/diagnostics/config`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConfigCheck {
     pub name: String,
     pub ok: bool,

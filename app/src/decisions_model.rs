@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One active decision, as the table and the REST API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub id: i64,
     /// An address (`Ip` scope) or a CIDR range (`Range` scope).
@@ -28,6 +29,7 @@ pub struct Decision {
 
 /// An allowlist entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AllowEntry {
     pub id: i64,
     pub value: String,
@@ -39,6 +41,7 @@ pub struct AllowEntry {
 /// The answer to adding an entry: the entry and the active decisions it covers, which the UI
 /// offers to unban.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AllowAdded {
     pub entry: AllowEntry,
     pub covered: Vec<Decision>,
@@ -46,6 +49,7 @@ pub struct AllowAdded {
 
 /// A page of the filtered, sorted list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DecisionPage {
     pub decisions: Vec<Decision>,
     pub total: usize,
@@ -60,6 +64,7 @@ pub struct DecisionPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OriginCount {
     pub origin: String,
     pub count: usize,
@@ -67,6 +72,7 @@ pub struct OriginCount {
 
 /// Filter, sort and page of the list; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DecisionQuery {
     /// An IP (decisions covering it) or a CIDR (decisions inside it), or a substring of the value.
     #[serde(default)]

@@ -173,6 +173,34 @@ impl EngineErrorCode {
     }
 }
 
+impl EngineErrorCode {
+    /// The documented English message (the spec's troubleshooting section quotes some of them);
+    /// REST answers and `last_error` carry it, the UI translates the code instead.
+    pub fn message(self) -> &'static str {
+        match self {
+            EngineErrorCode::NotInstalled => "CrowdSec is not installed",
+            EngineErrorCode::Busy => "a start or stop of CrowdSec is already in progress",
+            EngineErrorCode::StartFailed => "CrowdSec failed to start",
+            EngineErrorCode::LapiUnavailable => "LAPI not available",
+            EngineErrorCode::BouncerFailed => "the bouncer key could not be registered",
+            EngineErrorCode::HubUnavailable => "the hub index is not available",
+            EngineErrorCode::HubBusy => "another hub install or remove is in progress",
+            EngineErrorCode::HubItemInUse => "the item is part of an installed collection; remove the collection instead",
+            EngineErrorCode::HubChangeFailed => "the change failed and was rolled back",
+            EngineErrorCode::ProxyRejected => "Caddy refused the configuration; the previous one keeps running",
+            EngineErrorCode::ProxyUnavailable => "the proxy is not running",
+            EngineErrorCode::EnrollKeyRejected => "invalid enrollment key",
+            EngineErrorCode::EnrollTokenExpired => "token expired",
+            EngineErrorCode::EnrollUnauthorized => "unauthorized",
+            EngineErrorCode::EnrollAlreadyEnrolled => "instance already enrolled",
+            EngineErrorCode::CapiRefused => "connection refused",
+            EngineErrorCode::CapiTimeout => "timeout",
+            EngineErrorCode::CapiUnavailable => "CAPI unavailable",
+            EngineErrorCode::CapiOff => "the Central API is turned off (capi_url = off)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AppError {
@@ -249,5 +277,80 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(_value: ServerFnErrorErr) -> Self {
         AppError::Transport
+    }
+}
+
+impl AppError {
+    /// The documented English message with its detail, as REST answers and `last_error` show it.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Engine { code, detail: Some(d) } => format!("{}: {d}", code.message()),
+            AppError::Engine { code, detail: None } => code.message().to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<crate::model::NotAdmin> for AppError {
+    fn from(_: crate::model::NotAdmin) -> Self {
+        AppError::Forbidden
+    }
+}
+
+/// The one table from an error to its HTTP status: server functions (`auth::guard::status_for`)
+/// and the REST API answer with the same codes.
+#[cfg(feature = "ssr")]
+impl EngineErrorCode {
+    pub fn http_status(self) -> http::StatusCode {
+        use http::StatusCode as S;
+        use EngineErrorCode as E;
+        match self {
+            E::Busy | E::HubBusy | E::HubItemInUse | E::EnrollAlreadyEnrolled => S::CONFLICT,
+            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable | E::CapiOff => {
+                S::SERVICE_UNAVAILABLE
+            }
+            E::StartFailed
+            | E::BouncerFailed
+            | E::HubChangeFailed
+            | E::ProxyRejected
+            | E::CapiRefused
+            | E::CapiUnavailable
+            | E::EnrollUnauthorized => S::BAD_GATEWAY,
+            E::EnrollKeyRejected | E::EnrollTokenExpired => S::UNPROCESSABLE_ENTITY,
+            E::CapiTimeout => S::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    pub fn http_status(&self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            AppError::Unauthorized => S::UNAUTHORIZED,
+            AppError::Forbidden => S::FORBIDDEN,
+            AppError::NotFound => S::NOT_FOUND,
+            AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken } => {
+                S::CONFLICT
+            }
+            AppError::Invalid { .. } => S::BAD_REQUEST,
+            AppError::Engine { code, .. } => code.http_status(),
+            AppError::Internal | AppError::Transport => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_are_409_and_other_bad_input_is_400() {
+        assert_eq!(AppError::Invalid { code: ErrorCode::UsernameTaken }.http_status(), 409);
+        assert_eq!(AppError::Invalid { code: ErrorCode::DomainTaken }.http_status(), 409);
+        assert_eq!(AppError::Invalid { code: ErrorCode::ValueInvalid }.http_status(), 400);
+        assert_eq!(AppError::Forbidden.http_status(), 403);
+        assert_eq!(AppError::Engine { code: EngineErrorCode::HubBusy, detail: None }.http_status(), 409);
+        assert_eq!(AppError::Engine { code: EngineErrorCode::CapiTimeout, detail: None }.http_status(), 504);
     }
 }

@@ -8,6 +8,7 @@ use crate::error::ErrorCode;
 
 /// The kinds of hub item the engine loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HubItemType {
     Collections,
@@ -66,6 +67,7 @@ impl HubItemName {
 
 /// An install or remove request: `{"type":"collections","name":"crowdsecurity/http-cve"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubItemRef {
     #[serde(rename = "type")]
     pub kind: HubItemType,
@@ -80,6 +82,7 @@ impl HubItemRef {
 
 /// One item of the catalogue with its local state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubItem {
     #[serde(rename = "type")]
     pub kind: HubItemType,
@@ -101,16 +104,20 @@ pub struct HubItem {
 
 /// A node of an item's dependency tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubDependency {
     #[serde(rename = "type")]
     pub kind: HubItemType,
     pub name: String,
     pub installed: bool,
+    // Recursive: the description refers to the schema instead of expanding it forever.
+    #[cfg_attr(feature = "ssr", schema(no_recursion))]
     pub children: Vec<HubDependency>,
 }
 
 /// The detail view of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubItemDetail {
     pub item: HubItem,
     /// Markdown from the index, shown as text (never as HTML).
@@ -125,6 +132,7 @@ pub struct HubItemDetail {
 
 /// Catalogue filters; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubQuery {
     #[serde(rename = "type", default)]
     pub kind: Option<HubItemType>,
@@ -153,6 +161,7 @@ impl HubQuery {
 
 /// What an install or remove did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HubChange {
     pub item: HubItemRef,
     /// Items enabled (install) or disabled (remove), the requested one first.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -37,15 +38,19 @@ impl Role {
 
 /// How a request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     Session,
     Token,
+    /// `charon admin …` on the server itself; never arrives over HTTP.
+    Cli,
 }
 
 /// The authenticated caller of a request, placed in the request's extensions by the server's auth
 /// layer and read by server functions and REST handlers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Principal {
     pub user_id: i64,
     pub username: String,
@@ -53,7 +58,37 @@ pub struct Principal {
     pub method: AuthMethod,
 }
 
+/// Proof that the caller may change things or read secrets. [`Admin::check`] is the only way to
+/// make one, and it refuses a principal whose role does not allow it; every mutating or
+/// secret-revealing service method takes an `&Admin`, so a forgotten role check does not compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin(Principal);
+
+/// A principal was asked to act as an administrator but is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAdmin;
+
+impl Admin {
+    pub fn check(principal: Principal) -> Result<Admin, NotAdmin> {
+        if principal.role.may_mutate() {
+            Ok(Admin(principal))
+        } else {
+            Err(NotAdmin)
+        }
+    }
+
+    /// The name recorded in the audit log.
+    pub fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub id: i64,
     pub username: String,
@@ -63,6 +98,7 @@ pub struct UserSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiTokenSummary {
     pub id: i64,
     pub name: String,
@@ -75,6 +111,7 @@ pub struct ApiTokenSummary {
 
 /// A freshly created token: the only moment its secret exists outside the caller's hands.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     pub summary: ApiTokenSummary,
     pub token: String,

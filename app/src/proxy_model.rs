@@ -7,6 +7,7 @@ use crate::error::ErrorCode;
 
 /// One site as the table, the page and the REST API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProxyHost {
     pub id: i64,
     pub domain: String,
@@ -18,6 +19,7 @@ pub struct ProxyHost {
 
 /// Create or update input: `{"domain","upstream","enabled","protect"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProxyHostInput {
     pub domain: String,
     pub upstream: String,
@@ -142,6 +144,7 @@ impl ProxyHostSpec {
 /// Whether visitors pass while the bouncer cannot decide (before its first sync, or when Caddy
 /// cannot reach it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FailMode {
     Open,
@@ -149,6 +152,7 @@ pub enum FailMode {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BlockedBy {
     pub origin: String,
     pub scenario: String,
@@ -157,6 +161,7 @@ pub struct BlockedBy {
 
 /// The bouncer's counters since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BouncerStats {
     pub checked: u64,
     pub allowed: u64,
@@ -170,6 +175,7 @@ pub struct BouncerStats {
 
 /// One data-plane process.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DaemonStatus {
     pub running: bool,
     pub pid: Option<u32>,
@@ -178,6 +184,7 @@ pub struct DaemonStatus {
 
 /// Caddy and the bouncer, for the Security page and `GET /api/v1/proxy/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DataPlaneStatus {
     pub enabled: bool,
     pub listen: String,

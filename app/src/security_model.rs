@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EngineState {
     Stopped,
@@ -16,6 +17,7 @@ pub enum EngineState {
 
 /// What the supervisor knows about the engine right now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EngineStatus {
     pub state: EngineState,
     /// Whether the user wants it running (persisted; reconciled at server start).
@@ -44,6 +46,7 @@ impl EngineStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
     Env,
@@ -53,6 +56,7 @@ pub enum KeySource {
 
 /// The dedicated bouncer's registration, without the key itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BouncerInfo {
     pub name: String,
     /// First 4 characters, "…", last 3; `None` when there is no key.

@@ -1,6 +1,8 @@
 //! The contract between the UI layer and the server's services. `app` defines it, `server`
 //! implements it, so `app` never depends on `server`. Server functions reach the implementation
-//! through the `Services` context value the server provides for every request.
+//! through the `Services` context value the server provides for every request; the REST handlers
+//! call the same objects (one road per operation). Every method that changes something or reveals
+//! a secret takes an [`Admin`], which only an administrator's principal can become.
 
 use std::sync::Arc;
 
@@ -13,15 +15,18 @@ use crate::console_model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentS
 use crate::proxy_model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security_model::{BouncerInfo, EngineStatus};
 use crate::model::{
-    ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
+    Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
 };
+
+/// A live feed (Server-Sent Events are built from it).
+pub type Feed<T> = futures::stream::BoxStream<'static, T>;
 
 #[async_trait::async_trait]
 pub trait AccountService: Send + Sync {
     async fn list_users(&self) -> Result<Vec<UserSummary>, AppError>;
     async fn create_user(
         &self,
-        actor: &Principal,
+        actor: &Admin,
         username: Username,
         password: Password,
         role: Role,
@@ -29,38 +34,44 @@ pub trait AccountService: Send + Sync {
     async fn list_tokens(&self) -> Result<Vec<ApiTokenSummary>, AppError>;
     async fn create_token(
         &self,
-        actor: &Principal,
+        actor: &Admin,
         name: TokenName,
         role: Role,
     ) -> Result<NewApiToken, AppError>;
-    async fn revoke_token(&self, actor: &Principal, id: i64) -> Result<(), AppError>;
+    async fn revoke_token(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
 }
 
 /// The CrowdSec engine and its bouncer key.
 #[async_trait::async_trait]
 pub trait SecurityService: Send + Sync {
     fn engine_status(&self) -> EngineStatus;
+    /// The current status, then one per change.
+    fn status_feed(&self) -> Feed<EngineStatus>;
     async fn set_engine_enabled(
         &self,
-        actor: &Principal,
+        actor: &Admin,
         enabled: bool,
     ) -> Result<EngineStatus, AppError>;
-    async fn bouncer_info(&self) -> Result<BouncerInfo, AppError>;
+    /// The bouncer's registration, its key masked. Admin only, like the key itself: it names the
+    /// key file and where the key comes from.
+    async fn bouncer_info(&self, actor: &Admin) -> Result<BouncerInfo, AppError>;
     /// The full key; implementations audit every read.
-    async fn bouncer_key(&self, actor: &Principal) -> Result<String, AppError>;
-    async fn rotate_bouncer_key(&self, actor: &Principal) -> Result<BouncerInfo, AppError>;
+    async fn bouncer_key(&self, actor: &Admin) -> Result<String, AppError>;
+    async fn rotate_bouncer_key(&self, actor: &Admin) -> Result<BouncerInfo, AppError>;
 }
 
 /// Live Decisions: list, ban, unban.
 #[async_trait::async_trait]
 pub trait DecisionService: Send + Sync {
     fn list(&self, query: &DecisionQuery) -> DecisionPage;
-    async fn ban(&self, actor: &Principal, request: BanRequest) -> Result<Decision, AppError>;
-    async fn unban(&self, actor: &Principal, id: i64) -> Result<u64, AppError>;
-    async fn unban_value(&self, actor: &Principal, target: IpOrRange) -> Result<u64, AppError>;
+    /// The decision set's version now, then after every change.
+    fn change_feed(&self) -> Feed<u64>;
+    async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError>;
+    async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError>;
+    async fn unban_value(&self, actor: &Admin, target: IpOrRange) -> Result<u64, AppError>;
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError>;
-    async fn allow(&self, actor: &Principal, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
-    async fn disallow(&self, actor: &Principal, target: IpOrRange) -> Result<(), AppError>;
+    async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
+    async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
 }
 
 /// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled
@@ -69,17 +80,17 @@ pub trait DecisionService: Send + Sync {
 pub trait HubService: Send + Sync {
     async fn list(&self, query: &HubQuery) -> Result<Vec<HubItem>, AppError>;
     async fn detail(&self, item: &HubItemRef) -> Result<HubItemDetail, AppError>;
-    async fn install(&self, actor: &Principal, item: HubItemRef) -> Result<HubChange, AppError>;
-    async fn remove(&self, actor: &Principal, item: HubItemRef) -> Result<HubChange, AppError>;
+    async fn install(&self, actor: &Admin, item: HubItemRef) -> Result<HubChange, AppError>;
+    async fn remove(&self, actor: &Admin, item: HubItemRef) -> Result<HubChange, AppError>;
 }
 
 /// Proxy hosts and the data plane (Caddy + bouncer) status.
 #[async_trait::async_trait]
 pub trait ProxyService: Send + Sync {
     async fn list(&self) -> Result<Vec<ProxyHost>, AppError>;
-    async fn create(&self, actor: &Principal, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
-    async fn update(&self, actor: &Principal, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
-    async fn delete(&self, actor: &Principal, id: i64) -> Result<(), AppError>;
+    async fn create(&self, actor: &Admin, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
+    async fn update(&self, actor: &Admin, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
+    async fn delete(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
     async fn status(&self) -> DataPlaneStatus;
 }
 
@@ -89,9 +100,9 @@ pub trait ConsoleService: Send + Sync {
     /// The agent name used when the form leaves it empty (the host name).
     fn default_agent_name(&self) -> String;
     async fn status(&self) -> Result<EnrollmentStatus, AppError>;
-    async fn enroll(&self, actor: &Principal, request: EnrollRequest) -> Result<EnrollmentStatus, AppError>;
-    async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError>;
-    async fn clear(&self, actor: &Principal) -> Result<EnrollmentStatus, AppError>;
+    async fn enroll(&self, actor: &Admin, request: EnrollRequest) -> Result<EnrollmentStatus, AppError>;
+    async fn heartbeat(&self, actor: &Admin) -> Result<EnrollmentStatus, AppError>;
+    async fn clear(&self, actor: &Admin) -> Result<EnrollmentStatus, AppError>;
     async fn connectivity(&self) -> Connectivity;
     async fn config_checks(&self) -> Vec<ConfigCheck>;
 }

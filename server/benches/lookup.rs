@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-use charon::bouncer::cache::{DecisionCache, StreamDecision};
+use charon::bouncer::cache::DecisionCache;
+use charon::crowdsec::lapi::StreamDecision;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 struct Counting;

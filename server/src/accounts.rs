@@ -1,14 +1,16 @@
 //! The account service: users and API tokens. One implementation serves the server functions
-//! (through `app::services::AccountService`), the REST API and the CLI.
+//! and the REST API (through `app::services::AccountService`) and the CLI, which acts as the
+//! administrator `cli`.
 
 use app::error::{AppError, ErrorCode};
 use app::model::{
-    ApiTokenSummary, NewApiToken, Password, Principal, Role, TokenName, UserSummary, Username,
+    Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
 };
 use app::services::AccountService;
 
 use crate::auth::{password, secret};
-use crate::db::{self, api_tokens, audit, sessions, users, Db};
+use crate::db::{api_tokens, audit, sessions, users, Db};
+use crate::support::time::now;
 
 #[derive(Clone)]
 pub struct Accounts {
@@ -25,31 +27,10 @@ impl Accounts {
         Accounts { db }
     }
 
-    /// `actor` names who acts, for the audit log ("cli" from the command line).
-    pub async fn create_user_as(
-        &self,
-        actor: &str,
-        username: Username,
-        password: Password,
-        role: Role,
-    ) -> Result<UserSummary, AppError> {
-        let hash = password::hash_async(password.expose().to_owned())
-            .await
-            .map_err(internal)?;
-        let row = users::insert(&self.db, username.as_str(), &hash, role, db::now())
-            .await
-            .map_err(|e| match e {
-                users::InsertError::Taken => AppError::Invalid { code: ErrorCode::UsernameTaken },
-                users::InsertError::Db(e) => internal(e),
-            })?;
-        audit::record(&self.db, db::now(), actor, "user.create", &format!("{} ({})", row.username, role.as_str())).await;
-        Ok(row.summary())
-    }
-
     /// Sets a new password and signs the user out everywhere.
-    pub async fn reset_password_as(
+    pub async fn reset_password(
         &self,
-        actor: &str,
+        actor: &Admin,
         username: &Username,
         password: Password,
     ) -> Result<(), AppError> {
@@ -62,48 +43,16 @@ impl Accounts {
             .map_err(internal)?;
         users::set_password(&self.db, user.id, &hash).await.map_err(internal)?;
         sessions::delete_for_user(&self.db, user.id).await.map_err(internal)?;
-        audit::record(&self.db, db::now(), actor, "user.reset_password", &user.username).await;
+        audit::record(&self.db, now(), actor.username(), "user.reset_password", &user.username).await;
         Ok(())
     }
 
-    pub async fn create_token_as(
-        &self,
-        actor: &str,
-        created_by: Option<i64>,
-        name: TokenName,
-        role: Role,
-    ) -> Result<NewApiToken, AppError> {
-        let token = secret::new_api_token();
-        let row = api_tokens::insert(
-            &self.db,
-            name.as_str(),
-            &secret::digest(&token),
-            &secret::token_display_prefix(&token),
-            role,
-            created_by,
-            db::now(),
-        )
-        .await
-        .map_err(internal)?;
-        audit::record(&self.db, db::now(), actor, "token.create", &format!("#{} {} ({})", row.id, row.name, role.as_str())).await;
-        Ok(NewApiToken { summary: row.summary(), token })
-    }
-
-    pub async fn revoke_token_as(&self, actor: &str, id: i64) -> Result<(), AppError> {
-        let row = api_tokens::revoke(&self.db, id, db::now())
-            .await
-            .map_err(internal)?
-            .ok_or(AppError::NotFound)?;
-        audit::record(&self.db, db::now(), actor, "token.revoke", &format!("#{} {}", row.id, row.name)).await;
-        Ok(())
-    }
-
-    pub async fn revoke_tokens_named_as(&self, actor: &str, name: &str) -> Result<u64, AppError> {
-        let n = api_tokens::revoke_by_name(&self.db, name, db::now())
+    pub async fn revoke_tokens_named(&self, actor: &Admin, name: &str) -> Result<u64, AppError> {
+        let n = api_tokens::revoke_by_name(&self.db, name, now())
             .await
             .map_err(internal)?;
         if n > 0 {
-            audit::record(&self.db, db::now(), actor, "token.revoke", &format!("{n} named {name}")).await;
+            audit::record(&self.db, now(), actor.username(), "token.revoke", &format!("{n} named {name}")).await;
         }
         Ok(n)
     }
@@ -118,12 +67,22 @@ impl AccountService for Accounts {
 
     async fn create_user(
         &self,
-        actor: &Principal,
+        actor: &Admin,
         username: Username,
         password: Password,
         role: Role,
     ) -> Result<UserSummary, AppError> {
-        self.create_user_as(&actor.username, username, password, role).await
+        let hash = password::hash_async(password.expose().to_owned())
+            .await
+            .map_err(internal)?;
+        let row = users::insert(&self.db, username.as_str(), &hash, role, now())
+            .await
+            .map_err(|e| match e {
+                users::InsertError::Taken => AppError::Invalid { code: ErrorCode::UsernameTaken },
+                users::InsertError::Db(e) => internal(e),
+            })?;
+        audit::record(&self.db, now(), actor.username(), "user.create", &format!("{} ({})", row.username, role.as_str())).await;
+        Ok(row.summary())
     }
 
     async fn list_tokens(&self) -> Result<Vec<ApiTokenSummary>, AppError> {
@@ -133,15 +92,33 @@ impl AccountService for Accounts {
 
     async fn create_token(
         &self,
-        actor: &Principal,
+        actor: &Admin,
         name: TokenName,
         role: Role,
     ) -> Result<NewApiToken, AppError> {
-        let creator = (actor.user_id > 0).then_some(actor.user_id);
-        self.create_token_as(&actor.username, creator, name, role).await
+        let created_by = (actor.principal().user_id > 0).then_some(actor.principal().user_id);
+        let token = secret::new_api_token();
+        let row = api_tokens::insert(
+            &self.db,
+            name.as_str(),
+            &secret::digest(&token),
+            &secret::token_display_prefix(&token),
+            role,
+            created_by,
+            now(),
+        )
+        .await
+        .map_err(internal)?;
+        audit::record(&self.db, now(), actor.username(), "token.create", &format!("#{} {} ({})", row.id, row.name, role.as_str())).await;
+        Ok(NewApiToken { summary: row.summary(), token })
     }
 
-    async fn revoke_token(&self, actor: &Principal, id: i64) -> Result<(), AppError> {
-        self.revoke_token_as(&actor.username, id).await
+    async fn revoke_token(&self, actor: &Admin, id: i64) -> Result<(), AppError> {
+        let row = api_tokens::revoke(&self.db, id, now())
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotFound)?;
+        audit::record(&self.db, now(), actor.username(), "token.revoke", &format!("#{} {}", row.id, row.name)).await;
+        Ok(())
     }
 }

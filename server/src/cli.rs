@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use app::model::{Password, Role, TokenName, Username};
+use app::model::{Admin, AuthMethod, Password, Principal, Role, TokenName, Username};
+use app::services::AccountService;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -159,12 +160,15 @@ fn describe(e: app::error::AppError) -> anyhow::Error {
 pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let db = crate::db::connect(&config.database_path()).await?;
     let accounts = Accounts::new(db.clone());
+    // Whoever can run this command can read the data dir: they act as the administrator `cli`.
+    let cli = Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli })
+        .expect("an admin principal");
     match command {
         AdminCommand::Create { username, password_stdin: _, role } => {
             let username = parse_username(&username)?;
             let password = parse_password(&read_password("Password: ")?)?;
             let user = accounts
-                .create_user_as("cli", username, password, role.into())
+                .create_user(&cli, username, password, role.into())
                 .await
                 .map_err(describe)?;
             eprintln!("created {} ({})", user.username, user.role.as_str());
@@ -173,7 +177,7 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
             let username = parse_username(&username)?;
             let password = parse_password(&read_password("New password: ")?)?;
             accounts
-                .reset_password_as("cli", &username, password)
+                .reset_password(&cli, &username, password)
                 .await
                 .map_err(describe)?;
             eprintln!("password of {} reset; its sessions were ended", username.as_str());
@@ -183,7 +187,7 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
                 let name = TokenName::parse(&name)
                     .map_err(|_| anyhow::anyhow!("a token name has 1 to 64 visible characters"))?;
                 let created = accounts
-                    .create_token_as("cli", None, name, role.into())
+                    .create_token(&cli, name, role.into())
                     .await
                     .map_err(describe)?;
                 eprintln!(
@@ -195,11 +199,11 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
                 println!("{}", created.token);
             }
             TokenCommand::Revoke { id: Some(id), .. } => {
-                accounts.revoke_token_as("cli", id).await.map_err(describe)?;
+                accounts.revoke_token(&cli, id).await.map_err(describe)?;
                 eprintln!("token #{id} revoked");
             }
             TokenCommand::Revoke { name: Some(name), .. } => {
-                let n = accounts.revoke_tokens_named_as("cli", &name).await.map_err(describe)?;
+                let n = accounts.revoke_tokens_named(&cli, &name).await.map_err(describe)?;
                 if n == 0 {
                     anyhow::bail!("no active token is named \"{name}\"");
                 }

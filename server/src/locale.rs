@@ -27,7 +27,7 @@ pub fn code(locale: Locale) -> &'static str {
 }
 
 pub fn from_headers(headers: &HeaderMap) -> Locale {
-    if let Some(l) = crate::auth::session::read_cookie(headers, COOKIE_NAME).and_then(|c| parse(&c)) {
+    if let Some(l) = crate::support::cookies::read_cookie(headers, COOKIE_NAME).and_then(|c| parse(&c)) {
         return l;
     }
     let accept = headers

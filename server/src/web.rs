@@ -5,24 +5,13 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use app::services::Services;
 use app::{shell, App};
 
-use crate::AppState;
+use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
-    let services = Services {
-        accounts: state.accounts.clone(),
-        security: std::sync::Arc::new(state.crowdsec.clone()),
-        decisions: std::sync::Arc::new(crate::decisions_service::DecisionServices {
-            decisions: state.decisions.clone(),
-            allowlist: state.allowlist.clone(),
-        }),
-        hub: std::sync::Arc::new(state.hub.clone()),
-        proxy: std::sync::Arc::new(state.proxy.clone()),
-        console: std::sync::Arc::new(crate::console::ConsoleServices { console: state.console.clone(), config: state.config.clone() }),
-    };
+    let services = state.services.clone();
     let context = move || provide_context(services.clone());
     let leptos_options = state.leptos.clone();
     Router::new()

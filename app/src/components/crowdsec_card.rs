@@ -139,7 +139,8 @@ pub fn CrowdSecCard() -> impl IntoView {
                         <Show when=move || !is_admin()>
                             <p class="hint">{t!(i18n, viewer_readonly)}</p>
                         </Show>
-                        <Show when=move || current().is_some_and(|s| s.state == EngineState::Running)>
+                        // The registration names the key file and the key's source: admins only.
+                        <Show when=move || is_admin() && current().is_some_and(|s| s.state == EngineState::Running)>
                             <BouncerKeyDisplay can_copy=Signal::derive(is_admin) />
                         </Show>
                     }

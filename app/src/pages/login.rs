@@ -2,15 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::language_switcher::LanguageSwitcher;
+use crate::auth::safe_next;
 use crate::i18n::*;
-
-/// Where to go after signing in: only a local path, never another site.
-pub fn safe_next(raw: Option<String>) -> String {
-    match raw {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
-        _ => "/security".to_owned(),
-    }
-}
 
 /// Sign-in form. It posts to the server's `/login` handler (not a server function) so it works
 /// without JavaScript and the session cookie is set by a plain HTTP response.
@@ -68,26 +61,4 @@ pub fn LoginPage() -> impl IntoView {
             </div>
         </main>
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn next_only_accepts_local_paths() {
-        assert_eq!(safe_next(Some("/settings?x=1".into())), "/settings?x=1");
-        assert_eq!(safe_next(Some("//evil.example/".into())), "/security");
-        assert_eq!(safe_next(Some("https://evil.example/".into())), "/security");
-        assert_eq!(safe_next(Some("/\\evil.example".into())), "/security");
-        assert_eq!(safe_next(None), "/security");
-    }
-}
-
-/// Title and message of the server's plain "too many attempts" page (rendered outside Leptos).
-pub fn rate_limited_texts(locale: Locale) -> (&'static str, &'static str) {
-    (
-        td_string!(locale, login_title),
-        td_string!(locale, login_error_rate_limited),
-    )
 }

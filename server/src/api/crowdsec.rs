@@ -7,38 +7,45 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::Json;
 use futures_util::stream::Stream;
 use serde_json::json;
-use tokio_stream::wrappers::WatchStream;
 use tokio_stream::StreamExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use app::model::Principal;
 use app::security_model::{BouncerInfo, EngineStatus};
+use app::services::Services;
 
+use super::admin::AdminCaller;
 use super::error::ApiError;
-use super::require_admin;
-use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cerberus/crowdsec/status", get(status))
-        .route("/api/v1/cerberus/crowdsec/events", get(events))
-        .route("/api/v1/cerberus/crowdsec/start", post(start))
-        .route("/api/v1/cerberus/crowdsec/stop", post(stop))
-        .route("/api/v1/cerberus/crowdsec/bouncer", get(bouncer))
-        .route("/api/v1/cerberus/crowdsec/bouncer/key", get(bouncer_key))
-        .route("/api/v1/cerberus/crowdsec/bouncer/rotate", post(rotate))
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Services: axum::extract::FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(events))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(bouncer))
+        .routes(routes!(bouncer_key))
+        .routes(routes!(rotate))
 }
 
-async fn status(State(s): State<AppState>) -> Json<EngineStatus> {
-    Json(s.crowdsec.status())
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/status", tag = "engine", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = EngineStatus)))]
+async fn status(State(s): State<Services>) -> Json<EngineStatus> {
+    Json(s.security.engine_status())
 }
 
 /// One `status` event now and one per change; a comment every 15 s keeps proxies from closing it.
-async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = WatchStream::new(s.crowdsec.subscribe()).map(|status| {
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/events", tag = "engine", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Server-Sent Events: `status` with an EngineStatus as data", content_type = "text/event-stream")))]
+async fn events(State(s): State<Services>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = s.security.status_feed().map(|status| {
         Ok(Event::default()
             .event("status")
             .json_data(&status)
@@ -47,28 +54,46 @@ async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Even
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-async fn start(State(s): State<AppState>, Extension(p): Extension<Principal>) -> Result<Json<EngineStatus>, ApiError> {
-    require_admin(&p)?;
-    Ok(Json(s.crowdsec.set_enabled(&p.username, true).await?))
+/// Turns the engine on and waits until its LAPI is ready (or the start failed).
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/start", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = EngineStatus), (status = 403, description = "Not an administrator"),
+        (status = 409, description = "A start or stop is in progress"), (status = 502, description = "CrowdSec failed to start"),
+        (status = 503, description = "CrowdSec is not installed")))]
+async fn start(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<EngineStatus>, ApiError> {
+    Ok(Json(s.security.set_engine_enabled(&admin, true).await?))
 }
 
-async fn stop(State(s): State<AppState>, Extension(p): Extension<Principal>) -> Result<Json<EngineStatus>, ApiError> {
-    require_admin(&p)?;
-    Ok(Json(s.crowdsec.set_enabled(&p.username, false).await?))
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/stop", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = EngineStatus), (status = 403, description = "Not an administrator"),
+        (status = 409, description = "A start or stop is in progress")))]
+async fn stop(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<EngineStatus>, ApiError> {
+    Ok(Json(s.security.set_engine_enabled(&admin, false).await?))
 }
 
-async fn bouncer(State(s): State<AppState>, Extension(p): Extension<Principal>) -> Result<Json<BouncerInfo>, ApiError> {
-    require_admin(&p)?;
-    Ok(Json(s.crowdsec.bouncer_info().await?))
+/// The bouncer's registration with its key masked.
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/bouncer", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = BouncerInfo), (status = 403, description = "Not an administrator")))]
+async fn bouncer(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<BouncerInfo>, ApiError> {
+    Ok(Json(s.security.bouncer_info(&admin).await?))
 }
 
-async fn bouncer_key(State(s): State<AppState>, Extension(p): Extension<Principal>) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&p)?;
-    let key = s.crowdsec.bouncer_key(&p.username).await?;
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct BouncerKey {
+    key: String,
+}
+
+/// The full bouncer key; every read is audited.
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/bouncer/key", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = BouncerKey), (status = 403, description = "Not an administrator"), (status = 404, description = "No key yet")))]
+async fn bouncer_key(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = s.security.bouncer_key(&admin).await?;
     Ok(Json(json!({ "key": key })))
 }
 
-async fn rotate(State(s): State<AppState>, Extension(p): Extension<Principal>) -> Result<Json<BouncerInfo>, ApiError> {
-    require_admin(&p)?;
-    Ok(Json(s.crowdsec.rotate_bouncer_key(&p.username).await?))
+/// Registers a new key with the running engine; the old one stops working.
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/bouncer/rotate", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = BouncerInfo), (status = 403, description = "Not an administrator"),
+        (status = 502, description = "The key could not be registered"), (status = 503, description = "LAPI not available")))]
+async fn rotate(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<BouncerInfo>, ApiError> {
+    Ok(Json(s.security.rotate_bouncer_key(&admin).await?))
 }

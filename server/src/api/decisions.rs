@@ -1,56 +1,78 @@
 //! REST routes of Live Decisions under `/api/v1/cerberus/crowdsec/`: list (filter, sort, page),
-//! ban, unban by id or value, and a Server-Sent Events stream that fires on every change.
+//! ban, unban by id or value, the allowlist, and a Server-Sent Events stream that fires on every
+//! change.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::Json;
 use futures_util::stream::Stream;
 use serde::Deserialize;
-use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use app::decisions_model::{BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange};
-use app::model::Principal;
+use app::decisions_model::{AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason};
+use app::services::Services;
 
+use super::admin::AdminCaller;
 use super::error::ApiError;
-use super::require_admin;
-use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cerberus/crowdsec/decisions", get(list).post(ban).delete(unban_value))
-        .route("/api/v1/cerberus/crowdsec/decisions/events", get(events))
-        .route("/api/v1/cerberus/crowdsec/decisions/{id}", delete(unban_id))
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Services: axum::extract::FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(list, ban, unban_value))
+        .routes(routes!(events))
+        .routes(routes!(unban_id))
+        .routes(routes!(allow_list, allow_add, allow_remove))
 }
 
-async fn list(State(s): State<AppState>, Query(q): Query<DecisionQuery>) -> Json<DecisionPage> {
-    Json(s.decisions.list(&q))
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = []), ("session" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "An address (decisions covering it), a CIDR (decisions inside it) or a substring of the value"),
+        ("origin" = Option<String>, Query, description = "crowdsec, cscli, CAPI, charon, lists:…"),
+        ("scenario" = Option<String>, Query, description = "A substring of the scenario"),
+        ("type" = Option<String>, Query, description = "ban, captcha, …"),
+        ("sort" = Option<String>, Query, description = "value, origin, scenario, type or until (default); a leading - reverses"),
+        ("page" = Option<usize>, Query, description = "1-based"),
+        ("per_page" = Option<usize>, Query, description = "Rows per page (at most 500)")
+    ),
+    responses((status = 200, body = DecisionPage)))]
+async fn list(State(s): State<Services>, q: Result<Query<DecisionQuery>, QueryRejection>) -> Result<Json<DecisionPage>, ApiError> {
+    let Query(q) = q?;
+    Ok(Json(s.decisions.list(&q)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct BanBody {
+    /// An address or a CIDR range.
     value: String,
+    /// `4h`, `30m`, `7d`, …
     duration: String,
     #[serde(default)]
     reason: String,
+    /// `ban` (default) or `captcha`.
     #[serde(default, rename = "type")]
     kind: String,
 }
 
-async fn ban(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    body: Result<Json<BanBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Decision>), ApiError> {
-    require_admin(&p)?;
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    request_body = BanBody,
+    responses((status = 201, body = Decision), (status = 400, description = "Invalid field"),
+        (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available")))]
+async fn ban(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<BanBody>) -> Result<(StatusCode, Json<Decision>), ApiError> {
     let Json(b) = body?;
     let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind)?;
-    Ok((StatusCode::CREATED, Json(s.decisions.ban(&p.username, req).await?)))
+    Ok((StatusCode::CREATED, Json(s.decisions.ban(&admin, req).await?)))
 }
 
 #[derive(Deserialize)]
@@ -58,74 +80,78 @@ struct ValueQuery {
     value: String,
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Deleted {
+    deleted: u64,
+}
+
+/// Deletes every decision on exactly this value.
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    params(("value" = String, Query, description = "An address or a CIDR range")),
+    responses((status = 200, body = Deleted), (status = 400, description = "Invalid value"),
+        (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available")))]
 async fn unban_value(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Query(q): Query<ValueQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&p)?;
+    State(s): State<Services>,
+    AdminCaller(admin): AdminCaller,
+    q: Result<Query<ValueQuery>, QueryRejection>,
+) -> Result<Json<Deleted>, ApiError> {
+    let Query(q) = q?;
     let target = IpOrRange::parse(&q.value)?;
-    let n = s.decisions.unban_value(&p.username, target).await?;
-    Ok(Json(serde_json::json!({ "deleted": n })))
+    Ok(Json(Deleted { deleted: s.decisions.unban_value(&admin, target).await? }))
 }
 
-async fn unban_id(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&p)?;
-    let n = s.decisions.unban_id(&p.username, id).await?;
-    Ok(Json(serde_json::json!({ "deleted": n })))
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions/{id}", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    params(("id" = i64, Path, description = "The decision's id")),
+    responses((status = 200, body = Deleted), (status = 403, description = "Not an administrator"),
+        (status = 404, description = "No such decision"), (status = 503, description = "LAPI not available")))]
+async fn unban_id(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<Json<Deleted>, ApiError> {
+    Ok(Json(Deleted { deleted: s.decisions.unban(&admin, id).await? }))
 }
 
-/// `changed` with the cache's version after every change; clients refetch what they show.
-async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let first = s.decisions.cache().version();
-    let initial = tokio_stream::once(Ok(Event::default().event("changed").data(first.to_string())));
-    let changes = BroadcastStream::new(s.decisions.cache().subscribe()).filter_map(|v| {
-        // A lagging client only needs to know that something changed.
-        let v = v.unwrap_or(0);
-        Some(Ok(Event::default().event("changed").data(v.to_string())))
-    });
-    Sse::new(initial.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+/// `changed` with the decision set's version now and after every change; clients refetch.
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/decisions/events", tag = "decisions", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Server-Sent Events: `changed` with the version as data", content_type = "text/event-stream")))]
+async fn events(State(s): State<Services>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = s.decisions.change_feed().map(|v| Ok(Event::default().event("changed").data(v.to_string())));
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-pub fn allowlist_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cerberus/crowdsec/allowlist", get(allow_list).post(allow_add).delete(allow_remove))
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = Vec<AllowEntry>)))]
+async fn allow_list(State(s): State<Services>) -> Result<Json<Vec<AllowEntry>>, ApiError> {
+    Ok(Json(s.decisions.allowlist().await?))
 }
 
-async fn allow_list(State(s): State<AppState>) -> Result<Json<Vec<app::decisions_model::AllowEntry>>, ApiError> {
-    Ok(Json(s.allowlist.list().await?))
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AllowBody {
+    /// An address or a CIDR range.
     value: String,
     #[serde(default)]
     reason: String,
 }
 
-async fn allow_add(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    body: Result<Json<AllowBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<app::decisions_model::AllowAdded>), ApiError> {
-    require_admin(&p)?;
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    request_body = AllowBody,
+    responses((status = 201, body = AllowAdded), (status = 400, description = "Invalid field"),
+        (status = 403, description = "Not an administrator"), (status = 409, description = "Already on the allowlist")))]
+async fn allow_add(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<AllowBody>) -> Result<(StatusCode, Json<AllowAdded>), ApiError> {
     let Json(b) = body?;
     let target = IpOrRange::parse(&b.value)?;
-    let reason = app::decisions_model::Reason::parse(&b.reason)?;
-    Ok((StatusCode::CREATED, Json(s.allowlist.add(&p.username, target, reason).await?)))
+    let reason = Reason::parse(&b.reason)?;
+    Ok((StatusCode::CREATED, Json(s.decisions.allow(&admin, target, reason).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    params(("value" = String, Query, description = "The entry's address or range")),
+    responses((status = 204, description = "Removed"), (status = 400, description = "Invalid value"),
+        (status = 403, description = "Not an administrator"), (status = 404, description = "Not on the allowlist")))]
 async fn allow_remove(
-    State(s): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Query(q): Query<ValueQuery>,
+    State(s): State<Services>,
+    AdminCaller(admin): AdminCaller,
+    q: Result<Query<ValueQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&p)?;
+    let Query(q) = q?;
     let target = IpOrRange::parse(&q.value)?;
-    s.allowlist.remove(&p.username, target).await?;
+    s.decisions.disallow(&admin, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,12 +12,12 @@ use axum::Form;
 use serde::Deserialize;
 
 use app::model::{Password, Username};
-use app::pages::login::safe_next;
+use app::auth::safe_next;
 
 use super::rate_limit::{ip_key, user_key};
 use super::{middleware, password, query_value, session};
-use crate::db::{self, audit, users};
-use crate::AppState;
+use crate::db::{audit, users};
+use super::AuthState;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
@@ -35,7 +35,7 @@ fn with_cookie(mut res: Response, cookie: cookie::Cookie<'static>) -> Response {
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
@@ -64,16 +64,16 @@ pub async fn login(
 
     let Some(user) = user.filter(|_| ok) else {
         state.limiter.record_failure(&keys, Instant::now());
-        audit::record(&state.db, db::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
+        audit::record(&state.db, crate::support::time::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
         tracing::info!(client = %peer.ip(), "sign-in failed");
         return Redirect::to(&format!("/login?error=invalid&next={}", query_value(&next))).into_response();
     };
 
     // A previous session presented with this request is ended: the new sign-in gets a new id.
-    if let Some(old) = session::read_cookie(&headers, session::COOKIE_NAME) {
+    if let Some(old) = crate::support::cookies::read_cookie(&headers, session::COOKIE_NAME) {
         let _ = session::end(&state.db, &old).await;
     }
-    let ttl = state.config.session_ttl_hours as i64 * 3600;
+    let ttl = state.session_ttl_hours as i64 * 3600;
     let id = match session::start(&state.db, user.id, ttl).await {
         Ok(id) => id,
         Err(e) => {
@@ -81,7 +81,7 @@ pub async fn login(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    audit::record(&state.db, db::now(), &user.username, "login", &format!("client {}", peer.ip())).await;
+    audit::record(&state.db, crate::support::time::now(), &user.username, "login", &format!("client {}", peer.ip())).await;
     tracing::info!(user = %user.username, "signed in");
     let secure = session::is_https(&headers, &uri);
     with_cookie(Redirect::to(&next).into_response(), session::session_cookie(id, secure, ttl))
@@ -91,7 +91,7 @@ pub async fn login(
 /// so there is nothing to hydrate against a URL that does not carry the error).
 fn rate_limited_page(headers: &HeaderMap, retry_after: u64, next: &str) -> Response {
     let locale = crate::locale::from_headers(headers);
-    let (title, msg) = app::pages::login::rate_limited_texts(locale);
+    let (title, msg) = app::auth::rate_limited_texts(locale);
     let lang = crate::locale::code(locale);
     let body = format!(
         "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
@@ -114,7 +114,7 @@ pub struct SetupForm {
 }
 
 pub async fn setup(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     headers: HeaderMap,
     uri: Uri,
     Form(form): Form<SetupForm>,
@@ -146,7 +146,7 @@ pub async fn setup(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let created = users::insert_first_admin(&state.db, username.as_str(), &hash, db::now()).await;
+    let created = users::insert_first_admin(&state.db, username.as_str(), &hash, crate::support::time::now()).await;
     let user = match created {
         Ok(Some(u)) => u,
         Ok(None) => return (StatusCode::NOT_FOUND, "Not Found").into_response(),
@@ -156,10 +156,10 @@ pub async fn setup(
         }
     };
     let _ = middleware::setup_done(&state).await;
-    audit::record(&state.db, db::now(), &user.username, "setup.admin_created", "").await;
+    audit::record(&state.db, crate::support::time::now(), &user.username, "setup.admin_created", "").await;
     tracing::info!(user = %user.username, "first administrator created");
 
-    let ttl = state.config.session_ttl_hours as i64 * 3600;
+    let ttl = state.session_ttl_hours as i64 * 3600;
     match session::start(&state.db, user.id, ttl).await {
         Ok(id) => {
             let secure = session::is_https(&headers, &uri);
@@ -172,8 +172,8 @@ pub async fn setup(
     }
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    if let Some(id) = session::read_cookie(&headers, session::COOKIE_NAME) {
+pub async fn logout(State(state): State<AuthState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(id) = crate::support::cookies::read_cookie(&headers, session::COOKIE_NAME) {
         if let Err(e) = session::end(&state.db, &id).await {
             tracing::error!(error = %e, "sign-out: could not delete the session");
         }

@@ -1,6 +1,7 @@
 //! The gate in front of every route: cross-origin check for mutating requests, caller
 //! identification, first-run redirect to `/setup`, and the 401/redirect for anonymous callers.
-//! Role checks (viewer → 403) happen in the services' callers, which know what is a mutation.
+//! A signed-in caller the policy (`policy::allows`) does not let through gets 403 here, before any
+//! handler: viewers reach only reads, so a new endpoint is admin-only until declared readable.
 
 use std::sync::atomic::Ordering;
 
@@ -13,9 +14,9 @@ use serde_json::json;
 
 use app::model::Principal;
 
-use super::session;
+use super::{policy, session};
 use crate::db::users;
-use crate::AppState;
+use super::AuthState;
 
 /// What kind of resource a path is, which decides how an anonymous caller is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,17 @@ pub fn classify(path: &str) -> PathKind {
 
 pub fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response()
+}
+
+/// A viewer at an admin-only endpoint: REST's `{"error"}` body, or the server functions' own
+/// error encoding so the page can show it.
+fn forbidden(path: &str) -> Response {
+    if path.starts_with("/rpc/") {
+        let body = serde_json::to_value(app::error::AppError::Forbidden).unwrap_or_default();
+        (StatusCode::FORBIDDEN, Json(body)).into_response()
+    } else {
+        (StatusCode::FORBIDDEN, Json(json!({"error": "forbidden"}))).into_response()
+    }
 }
 
 fn forbidden_origin() -> Response {
@@ -86,12 +98,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, sqlx::Error> {
+async fn identify(state: &AuthState, headers: &HeaderMap) -> Result<Option<Principal>, sqlx::Error> {
     if let Some(token) = bearer(headers) {
         // A presented but invalid token is not silently downgraded to the cookie.
         return session::principal_from_token(&state.db, token).await;
     }
-    match session::read_cookie(headers, session::COOKIE_NAME) {
+    match crate::support::cookies::read_cookie(headers, session::COOKIE_NAME) {
         Some(id) => session::principal_from_session(&state.db, &id).await,
         None => Ok(None),
     }
@@ -100,7 +112,7 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Princi
 /// Whether an administrator exists. Cached once true (accounts are never deleted); while false,
 /// the database is asked each time, so an admin created by `charon admin create` in another
 /// process is seen at once.
-pub async fn setup_done(state: &AppState) -> bool {
+pub async fn setup_done(state: &AuthState) -> bool {
     if state.setup_done.load(Ordering::Acquire) {
         return true;
     }
@@ -120,7 +132,7 @@ fn login_redirect(req: &Request) -> Response {
     Redirect::to(&format!("/login?next={}", super::query_value(target))).into_response()
 }
 
-pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) -> Response {
     if is_mutating(req.method()) && !origin_allowed(req.headers()) {
         return forbidden_origin();
     }
@@ -148,6 +160,9 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
             } else {
                 next.run(req).await
             }
+        }
+        PathKind::Api if principal.as_ref().is_some_and(|p| !policy::allows(p.role, req.method(), req.uri().path())) => {
+            forbidden(req.uri().path())
         }
         PathKind::Page | PathKind::Api if principal.is_some() => next.run(req).await,
         PathKind::Page => {

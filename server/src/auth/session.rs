@@ -3,7 +3,7 @@
 use app::model::{AuthMethod, Principal, Role};
 use cookie::{Cookie, SameSite};
 
-use crate::db::{self, api_tokens, sessions, users::UserRow, Db};
+use crate::db::{api_tokens, sessions, users::UserRow, Db};
 
 use super::secret;
 
@@ -22,7 +22,7 @@ fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
 /// sign-in is what defeats session fixation.
 pub async fn start(db: &Db, user_id: i64, ttl_secs: i64) -> sqlx::Result<String> {
     let id = secret::random_hex(32);
-    let now = db::now();
+    let now = crate::support::time::now();
     sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs).await?;
     // Opportunistic clean-up keeps the table small without a background task.
     sessions::delete_expired(db, now).await?;
@@ -34,13 +34,13 @@ pub async fn end(db: &Db, id: &str) -> sqlx::Result<()> {
 }
 
 pub async fn principal_from_session(db: &Db, id: &str) -> sqlx::Result<Option<Principal>> {
-    let user = sessions::user_of(db, &secret::digest(id), db::now()).await?;
+    let user = sessions::user_of(db, &secret::digest(id), crate::support::time::now()).await?;
     Ok(user.map(|u| principal_of(&u, AuthMethod::Session)))
 }
 
 /// A bearer token acts with its own role, capped by its creator's current role.
 pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<Principal>> {
-    let Some((tok, creator)) = api_tokens::authenticate(db, &secret::digest(token), db::now()).await?
+    let Some((tok, creator)) = api_tokens::authenticate(db, &secret::digest(token), crate::support::time::now()).await?
     else {
         return Ok(None);
     };
@@ -82,18 +82,6 @@ pub fn clear_cookie(secure: bool) -> Cookie<'static> {
         .secure(secure)
         .max_age(cookie::time::Duration::ZERO)
         .build()
-}
-
-/// The value of a named cookie in a request's `Cookie` headers.
-pub fn read_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
 }
 
 /// Whether the client reached us over HTTPS (directly or through a TLS-terminating proxy), which

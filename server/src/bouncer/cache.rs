@@ -4,40 +4,18 @@
 //! IPv6 is folded into IPv4, and origin/scenario/type strings are interned so a decision costs a
 //! few dozen bytes. Every change bumps a version published on a broadcast channel.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, RwLock};
 
 use hashbrown::HashMap;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
-use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use app::decisions_model::{normalise_ip, Decision, IpOrRange};
 
 use super::go_duration;
-
-/// A decision as the LAPI stream sends it. Strings borrow from the response body where they can,
-/// so a full answer of 100 000 decisions does not allocate 500 000 strings on the way in.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StreamDecision<'a> {
-    #[serde(default)]
-    pub id: i64,
-    #[serde(borrow)]
-    pub value: Cow<'a, str>,
-    #[serde(borrow)]
-    pub scope: Cow<'a, str>,
-    #[serde(rename = "type", borrow)]
-    pub kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub origin: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub scenario: Cow<'a, str>,
-    /// Remaining time as a Go duration.
-    #[serde(default, borrow)]
-    pub duration: Cow<'a, str>,
-}
+use crate::crowdsec::lapi::StreamDecision;
 
 /// One stored decision in 16 bytes: the id (48 bits), the expiry (Unix seconds, 32 bits), and
 /// origin / scenario as symbol ids. Small slots are what keeps 100 000 decisions in a few MB.
@@ -520,7 +498,7 @@ impl DecisionCache {
                     origin: origin.to_string(),
                     scenario: scenario.to_string(),
                     country: None,
-                    until: crate::db::rfc3339(s.until()),
+                    until: crate::support::time::rfc3339(s.until()),
                     allowlisted,
                 });
             }

@@ -18,7 +18,7 @@ use app::decisions_model::IpOrRange;
 use super::cache::DecisionCache;
 use super::forward_auth::{self, CheckState, Counters, FailMode};
 use super::sync::{self, Health, StreamSource};
-use crate::crowdsec::bouncer::read_key_file;
+use crate::crowdsec::bouncer_key::read_key_file;
 use crate::crowdsec::lapi::Lapi;
 
 /// The bouncer process's files under the data dir.

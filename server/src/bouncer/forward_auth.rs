@@ -129,7 +129,7 @@ async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<Socke
         };
     }
     let ip = client_ip(&headers, peer.ip(), &s.trusted);
-    let now = crate::db::now();
+    let now = crate::support::time::now();
     let Some(hit) = s.cache.lookup(ip, now) else {
         s.counters.allowed.fetch_add(1, Ordering::Relaxed);
         return answer(StatusCode::OK, "allow", None);

@@ -71,7 +71,7 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = poke.notified() => {}
         }
-        let now = crate::db::now();
+        let now = crate::support::time::now();
         // Lookups already ignore expired entries; the sweep only frees them. It scans every
         // decision, so it runs every 10 s and on the blocking pool, never on a worker that
         // answers checks.

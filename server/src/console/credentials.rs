@@ -36,7 +36,7 @@ impl OnlineCredentials {
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        crate::crowdsec::layout::write_private_file(path, serde_norway::to_string(self)?.as_bytes())?;
+        crate::support::files::write_private_file(path, serde_norway::to_string(self)?.as_bytes())?;
         Ok(())
     }
 }

@@ -122,7 +122,7 @@ pub async fn run(config: &Config) -> Report {
             c("console enrollment", Outcome::Fail, format!("failed: {err}"), Some(hint))
         }
     });
-    let age = status.last_heartbeat_at.as_deref().and_then(app::pages::live_decisions::parse_rfc3339_utc).map(|t| crate::db::now() - t);
+    let age = status.last_heartbeat_at.as_deref().and_then(crate::support::time::parse_rfc3339).map(|t| crate::support::time::now() - t);
     let interval = config.heartbeat_interval_secs;
     checks.push(match (status.status, age) {
         (EnrollmentState::Enrolled | EnrollmentState::PendingAcceptance, Some(a)) if a <= 2 * interval as i64 + 60 => {

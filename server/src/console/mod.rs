@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod diagnose;
 pub mod diagnostics;
 pub mod secret_box;
+mod service;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use self::credentials::OnlineCredentials;
 use self::secret_box::SecretBox;
 use crate::config::Config;
 use crate::crowdsec::CrowdSec;
-use crate::db::{self, audit, settings, Db};
+use crate::db::{settings, Db};
 
 const STATE_KEY: &str = "console.enrollment";
 const ATTEMPTS: u32 = 3;
@@ -51,12 +52,14 @@ struct Inner {
     creds_path: PathBuf,
     hostname: String,
     heartbeat_interval: Duration,
+    /// The Central API's address (`None`: `capi_url = off`), for the configuration checks.
+    capi_base: Option<String>,
     /// One enrollment or heartbeat at a time.
     busy: tokio::sync::Mutex<()>,
 }
 
 fn now_rfc3339() -> String {
-    db::rfc3339(db::now())
+    crate::support::time::rfc3339(crate::support::time::now())
 }
 
 fn engine_error(code: EngineErrorCode, detail: Option<String>) -> AppError {
@@ -79,20 +82,6 @@ fn capi_error(e: &CapiError, enrolling: bool) -> AppError {
     }
 }
 
-/// The documented message of an error, for `last_error`.
-pub fn message(e: &AppError) -> String {
-    match e {
-        AppError::Engine { code, detail } => {
-            let m = crate::api::error::engine_message(*code);
-            match detail {
-                Some(d) => format!("{m}: {d}"),
-                None => m.to_owned(),
-            }
-        }
-        other => other.to_string(),
-    }
-}
-
 fn internal(e: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %e, "console enrollment failure");
     AppError::Internal
@@ -108,6 +97,7 @@ impl Console {
         Console {
             inner: Arc::new(Inner {
                 creds_path: engine.layout().online_credentials_file(),
+                capi_base: config.capi_base(),
                 capi: config.capi_base().map(|u| Capi::new(&u, Duration::from_secs(config.capi_timeout_secs))),
                 secret: SecretBox::new(&config.data_dir),
                 heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
@@ -134,7 +124,7 @@ impl Console {
 
     async fn save(&self, s: &Stored) -> Result<(), AppError> {
         let json = serde_json::to_string(s).map_err(internal)?;
-        settings::set(&self.inner.db, STATE_KEY, &json, db::now()).await.map_err(internal)
+        settings::set(&self.inner.db, STATE_KEY, &json, crate::support::time::now()).await.map_err(internal)
     }
 
     pub async fn status(&self) -> Result<EnrollmentStatus, AppError> {
@@ -194,53 +184,6 @@ impl Console {
         }
     }
 
-    pub async fn enroll(&self, actor: &str, req: EnrollRequest) -> Result<EnrollmentStatus, AppError> {
-        if self.inner.capi.is_none() {
-            return Err(engine_error(EngineErrorCode::CapiOff, None));
-        }
-        if !self.inner.engine.status().lapi_ready {
-            return Err(engine_error(EngineErrorCode::LapiUnavailable, None));
-        }
-        let _guard = self.inner.busy.try_lock().map_err(|_| engine_error(EngineErrorCode::Busy, None))?;
-        let mut stored = self.load().await?;
-        let previous = stored.status.status;
-        stored.status.status = EnrollmentState::Enrolling;
-        stored.status.agent_name = Some(req.agent_name.as_str().to_owned());
-        stored.status.tags = req.tags.clone();
-        stored.status.last_attempt_at = Some(now_rfc3339());
-        stored.sealed_key = Some(self.inner.secret.seal(req.key.expose()).map_err(internal)?);
-        self.save(&stored).await?;
-        tracing::info!(agent = req.agent_name.as_str(), "[CROWDSEC_ENROLLMENT] enrolling with the CrowdSec Console");
-
-        let result = self.enroll_once(&req).await;
-        match result {
-            Ok(()) => {
-                tracing::info!("[CROWDSEC_ENROLLMENT] enrollment completed");
-                // A fresh enrollment waits for acceptance on the console; the heartbeat sees it.
-                stored.status.status = EnrollmentState::PendingAcceptance;
-                stored.status.enrolled_at = None;
-                stored.status.last_error = None;
-                self.save(&stored).await?;
-                audit::record(&self.inner.db, db::now(), actor, "console.enroll", req.agent_name.as_str()).await;
-                Ok(stored.status)
-            }
-            Err(e) => {
-                let msg = message(&e);
-                tracing::warn!("[CROWDSEC_ENROLLMENT] enrollment failed: {msg}");
-                // A repeated enroll of an enrolled engine does not lose what is true.
-                let already = matches!(e, AppError::Engine { code: EngineErrorCode::EnrollAlreadyEnrolled, .. });
-                stored.status.status = match previous {
-                    EnrollmentState::Enrolled | EnrollmentState::PendingAcceptance if already => previous,
-                    _ => EnrollmentState::Failed,
-                };
-                stored.status.last_error = Some(msg);
-                self.save(&stored).await?;
-                audit::record(&self.inner.db, db::now(), actor, "console.enroll_failed", req.agent_name.as_str()).await;
-                Err(e)
-            }
-        }
-    }
-
     async fn enroll_once(&self, req: &EnrollRequest) -> Result<(), AppError> {
         let creds = self.ensure_registered().await?;
         let capi = self.inner.capi.as_ref().expect("checked");
@@ -255,16 +198,9 @@ impl Console {
         Ok(())
     }
 
-    /// Local reset: back to `not_enrolled`, the sealed key forgotten (the console keeps its side).
-    pub async fn clear(&self, actor: &str) -> Result<EnrollmentStatus, AppError> {
-        self.save(&Stored::default()).await?;
-        audit::record(&self.inner.db, db::now(), actor, "console.clear", "").await;
-        Ok(EnrollmentStatus::default())
-    }
-
     /// Logs in to the Central API and pushes metrics; records the result. A login token with an
     /// `organization_id` means the console accepted the enrollment.
-    pub async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError> {
+    pub async fn send_heartbeat(&self) -> Result<EnrollmentStatus, AppError> {
         let _guard = self.inner.busy.lock().await;
         let mut stored = self.load().await?;
         let result: Result<Login, AppError> = async {
@@ -291,7 +227,7 @@ impl Console {
                 Ok(stored.status)
             }
             Err(e) => {
-                let msg = message(&e);
+                let msg = e.message();
                 tracing::warn!("[HEARTBEAT_POLLER] heartbeat failed: {msg}");
                 stored.status.last_error = Some(msg);
                 self.save(&stored).await?;
@@ -313,7 +249,7 @@ impl Console {
                 Ok(EnrollmentState::PendingAcceptance | EnrollmentState::Enrolled)
             );
             if due && self.inner.engine.status().lapi_ready {
-                let _ = self.heartbeat().await;
+                let _ = self.send_heartbeat().await;
             }
         }
     }
@@ -333,51 +269,5 @@ impl Console {
                 }
             }
         });
-    }
-}
-
-/// `app::services::ConsoleService` over `Console`, with what diagnostics need from the config.
-#[derive(Clone)]
-pub struct ConsoleServices {
-    pub console: Console,
-    pub config: Arc<Config>,
-}
-
-impl ConsoleServices {
-    pub async fn connectivity(&self) -> app::console_model::Connectivity {
-        let engine = &self.console.inner.engine;
-        let running = engine.status().state == app::security_model::EngineState::Running;
-        let status = self.console.status().await.map(|s| s.status).unwrap_or(EnrollmentState::NotEnrolled);
-        diagnostics::connectivity(engine.lapi(), Some(running), self.console.capi(), status).await
-    }
-
-    pub async fn config_checks(&self) -> Vec<app::console_model::ConfigCheck> {
-        let status = self.console.status().await.unwrap_or_default();
-        diagnostics::config_checks(self.console.inner.engine.layout(), self.config.capi_base().as_deref(), &status)
-    }
-}
-
-#[async_trait::async_trait]
-impl app::services::ConsoleService for ConsoleServices {
-    fn default_agent_name(&self) -> String {
-        self.console.hostname().to_owned()
-    }
-    async fn status(&self) -> Result<EnrollmentStatus, AppError> {
-        self.console.status().await
-    }
-    async fn enroll(&self, actor: &app::model::Principal, request: EnrollRequest) -> Result<EnrollmentStatus, AppError> {
-        self.console.enroll(&actor.username, request).await
-    }
-    async fn heartbeat(&self) -> Result<EnrollmentStatus, AppError> {
-        self.console.heartbeat().await
-    }
-    async fn clear(&self, actor: &app::model::Principal) -> Result<EnrollmentStatus, AppError> {
-        self.console.clear(&actor.username).await
-    }
-    async fn connectivity(&self) -> app::console_model::Connectivity {
-        ConsoleServices::connectivity(self).await
-    }
-    async fn config_checks(&self) -> Vec<app::console_model::ConfigCheck> {
-        ConsoleServices::config_checks(self).await
     }
 }

@@ -3,14 +3,14 @@
 //! key. `CrowdSec` is the service the server functions, the REST API and start-up reconciliation
 //! use; it persists the desired state (`crowdsec.enabled`) and serialises starts and stops.
 
-pub mod bouncer;
+pub mod bouncer_key;
 pub mod credentials;
 pub mod cscli;
 pub mod hub;
 pub mod lapi;
 pub mod layout;
 pub mod process;
-mod service;
+mod security;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -19,12 +19,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use app::error::{AppError, EngineErrorCode};
-use app::security_model::{key_preview, BouncerInfo, EngineState, EngineStatus, KeySource};
+use app::security_model::{EngineState, EngineStatus};
 
 use crate::config::Config;
-use crate::db::{self, audit, settings, Db};
+use crate::support::process::find_binary;
+use crate::db::{settings, Db};
 
-use self::bouncer::{BouncerKeys, Resolution, BOUNCER_NAME};
+use self::bouncer_key::{BouncerKeys, Resolution};
 use self::cscli::Cscli;
 use self::lapi::Lapi;
 use self::layout::{EngineSettings, Layout, MACHINE_ID};
@@ -57,18 +58,6 @@ struct Inner {
 
 fn engine_error(code: EngineErrorCode, detail: impl Into<String>) -> AppError {
     AppError::Engine { code, detail: Some(detail.into()) }
-}
-
-/// `name` on `PATH`, or the configured path.
-pub fn find_binary(configured: Option<&Path>, name: &str) -> Option<PathBuf> {
-    if let Some(p) = configured {
-        return p.is_file().then(|| p.to_path_buf());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
 }
 
 impl CrowdSec {
@@ -134,24 +123,6 @@ impl CrowdSec {
 
     async fn desired(&self) -> bool {
         settings::get(&self.inner.db, ENABLED_KEY).await.ok().flatten().as_deref() == Some("true")
-    }
-
-    /// The user's toggle: persists the wish, then makes it so. A failed start keeps `enabled`
-    /// and shows the error; nothing is silently reverted.
-    pub async fn set_enabled(&self, actor: &str, enabled: bool) -> Result<EngineStatus, AppError> {
-        settings::set(&self.inner.db, ENABLED_KEY, if enabled { "true" } else { "false" }, db::now())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot persist the CrowdSec toggle");
-                AppError::Internal
-            })?;
-        self.inner.status.send_modify(|s| s.enabled = enabled);
-        audit::record(&self.inner.db, db::now(), actor, if enabled { "crowdsec.enable" } else { "crowdsec.disable" }, "").await;
-        if enabled {
-            self.start().await
-        } else {
-            self.stop().await
-        }
     }
 
     /// Server start: start the engine if the user left it enabled. Never blocks the server.
@@ -315,39 +286,11 @@ impl CrowdSec {
         }
     }
 
-    pub async fn bouncer_info(&self) -> Result<BouncerInfo, AppError> {
-        let res = self.inner.bouncer.lock().expect("bouncer lock").clone();
-        let (registered, last_pull) = match (self.status().lapi_ready, self.cscli()) {
-            (true, Some(cscli)) => match cscli.list_bouncers().await {
-                Ok(list) => list
-                    .into_iter()
-                    .find(|(n, _)| n == BOUNCER_NAME)
-                    .map(|(_, pull)| (true, pull))
-                    .unwrap_or((false, None)),
-                Err(e) => {
-                    tracing::warn!("cannot list bouncers: {e}");
-                    (false, None)
-                }
-            },
-            _ => (false, None),
-        };
-        let active = res.active.as_ref();
-        Ok(BouncerInfo {
-            name: BOUNCER_NAME.to_owned(),
-            key_preview: active.and_then(|a| key_preview(&a.key)),
-            key_source: active.map(|a| a.source).unwrap_or(KeySource::None),
-            key_path: self.inner.layout.bouncer_key_file().to_string_lossy().into_owned(),
-            registered: registered && active.is_some(),
-            last_pull: last_pull.filter(|p| !p.starts_with("0001-")),
-            env_key_rejected: res.env_key_rejected,
-        })
-    }
-
     /// Makes sure `key_file` holds a key of bouncer `name` the LAPI accepts: kept when the LAPI
     /// says it is valid (or cannot be asked: engine stopped), otherwise registered again with cscli
     /// (which writes the engine's database directly, so this works while the engine is stopped).
     pub async fn ensure_extra_bouncer(&self, name: &str, key_file: &Path) -> anyhow::Result<()> {
-        if let Some(key) = bouncer::read_key_file(key_file) {
+        if let Some(key) = bouncer_key::read_key_file(key_file) {
             match self.inner.lapi.check_bouncer_key(&key).await {
                 Ok(lapi::KeyCheck::Rejected) => {
                     tracing::warn!("the stored key of bouncer {name} was rejected by the LAPI; registering it again")
@@ -361,9 +304,9 @@ impl CrowdSec {
         let key = cscli.add_bouncer(name).await?;
         if let Some(dir) = key_file.parent() {
             std::fs::create_dir_all(dir)?;
-            layout::private(dir)?;
+            crate::support::files::private(dir)?;
         }
-        layout::write_private_file(key_file, key.as_bytes())?;
+        crate::support::files::write_private_file(key_file, key.as_bytes())?;
         tracing::info!(path = %key_file.display(), "registered bouncer {name}; key stored");
         Ok(())
     }
@@ -378,32 +321,5 @@ impl CrowdSec {
         credentials::MachineCredentials::load(&self.inner.layout.credentials_file())
     }
 
-    /// The full key, for the Copy button and the REST route; every read is audited.
-    pub async fn bouncer_key(&self, actor: &str) -> Result<String, AppError> {
-        let key = self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone());
-        let key = key.ok_or(AppError::NotFound)?;
-        audit::record(&self.inner.db, db::now(), actor, "bouncer.key_read", BOUNCER_NAME).await;
-        Ok(key)
-    }
 
-    pub async fn rotate_bouncer_key(&self, actor: &str) -> Result<BouncerInfo, AppError> {
-        self.require_running()?;
-        let cscli = self.cscli().ok_or(AppError::Engine { code: EngineErrorCode::NotInstalled, detail: None })?;
-        let keys = BouncerKeys {
-            env_key: None,
-            key_file: self.inner.layout.bouncer_key_file(),
-            lapi: &self.inner.lapi,
-            cscli: &cscli,
-        };
-        let active = keys
-            .register()
-            .await
-            .map_err(|e| engine_error(EngineErrorCode::BouncerFailed, format!("{e:#}")))?;
-        {
-            let mut res = self.inner.bouncer.lock().expect("bouncer lock");
-            res.active = Some(active);
-        }
-        audit::record(&self.inner.db, db::now(), actor, "bouncer.rotate", BOUNCER_NAME).await;
-        self.bouncer_info().await
-    }
 }

@@ -26,6 +26,7 @@ use app::security_model::{EngineState, EngineStatus};
 use super::credentials::MachineCredentials;
 use super::lapi::Lapi;
 use super::layout::Layout;
+use crate::support::process::terminate_pid;
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -126,7 +127,7 @@ fn mark_stopped(status: &StatusTx) {
 }
 
 fn now_rfc3339() -> String {
-    crate::db::rfc3339(crate::db::now())
+    crate::support::time::rfc3339(crate::support::time::now())
 }
 
 /// Starts the run loop and waits for the first start's outcome (ready, or why not). When the first
@@ -441,20 +442,6 @@ pub async fn stop_leftover(layout: &Layout) {
         terminate_pid(pid, STOP_TIMEOUT, || is_our_engine(pid, &config)).await;
     }
     let _ = std::fs::remove_file(&pid_file);
-}
-
-/// Stops a process that is not our child: SIGTERM, then SIGKILL when it is still `alive()` after
-/// `timeout`. `alive` must re-check the identity (pid file + cmdline), so a reused pid is never hit.
-pub async fn terminate_pid(pid: i32, timeout: Duration, alive: impl Fn() -> bool) {
-    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
-    let deadline = Instant::now() + timeout;
-    while alive() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if alive() {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// True when `pid` is a live crowdsec process started with this data dir's config.

@@ -5,7 +5,8 @@ use app::model::{ApiTokenSummary, Role};
 use sqlx::FromRow;
 
 use super::users::UserRow;
-use super::{rfc3339, Db};
+use super::Db;
+use crate::support::time::rfc3339;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TokenRow {

@@ -42,16 +42,3 @@ pub async fn ping(db: &Db) -> bool {
         .await
         .is_ok()
 }
-
-/// Seconds since the Unix epoch; the database stores every time this way.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// RFC 3339 text for the UI and the REST API.
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}

@@ -3,7 +3,8 @@
 use app::model::{Role, UserSummary};
 use sqlx::FromRow;
 
-use super::{rfc3339, Db};
+use super::Db;
+use crate::support::time::rfc3339;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {

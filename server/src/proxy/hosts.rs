@@ -3,7 +3,7 @@
 use app::error::{AppError, ErrorCode};
 use app::proxy_model::{ProxyHost, ProxyHostSpec};
 
-use crate::db::{self, Db};
+use crate::db::Db;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -38,7 +38,7 @@ pub async fn list(db: &Db) -> sqlx::Result<Vec<ProxyHost>> {
 }
 
 pub async fn insert(db: &Db, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
-    let now = db::now();
+    let now = crate::support::time::now();
     let row: Row = sqlx::query_as(
         "INSERT INTO proxy_hosts (domain, upstream, enabled, protect, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
          RETURNING id, domain, upstream, enabled, protect",
@@ -64,7 +64,7 @@ pub async fn update(db: &Db, id: i64, s: &ProxyHostSpec) -> Result<ProxyHost, Ap
     .bind(s.upstream.url())
     .bind(s.enabled)
     .bind(s.protect)
-    .bind(db::now())
+    .bind(crate::support::time::now())
     .bind(id)
     .fetch_one(db)
     .await
@@ -84,7 +84,7 @@ pub async fn delete(db: &Db, id: i64) -> Result<(), AppError> {
 pub async fn replace_all(db: &Db, hosts: &[ProxyHost]) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM proxy_hosts").execute(&mut *tx).await?;
-    let now = db::now();
+    let now = crate::support::time::now();
     for h in hosts {
         sqlx::query(
             "INSERT INTO proxy_hosts (id, domain, upstream, enabled, protect, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -7,20 +7,21 @@
 pub mod caddy_config;
 pub mod data_plane;
 pub mod hosts;
+mod service;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use app::error::{AppError, EngineErrorCode, ErrorCode};
-use app::proxy_model::{DaemonStatus, DataPlaneStatus, ProxyHost, ProxyHostSpec};
+use app::error::{AppError, EngineErrorCode};
+use app::proxy_model::ProxyHostSpec;
 
 use self::caddy_config::{ProxySettings, Site};
 use self::data_plane::DaemonSpec;
 use crate::bouncer::daemon::{BouncerFiles, DaemonSettings};
 use crate::config::Config;
 use crate::crowdsec::CrowdSec;
-use crate::db::{self, audit, Db};
+use crate::db::Db;
 
 /// The bouncer the forward-auth process polls the LAPI as (its own key: deltas are per key).
 pub const FORWARD_AUTH_BOUNCER: &str = "charon-forward-auth";
@@ -61,7 +62,7 @@ impl Proxy {
         let logs_dir = config.data_dir.join("logs");
         let caddy_dir = config.data_dir.join("caddy");
         let files = BouncerFiles::new(&config.data_dir);
-        let caddy_bin = crate::crowdsec::find_binary(config.caddy_bin.as_deref(), "caddy");
+        let caddy_bin = crate::support::process::find_binary(config.caddy_bin.as_deref(), "caddy");
         let exe = config
             .bouncer_bin
             .clone()
@@ -135,8 +136,8 @@ impl Proxy {
         let mut s = self.inner.daemon.clone();
         s.allowlist = allowlist;
         std::fs::create_dir_all(&self.inner.files.dir)?;
-        crate::crowdsec::layout::private(&self.inner.files.dir)?;
-        crate::crowdsec::layout::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
+        crate::support::files::private(&self.inner.files.dir)?;
+        crate::support::files::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
         Ok(())
     }
 
@@ -156,8 +157,8 @@ impl Proxy {
         let spec = self.inner.caddy.as_ref().ok_or_else(|| anyhow::anyhow!("caddy is not installed"))?;
         let config = self.config_json().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         std::fs::create_dir_all(&self.inner.caddy_dir)?;
-        crate::crowdsec::layout::private(&self.inner.caddy_dir)?;
-        crate::crowdsec::layout::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())?;
+        crate::support::files::private(&self.inner.caddy_dir)?;
+        crate::support::files::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())?;
         if let Some(pid) = spec.running() {
             tracing::info!(pid, "[DATA_PLANE] adopted the running Caddy");
             self.load(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -301,48 +302,9 @@ impl Proxy {
             self.load(&config).await?;
         }
         std::fs::create_dir_all(&self.inner.caddy_dir).map_err(internal)?;
-        crate::crowdsec::layout::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())
+        crate::support::files::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())
             .map_err(internal)?;
         Ok(())
-    }
-
-    pub async fn list(&self) -> Result<Vec<ProxyHost>, AppError> {
-        hosts::list(&self.inner.db).await.map_err(internal)
-    }
-
-    /// A change is stored and applied; when Caddy refuses it (or cannot be reached) the previous
-    /// rows are put back, so stored and running configuration never disagree.
-    async fn change<T, F, Fut>(&self, actor: &str, action: &str, what: String, op: F) -> Result<T, AppError>
-    where
-        F: FnOnce(Db) -> Fut,
-        Fut: std::future::Future<Output = Result<T, AppError>>,
-    {
-        let _guard = self.inner.change.lock().await;
-        let snapshot = hosts::list(&self.inner.db).await.map_err(internal)?;
-        let out = op(self.inner.db.clone()).await?;
-        if let Err(e) = self.apply().await {
-            tracing::warn!("[DATA_PLANE] {action} {what}: not applied ({e:?}); reverting");
-            if let Err(e) = hosts::replace_all(&self.inner.db, &snapshot).await {
-                tracing::error!("[DATA_PLANE] could not restore the previous proxy hosts: {e}");
-            }
-            return Err(e);
-        }
-        audit::record(&self.inner.db, db::now(), actor, action, &what).await;
-        Ok(out)
-    }
-
-    pub async fn create(&self, actor: &str, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
-        let what = spec.domain.as_str().to_owned();
-        self.change(actor, "proxy_host.create", what, |db| async move { hosts::insert(&db, &spec).await }).await
-    }
-
-    pub async fn update(&self, actor: &str, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
-        let what = format!("{} ({id})", spec.domain.as_str());
-        self.change(actor, "proxy_host.update", what, |db| async move { hosts::update(&db, id, &spec).await }).await
-    }
-
-    pub async fn delete(&self, actor: &str, id: i64) -> Result<(), AppError> {
-        self.change(actor, "proxy_host.delete", id.to_string(), |db| async move { hosts::delete(&db, id).await }).await
     }
 
     /// Asks the bouncer to poll the LAPI now (after a manual ban or unban).
@@ -364,53 +326,5 @@ impl Proxy {
         }
     }
 
-    /// The bouncer's counters, or `None` when it does not answer.
-    async fn bouncer_stats(&self) -> Option<app::proxy_model::BouncerStats> {
-        let url = format!("http://{}/bouncer/stats", self.inner.settings.bouncer);
-        let res = self.inner.http.get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
-        res.error_for_status().ok()?.json().await.ok()
-    }
 
-    pub async fn status(&self) -> DataPlaneStatus {
-        let (caddy_err, bouncer_err) = self.inner.errors.lock().expect("errors lock").clone();
-        let caddy_pid = self.inner.caddy.as_ref().and_then(|c| c.running());
-        let bouncer_pid = self.inner.bouncer.running();
-        let stats = match bouncer_pid {
-            Some(_) => self.bouncer_stats().await,
-            None => None,
-        };
-        let caddy_missing = self.inner.caddy.is_none().then(|| "caddy is not installed".to_owned());
-        DataPlaneStatus {
-            enabled: self.inner.enabled,
-            listen: self.inner.settings.listen.clone(),
-            fail_mode: self.inner.settings.fail_mode,
-            caddy: DaemonStatus { running: caddy_pid.is_some(), pid: caddy_pid, last_error: caddy_err.or(caddy_missing) },
-            bouncer: DaemonStatus { running: bouncer_pid.is_some(), pid: bouncer_pid, last_error: bouncer_err },
-            stats,
-        }
-    }
-
-    /// Input parsing shared by the server functions and REST.
-    pub fn parse(input: &app::proxy_model::ProxyHostInput) -> Result<ProxyHostSpec, AppError> {
-        ProxyHostSpec::parse(input).map_err(|c: ErrorCode| c.into())
-    }
-}
-
-#[async_trait::async_trait]
-impl app::services::ProxyService for Proxy {
-    async fn list(&self) -> Result<Vec<ProxyHost>, AppError> {
-        Proxy::list(self).await
-    }
-    async fn create(&self, actor: &app::model::Principal, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
-        Proxy::create(self, &actor.username, spec).await
-    }
-    async fn update(&self, actor: &app::model::Principal, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError> {
-        Proxy::update(self, &actor.username, id, spec).await
-    }
-    async fn delete(&self, actor: &app::model::Principal, id: i64) -> Result<(), AppError> {
-        Proxy::delete(self, &actor.username, id).await
-    }
-    async fn status(&self) -> DataPlaneStatus {
-        Proxy::status(self).await
-    }
 }

@@ -1,11 +1,12 @@
 #![allow(dead_code)]
-//! `spawn_app()`: the real router on 127.0.0.1:0 with a temporary data dir, like production.
-
-
+//! The test harness: `spawn_app()` serves the real router on 127.0.0.1:0 with a temporary data dir,
+//! like production; `setup_admin` / `viewer` give signed-in clients; `get_json` / `send_json` are
+//! the typed request methods; `admin` is the capability for calling services directly.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use app::model::{Admin, AuthMethod, Principal, Role};
 use charon::config::Config;
 use serde_json::Value;
 use charon::AppState;
@@ -19,6 +20,20 @@ pub struct TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `GET path` as `client`: the status and the JSON body (`Null` when there is none).
+    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, Value) {
+        let res = client.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `method path` with a JSON body as `client`: the status and the JSON answer.
+    pub async fn send_json(&self, client: &reqwest::Client, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let res = client.request(method, self.url(path)).json(body).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     /// A client that keeps cookies and never follows redirects, so tests see each response.
@@ -123,3 +138,20 @@ pub async fn wait_for_decisions(app: &TestApp, c: &reqwest::Client, query: &str,
     }
 }
 
+
+/// The capability a service's mutating methods take, for tests that call services directly.
+pub fn admin(name: &str) -> Admin {
+    Admin::check(Principal { user_id: 0, username: name.into(), role: Role::Admin, method: AuthMethod::Cli }).unwrap()
+}
+
+pub const VIEWER_PASSWORD: &str = "viewer password 123";
+
+/// Creates the viewer `vera` (as the admin behind `admin_client`) and returns her signed-in client.
+pub async fn viewer(app: &TestApp, admin_client: &reqwest::Client) -> reqwest::Client {
+    let body = serde_json::json!({"username": "vera", "password": VIEWER_PASSWORD, "role": "viewer"});
+    let (status, _) = app.send_json(admin_client, reqwest::Method::POST, "/api/v1/users", &body).await;
+    assert_eq!(status, 201, "creating the viewer");
+    let (client, res) = login(app, "vera", VIEWER_PASSWORD).await;
+    assert_eq!(res.status(), 303, "the viewer signs in");
+    client
+}

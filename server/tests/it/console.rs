@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use charon::capi_sim::{CapiSim, Faults};
+use capi_sim::{CapiSim, Faults};
 use serde_json::{json, Value};
 
 use super::common::*;

@@ -2,6 +2,7 @@
 //! random loopback ports. These tests need the Debian `crowdsec` package (scripts/setup.sh).
 
 
+use app::services::SecurityService;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,7 @@ async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_
 async fn a_killed_engine_is_restarted_by_the_supervisor() {
     let app = spawn_app().await;
     let engine = app.state.crowdsec.clone();
-    let st = engine.set_enabled("test", true).await.unwrap();
+    let st = engine.set_engine_enabled(&admin("test"), true).await.unwrap();
     let pid = st.pid.unwrap();
 
     let t0 = Instant::now();
@@ -98,7 +99,7 @@ async fn a_killed_engine_is_restarted_by_the_supervisor() {
     assert_eq!(s.restarts, 1);
     assert!(s.lapi_ready);
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the killed engine was reaped");
-    engine.set_enabled("test", false).await.unwrap();
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -106,7 +107,7 @@ async fn an_enabled_engine_starts_again_after_a_server_restart_and_a_leftover_is
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path().join("data"));
     let first = charon::AppState::new(config.clone()).await.unwrap();
-    let st = first.crowdsec.set_enabled("test", true).await.unwrap();
+    let st = first.crowdsec.set_engine_enabled(&admin("test"), true).await.unwrap();
     let old_pid = st.pid.unwrap();
     // Simulate a hard crash of the server: the engine keeps running, nobody stops it.
     std::mem::forget(first);
@@ -127,17 +128,17 @@ async fn an_enabled_engine_starts_again_after_a_server_restart_and_a_leftover_is
 #[tokio::test]
 async fn rotating_the_bouncer_key_invalidates_the_old_one() {
     let app = spawn_app().await;
-    let admin = setup_admin(&app).await;
+    let admin_client = setup_admin(&app).await;
     let engine = app.state.crowdsec.clone();
-    engine.set_enabled("test", true).await.unwrap();
+    engine.set_engine_enabled(&admin("test"), true).await.unwrap();
     let old = std::fs::read_to_string(engine.layout().bouncer_key_file()).unwrap();
-    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/bouncer/rotate")).send().await.unwrap();
+    let res = admin_client.post(app.url("/api/v1/cerberus/crowdsec/bouncer/rotate")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let new = std::fs::read_to_string(engine.layout().bouncer_key_file()).unwrap();
     assert_ne!(old, new);
     assert_eq!(engine.lapi().check_bouncer_key(old.trim()).await.unwrap(), KeyCheck::Rejected);
     assert_eq!(engine.lapi().check_bouncer_key(new.trim()).await.unwrap(), KeyCheck::Valid);
-    engine.set_enabled("test", false).await.unwrap();
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -147,12 +148,12 @@ async fn a_rejected_environment_key_is_reported_and_the_file_key_is_used() {
     })
     .await;
     let engine = app.state.crowdsec.clone();
-    engine.set_enabled("test", true).await.unwrap();
-    let info = engine.bouncer_info().await.unwrap();
+    engine.set_engine_enabled(&admin("test"), true).await.unwrap();
+    let info = engine.bouncer_info(&admin("test")).await.unwrap();
     assert!(info.env_key_rejected);
     assert_eq!(info.key_source, KeySource::File);
     assert!(info.registered);
-    engine.set_enabled("test", false).await.unwrap();
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -274,7 +275,8 @@ async fn a_failed_start_is_shown_not_silently_reverted() {
 async fn only_one_start_or_stop_runs_at_a_time() {
     let app = spawn_app().await;
     let engine = app.state.crowdsec.clone();
-    let (a, b) = tokio::join!(engine.set_enabled("a", true), engine.set_enabled("b", true));
+    let (admin_a, admin_b) = (admin("a"), admin("b"));
+    let (a, b) = tokio::join!(engine.set_engine_enabled(&admin_a, true), engine.set_engine_enabled(&admin_b, true));
     let busy = [&a, &b]
         .iter()
         .filter(|r| matches!(r, Err(app::error::AppError::Engine { code: app::error::EngineErrorCode::Busy, .. })))
@@ -287,5 +289,5 @@ async fn only_one_start_or_stop_runs_at_a_time() {
         .filter(|pid| is_our_engine(*pid, &engine.layout().config_file()))
         .collect();
     assert_eq!(running.len(), 1, "exactly one engine on this data dir");
-    engine.set_enabled("a", false).await.unwrap();
+    engine.set_engine_enabled(&admin("a"), false).await.unwrap();
 }

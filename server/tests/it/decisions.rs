@@ -62,12 +62,12 @@ async fn cscli_decisions_appear_and_ui_unbans_reach_the_engine() {
     assert_eq!(d["type"], "ban");
     assert_eq!(d["origin"], "cscli");
     assert!(d["until"].as_str().unwrap().ends_with('Z'));
-    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::db::now()).is_some());
+    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::support::time::now()).is_some());
 
     let id = d["id"].as_i64().unwrap();
     let res = admin.delete(app.url(&format!("/api/v1/cerberus/crowdsec/decisions/{id}"))).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::db::now()).is_none(), "unban applies locally at once");
+    assert!(app.state.decisions.cache().lookup("203.0.113.9".parse().unwrap(), charon::support::time::now()).is_none(), "unban applies locally at once");
     assert!(!cscli_values(&app).contains(&"203.0.113.9".to_owned()));
     let unknown = admin.delete(app.url("/api/v1/cerberus/crowdsec/decisions/999999")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
@@ -89,7 +89,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     assert_eq!(d["origin"], "charon");
     assert!(d["id"].as_i64().unwrap() > 0);
     // Enforced before any poll: an address inside the range is blocked.
-    let hit = cache.lookup("198.51.100.77".parse().unwrap(), charon::db::now()).unwrap();
+    let hit = cache.lookup("198.51.100.77".parse().unwrap(), charon::support::time::now()).unwrap();
     assert_eq!(hit.target.value(), "198.51.100.0/24");
 
     // The engine has it, and its stream returns it (the scope was written as `Range`).
@@ -116,7 +116,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    assert_eq!(&*cache.lookup("2001:db8::1".parse().unwrap(), charon::db::now()).unwrap().kind, "captcha");
+    assert_eq!(&*cache.lookup("2001:db8::1".parse().unwrap(), charon::support::time::now()).unwrap().kind, "captcha");
     let res = admin
         .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
         .json(&json!({"value": "::ffff:192.0.2.44", "duration": "1h"}))
@@ -125,7 +125,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
         .unwrap();
     let d: Value = res.json().await.unwrap();
     assert_eq!(d["value"], "192.0.2.44");
-    assert!(cache.lookup("::ffff:192.0.2.44".parse().unwrap(), charon::db::now()).is_some());
+    assert!(cache.lookup("::ffff:192.0.2.44".parse().unwrap(), charon::support::time::now()).is_some());
 
     // After the stream caught up the set is the same (keyed by scope, value and type).
     wait_for_decisions(&app, &admin, "", Duration::from_secs(5), |v| v["total"] == 3).await;
@@ -139,7 +139,7 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(cache.lookup("198.51.100.77".parse().unwrap(), charon::db::now()).is_none());
+    assert!(cache.lookup("198.51.100.77".parse().unwrap(), charon::support::time::now()).is_none());
     assert!(!cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));
     let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('decision.ban','decision.unban')")
         .fetch_one(&app.state.db)
@@ -154,7 +154,7 @@ async fn decisions_expiring_on_their_own_disappear_and_the_longest_duplicate_win
     cscli(&app, &["decisions", "add", "-i", "203.0.113.20", "-d", "3s"]);
     wait_for_decisions(&app, &admin, "?q=203.0.113.20", Duration::from_secs(5), |v| v["total"] == 1).await;
     wait_for_decisions(&app, &admin, "?q=203.0.113.20", Duration::from_secs(10), |v| v["total"] == 0).await;
-    assert!(app.state.decisions.cache().lookup("203.0.113.20".parse().unwrap(), charon::db::now()).is_none());
+    assert!(app.state.decisions.cache().lookup("203.0.113.20".parse().unwrap(), charon::support::time::now()).is_none());
 
     // Two bans on one address: the stream keeps the longest; deleting the shorter changes nothing.
     cscli(&app, &["decisions", "add", "-i", "203.0.113.21", "-d", "1h"]);
@@ -162,7 +162,7 @@ async fn decisions_expiring_on_their_own_disappear_and_the_longest_duplicate_win
     wait_for_decisions(&app, &admin, "?q=203.0.113.21", Duration::from_secs(5), |v| {
         v["total"] == 1 && v["decisions"][0]["until"].as_str().is_some_and(|u| {
             let t = time::OffsetDateTime::parse(u, &time::format_description::well_known::Rfc3339).unwrap();
-            t.unix_timestamp() - charon::db::now() > 7 * 3600
+            t.unix_timestamp() - charon::support::time::now() > 7 * 3600
         })
     })
     .await;
@@ -210,7 +210,7 @@ async fn with_the_lapi_down_actions_answer_503_and_the_last_state_is_kept() {
     let v = wait_for_decisions(&app, &admin, "", Duration::from_secs(5), |v| !v["stale_since"].is_null()).await;
     let _ = v;
     assert_eq!(list_decisions(&app, &admin, "").await["total"], 1);
-    assert!(app.state.decisions.cache().lookup("203.0.113.30".parse().unwrap(), charon::db::now()).is_some());
+    assert!(app.state.decisions.cache().lookup("203.0.113.30".parse().unwrap(), charon::support::time::now()).is_some());
     // It recovers on its own when the engine is back.
     admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
     wait_for_decisions(&app, &admin, "", Duration::from_secs(10), |v| v["stale_since"].is_null() && v["total"] == 1).await;
@@ -245,7 +245,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     let cache = app.state.decisions.cache().clone();
     cscli(&app, &["decisions", "add", "-i", "203.0.113.50", "-d", "1h"]);
     wait_for_decisions(&app, &admin, "?q=203.0.113.50", Duration::from_secs(5), |v| v["total"] == 1).await;
-    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_some());
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::support::time::now()).is_some());
 
     let res = admin
         .post(app.url("/api/v1/cerberus/crowdsec/allowlist"))
@@ -257,7 +257,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     let added: Value = res.json().await.unwrap();
     assert_eq!(added["entry"]["value"], "203.0.113.0/24");
     assert_eq!(added["covered"][0]["value"], "203.0.113.50", "covered decisions are offered for unban");
-    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_none(), "never blocked");
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::support::time::now()).is_none(), "never blocked");
     let listed = list_decisions(&app, &admin, "?q=203.0.113.50").await;
     assert_eq!(listed["decisions"][0]["allowlisted"], true, "the row is marked");
 
@@ -284,7 +284,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::db::now()).is_some(), "removing the entry restores the block");
+    assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::support::time::now()).is_some(), "removing the entry restores the block");
     assert!(!parser.exists(), "an empty allowlist has no parser (CrowdSec rejects empty whitelist nodes)");
     assert_eq!(app.state.crowdsec.status().state, app::security_model::EngineState::Running);
 }

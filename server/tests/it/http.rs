@@ -166,7 +166,7 @@ async fn expired_sessions_are_refused() {
     let (client, _) = login(&app, "admin", ADMIN_PASSWORD).await;
     assert_eq!(client.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(), 200);
     sqlx::query("UPDATE sessions SET expires_at = ?")
-        .bind(charon::db::now() - 1)
+        .bind(charon::support::time::now() - 1)
         .execute(&app.state.db)
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod authz;
 mod cli;
 mod console;
 mod crowdsec_engine;
@@ -12,3 +13,4 @@ mod hub;
 mod proxy;
 mod scale;
 mod serve;
+mod tidy;

@@ -206,7 +206,7 @@ async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data
     let again = charon::AppState::new(config).await.unwrap();
     charon::start_data_plane(&again).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let st2 = again.proxy.status().await;
+    let st2 = again.services.proxy.status().await;
     assert_eq!((serde_json::to_value(st2.caddy.pid).unwrap(), serde_json::to_value(st2.bouncer.pid).unwrap()), pids, "adopted");
     assert_eq!(get(&site, &attacker, "/").await.0, 403);
     site.app.state.proxy.stop_data_plane().await;

@@ -22,6 +22,7 @@ fn rss_kib() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark (imports 100 000 decisions); run by `make bench`"]
 async fn one_hundred_thousand_decisions() {
     const N: u32 = 100_000;
     let app = spawn_app_with(|c| {

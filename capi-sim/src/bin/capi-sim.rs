@@ -12,7 +12,7 @@ async fn main() -> std::io::Result<()> {
         eprintln!("capi-sim: listen on loopback only");
         std::process::exit(2);
     }
-    let sim = charon::capi_sim::CapiSim::new();
+    let sim = capi_sim::CapiSim::new();
     let bound = sim.serve(addr).await?;
     eprintln!("capi-sim listening on http://{bound}/");
     tokio::signal::ctrl_c().await?;

@@ -84,7 +84,7 @@ impl BouncerKeys<'_> {
         if key.is_empty() {
             anyhow::bail!("cscli returned an empty bouncer key");
         }
-        super::layout::write_private_file(&self.key_file, key.as_bytes())?;
+        crate::support::files::write_private_file(&self.key_file, key.as_bytes())?;
         tracing::info!(path = %self.key_file.display(), "registered bouncer {BOUNCER_NAME}; key stored");
         match self.lapi.check_bouncer_key(&key).await? {
             KeyCheck::Valid => Ok(ActiveKey { key, source: KeySource::File }),

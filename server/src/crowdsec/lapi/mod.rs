@@ -3,7 +3,13 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+
+pub mod session;
+pub mod wire;
+
+pub use session::MachineSession;
+pub use wire::{Jwt, StreamAnswer, StreamDecision};
+use wire::LoginAnswer;
 
 const USER_AGENT: &str = concat!("charon/v", env!("CARGO_PKG_VERSION"));
 
@@ -34,41 +40,6 @@ pub enum KeyCheck {
     Rejected,
 }
 
-#[derive(Deserialize)]
-struct LoginAnswer {
-    token: String,
-    expire: String,
-}
-
-/// A machine JWT and when it expires (RFC 3339, as the LAPI sends it).
-#[derive(Clone)]
-pub struct Jwt {
-    pub token: String,
-    pub expire: String,
-}
-
-impl std::fmt::Debug for Jwt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jwt").field("expire", &self.expire).finish_non_exhaustive()
-    }
-}
-
-/// `GET /v1/decisions/stream`: `null`, `[]` and a missing key all mean "none". Borrows from the
-/// body returned by `Lapi::stream`.
-#[derive(Debug, Default, Deserialize)]
-pub struct StreamAnswer<'a> {
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    pub new: Vec<crate::bouncer::cache::StreamDecision<'a>>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    pub deleted: Vec<crate::bouncer::cache::StreamDecision<'a>>,
-}
-
-impl<'a> StreamAnswer<'a> {
-    pub fn parse(body: &'a [u8]) -> Result<Self, LapiError> {
-        serde_json::from_slice(body).map_err(|e| LapiError::Unreachable(format!("unreadable decision stream: {e}")))
-    }
-}
-
 /// A 2xx answer's JSON body; 401/403 mean the credentials were refused.
 async fn json_answer<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> Result<T, LapiError> {
     match res.status().as_u16() {
@@ -76,14 +47,6 @@ async fn json_answer<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> 
         401 | 403 => Err(LapiError::Rejected),
         s => Err(LapiError::Status(s)),
     }
-}
-
-fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Lapi {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use app::decisions_model::{AllowAdded, AllowEntry, IpOrRange, Reason};
 use app::error::{AppError, ErrorCode};
+use app::model::Admin;
 use serde_json::json;
 
 use crate::bouncer::cache::DecisionCache;
-use crate::crowdsec::layout::write_if_changed;
+use crate::support::files::write_if_changed;
 use crate::crowdsec::CrowdSec;
-use crate::db::{self, audit, Db};
+use crate::db::{audit, Db};
 
 #[derive(Clone)]
 pub struct Allowlist {
@@ -37,7 +38,7 @@ impl Row {
             value: self.value.clone(),
             reason: self.reason.clone(),
             created_by: self.created_by.clone(),
-            created_at: db::rfc3339(self.created_at),
+            created_at: crate::support::time::rfc3339(self.created_at),
         }
     }
 }
@@ -96,14 +97,14 @@ impl Allowlist {
         Ok(())
     }
 
-    pub async fn add(&self, actor: &str, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError> {
+    pub async fn add(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError> {
         let res = sqlx::query_as::<_, Row>(
             "INSERT INTO allowlist (value, reason, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING *",
         )
         .bind(target.value())
         .bind(reason.as_str())
-        .bind(actor)
-        .bind(db::now())
+        .bind(actor.username())
+        .bind(crate::support::time::now())
         .fetch_one(&self.db)
         .await;
         let row = match res {
@@ -113,9 +114,9 @@ impl Allowlist {
             }
             Err(e) => return Err(internal(e)),
         };
-        audit::record(&self.db, db::now(), actor, "allowlist.add", &format!("{} ({})", row.value, row.reason)).await;
+        audit::record(&self.db, crate::support::time::now(), actor.username(), "allowlist.add", &format!("{} ({})", row.value, row.reason)).await;
         self.apply().await?;
-        let covered = self.cache.select(db::now(), |t, _, _, _| match (&target, t) {
+        let covered = self.cache.select(crate::support::time::now(), |t, _, _, _| match (&target, t) {
             (IpOrRange::Ip(a), IpOrRange::Ip(b)) => a == b,
             (IpOrRange::Ip(a), IpOrRange::Range(n)) => n.contains(a),
             (IpOrRange::Range(n), IpOrRange::Ip(b)) => n.contains(b),
@@ -124,7 +125,7 @@ impl Allowlist {
         Ok(AllowAdded { entry: row.entry(), covered })
     }
 
-    pub async fn remove(&self, actor: &str, target: IpOrRange) -> Result<(), AppError> {
+    pub async fn remove(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
         let res = sqlx::query("DELETE FROM allowlist WHERE value = ?")
             .bind(target.value())
             .execute(&self.db)
@@ -133,7 +134,7 @@ impl Allowlist {
         if res.rows_affected() == 0 {
             return Err(AppError::NotFound);
         }
-        audit::record(&self.db, db::now(), actor, "allowlist.remove", &target.value()).await;
+        audit::record(&self.db, crate::support::time::now(), actor.username(), "allowlist.remove", &target.value()).await;
         self.apply().await
     }
 }

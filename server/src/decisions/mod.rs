@@ -1,0 +1,179 @@
+//! Live Decisions: listing (filter, sort, page over the in-memory cache; see `query`), manual bans
+//! (`POST /v1/alerts` with the machine JWT, scope `Ip`/`Range`, origin `charon`), unbans
+//! (`DELETE /v1/decisions`) and the allowlist (`allowlist`). Bans and unbans are applied to the
+//! cache at once, so enforcement does not wait for the next poll, and are audited. Nothing is sent
+//! to the LAPI before the input is valid. `Decisions` is the `DecisionService` REST and the server
+//! functions both call.
+
+pub mod allowlist;
+pub mod query;
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_stream::wrappers::BroadcastStream;
+
+use app::decisions_model::{
+    AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    MANUAL_ORIGIN,
+};
+use app::error::AppError;
+use app::model::Admin;
+use app::services::{DecisionService, Feed};
+
+use self::allowlist::Allowlist;
+use crate::bouncer::cache::DecisionCache;
+use crate::bouncer::sync::Health;
+use crate::crowdsec::lapi::session::{lapi_down, MachineSession};
+use crate::db::{audit, Db};
+use crate::geo::Geo;
+use crate::support::time::{now, rfc3339};
+
+#[derive(Clone)]
+pub struct Decisions {
+    session: MachineSession,
+    cache: Arc<DecisionCache>,
+    health: Health,
+    db: Db,
+    geo: Arc<Geo>,
+    allowlist: Allowlist,
+}
+
+impl Decisions {
+    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist) -> Self {
+        Decisions { session, cache, health, db, geo, allowlist }
+    }
+
+    /// Countries are looked up for the rows shown only (at most a page).
+    fn with_country(&self, mut d: Decision) -> Decision {
+        d.country = IpOrRange::parse(&d.value).ok().and_then(|t| self.geo.country(&t));
+        d
+    }
+
+    pub fn cache(&self) -> &Arc<DecisionCache> {
+        &self.cache
+    }
+
+    pub fn allowlist_store(&self) -> &Allowlist {
+        &self.allowlist
+    }
+}
+
+#[async_trait::async_trait]
+impl DecisionService for Decisions {
+    fn list(&self, q: &DecisionQuery) -> DecisionPage {
+        let now = now();
+        let filter = query::Filter::new(q);
+        let mut rows = self.cache.select(now, |target, kind, origin, scenario| filter.matches(target, kind, origin, scenario));
+        query::sort(&mut rows, q.sort.as_deref());
+        let page = query::page(rows, q.page, q.per_page);
+        let health = self.health.lock().expect("health lock").clone();
+        DecisionPage {
+            decisions: page.rows.into_iter().map(|d| self.with_country(d)).collect(),
+            total: page.total,
+            page: page.page,
+            per_page: page.per_page,
+            counts: self
+                .cache
+                .origin_counts(now)
+                .into_iter()
+                .map(|(o, n)| OriginCount { origin: o.to_string(), count: n })
+                .collect(),
+            stale_since: health.stale_since.map(rfc3339),
+            synced: health.synced,
+        }
+    }
+
+    fn change_feed(&self) -> Feed<u64> {
+        let first = self.cache.version();
+        // A lagging client only needs to know that something changed.
+        let changes = BroadcastStream::new(self.cache.subscribe()).map(|v| v.unwrap_or(0));
+        futures_util::stream::once(async move { first }).chain(changes).boxed()
+    }
+
+    async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
+        let req = request;
+        let now_rfc = rfc3339(now());
+        let scenario = if req.reason.as_str().is_empty() {
+            format!("manual '{}' from '{MANUAL_ORIGIN}'", req.kind.as_str())
+        } else {
+            req.reason.as_str().to_owned()
+        };
+        let value = req.target.value();
+        let source = match req.target {
+            IpOrRange::Ip(_) => json!({"scope": "Ip", "value": value, "ip": value}),
+            IpOrRange::Range(_) => json!({"scope": "Range", "value": value, "range": value}),
+        };
+        let body = json!([{
+            "scenario": scenario, "scenario_hash": "", "scenario_version": "",
+            "message": format!("manual '{}' from '{MANUAL_ORIGIN}' by {}", req.kind.as_str(), actor.username()),
+            "events_count": 1, "start_at": now_rfc, "stop_at": now_rfc,
+            "capacity": 0, "leakspeed": "0", "simulated": false, "events": [], "remediation": true,
+            "source": source,
+            "decisions": [{
+                "duration": req.duration.to_go(), "origin": MANUAL_ORIGIN, "scenario": scenario,
+                "scope": req.target.scope(), "type": req.kind.as_str(), "value": value
+            }]
+        }]);
+        let ids = self.session.call(|t| { let body = body.clone(); async move { self.session.engine().lapi().post_alerts(&t, &body).await } }).await?;
+        let alert_id = ids.first().cloned().ok_or_else(|| lapi_down("no alert id returned"))?;
+        let alert = self.session.call(|t| { let id = alert_id.clone(); async move { self.session.engine().lapi().get_alert(&t, &id).await } }).await?;
+        let decision_id = alert["decisions"][0]["id"].as_i64().unwrap_or(0);
+        let until = now() + req.duration.seconds();
+        self.cache.insert(req.target, req.kind.as_str(), MANUAL_ORIGIN, &scenario, decision_id, until);
+        audit::record(&self.db, now(), actor.username(), "decision.ban", &format!("{value} {} {} ({})", req.kind.as_str(), req.duration.to_go(), scenario)).await;
+        tracing::info!(value = %value, by = actor.username(), "manual {} added", req.kind.as_str());
+        Ok(self.with_country(Decision {
+            id: decision_id,
+            value,
+            scope: req.target.scope().to_owned(),
+            kind: req.kind.as_str().to_owned(),
+            origin: MANUAL_ORIGIN.to_owned(),
+            scenario,
+            country: None,
+            until: rfc3339(until),
+            allowlisted: self.cache.is_allowlisted(&req.target),
+        }))
+    }
+
+    /// Deletes one decision by id (any origin: engine, cscli, CAPI, lists, manual).
+    async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError> {
+        let n = self.session.call(|t| async move { self.session.engine().lapi().delete_decisions(&t, Some(id), &[]).await }).await?;
+        let target = self.cache.remove_id(id);
+        if n == 0 && target.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let what = target.map(|t| t.value()).unwrap_or_else(|| format!("#{id}"));
+        audit::record(&self.db, now(), actor.username(), "decision.unban", &what).await;
+        Ok(n.max(target.is_some() as u64))
+    }
+
+    /// Deletes every decision on exactly this value (an address or a range). `value=` rather
+    /// than `ip=`: the latter also deletes wider ranges that merely contain the address.
+    async fn unban_value(&self, actor: &Admin, target: IpOrRange) -> Result<u64, AppError> {
+        let value = target.value();
+        let n = self
+            .session
+            .call(|t| {
+                let q = [("value", value.clone())];
+                async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await }
+            })
+            .await?;
+        let local = self.cache.remove_all(target);
+        audit::record(&self.db, now(), actor.username(), "decision.unban", &value).await;
+        Ok(n.max(local as u64))
+    }
+
+    async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError> {
+        self.allowlist.list().await
+    }
+
+    async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError> {
+        self.allowlist.add(actor, target, reason).await
+    }
+
+    async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
+        self.allowlist.remove(actor, target).await
+    }
+}

@@ -1,0 +1,195 @@
+//! What Live Decisions shows of the decision set: the filter (`q`, origin, scenario, type), the
+//! sort and the page. Pure functions over `Decision` rows, tested without an engine.
+
+use std::net::IpAddr;
+
+use app::decisions_model::{Decision, DecisionQuery, IpOrRange, PER_PAGE_DEFAULT, PER_PAGE_MAX};
+
+/// Whether a decision's target matches the `q` filter: an IP matches decisions covering it, a
+/// CIDR matches decisions inside it, anything else is a substring of the value.
+enum Needle {
+    Ip(IpAddr),
+    Net(ipnet::IpNet),
+    Text(String),
+}
+
+impl Needle {
+    fn parse(q: &str) -> Option<Self> {
+        let q = q.trim();
+        if q.is_empty() {
+            return None;
+        }
+        Some(match IpOrRange::parse(q) {
+            Ok(IpOrRange::Ip(ip)) if !q.contains('/') => Needle::Ip(ip),
+            Ok(IpOrRange::Ip(ip)) => Needle::Net(ipnet::IpNet::from(ip)),
+            Ok(IpOrRange::Range(net)) => Needle::Net(net),
+            Err(_) => Needle::Text(q.to_lowercase()),
+        })
+    }
+
+    fn matches(&self, target: &IpOrRange) -> bool {
+        match (self, target) {
+            (Needle::Ip(ip), IpOrRange::Ip(t)) => ip == t,
+            (Needle::Ip(ip), IpOrRange::Range(n)) => n.contains(ip),
+            (Needle::Net(net), IpOrRange::Ip(t)) => net.contains(t),
+            (Needle::Net(net), IpOrRange::Range(n)) => net.contains(n),
+            (Needle::Text(s), t) => t.value().contains(s.as_str()),
+        }
+    }
+}
+
+/// The query's filters, parsed once and applied to every row of the cache.
+pub struct Filter {
+    needle: Option<Needle>,
+    origin: Option<String>,
+    scenario: Option<String>,
+    kind: Option<String>,
+}
+
+fn lowered(field: &Option<String>) -> Option<String> {
+    field.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase)
+}
+
+impl Filter {
+    pub fn new(q: &DecisionQuery) -> Self {
+        Filter {
+            needle: q.q.as_deref().and_then(Needle::parse),
+            origin: lowered(&q.origin),
+            scenario: lowered(&q.scenario),
+            kind: lowered(&q.kind),
+        }
+    }
+
+    /// Origin and type match exactly (any case), the scenario as a substring.
+    pub fn matches(&self, target: &IpOrRange, kind: &str, origin: &str, scenario: &str) -> bool {
+        self.origin.as_ref().is_none_or(|f| origin.eq_ignore_ascii_case(f))
+            && self.kind.as_ref().is_none_or(|f| kind.eq_ignore_ascii_case(f))
+            && self.scenario.as_ref().is_none_or(|f| scenario.to_lowercase().contains(f.as_str()))
+            && self.needle.as_ref().is_none_or(|n| n.matches(target))
+    }
+}
+
+/// Sorts by `value`, `origin`, `scenario`, `type` or (default, and for anything unknown) `until`;
+/// a leading `-` reverses. Ties go by value so pages are stable.
+pub fn sort(rows: &mut [Decision], sort: Option<&str>) {
+    let sort = sort.unwrap_or("until");
+    let (desc, key) = match sort.strip_prefix('-') {
+        Some(k) => (true, k),
+        None => (false, sort),
+    };
+    rows.sort_by(|a, b| {
+        let o = match key {
+            "value" => a.value.cmp(&b.value),
+            "origin" => a.origin.cmp(&b.origin),
+            "scenario" => a.scenario.cmp(&b.scenario),
+            "type" => a.kind.cmp(&b.kind),
+            _ => a.until.cmp(&b.until),
+        }
+        .then_with(|| a.value.cmp(&b.value));
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+}
+
+/// One page of the sorted rows.
+#[derive(Debug, PartialEq)]
+pub struct Page {
+    pub rows: Vec<Decision>,
+    pub total: usize,
+    /// 1-based, clamped to the pages there are (an empty list has one, empty, page).
+    pub page: usize,
+    pub per_page: usize,
+}
+
+pub fn page(rows: Vec<Decision>, page: Option<usize>, per_page: Option<usize>) -> Page {
+    let per_page = per_page.unwrap_or(PER_PAGE_DEFAULT).clamp(1, PER_PAGE_MAX);
+    let total = rows.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let rows = rows.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    Page { rows, total, page, per_page }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(value: &str, origin: &str, scenario: &str, kind: &str, until: &str) -> Decision {
+        Decision {
+            id: 0,
+            value: value.into(),
+            scope: if value.contains('/') { "Range" } else { "Ip" }.into(),
+            kind: kind.into(),
+            origin: origin.into(),
+            scenario: scenario.into(),
+            country: None,
+            until: until.into(),
+            allowlisted: false,
+        }
+    }
+
+    fn matching(q: DecisionQuery, rows: &[Decision]) -> Vec<String> {
+        let f = Filter::new(&q);
+        rows.iter()
+            .filter(|r| f.matches(&IpOrRange::parse(&r.value).unwrap(), &r.kind, &r.origin, &r.scenario))
+            .map(|r| r.value.clone())
+            .collect()
+    }
+
+    fn rows() -> Vec<Decision> {
+        vec![
+            d("192.0.2.7", "crowdsec", "crowdsecurity/http-probing", "ban", "2026-01-01T00:00:03Z"),
+            d("198.51.100.0/24", "cscli", "manual", "captcha", "2026-01-01T00:00:01Z"),
+            d("2001:db8::1", "CAPI", "crowdsecurity/ssh-bf", "ban", "2026-01-01T00:00:02Z"),
+        ]
+    }
+
+    #[test]
+    fn an_address_finds_the_ranges_covering_it_and_a_range_the_addresses_inside() {
+        let q = |s: &str| DecisionQuery { q: Some(s.into()), ..Default::default() };
+        assert_eq!(matching(q("198.51.100.9"), &rows()), ["198.51.100.0/24"]);
+        assert_eq!(matching(q("192.0.2.0/24"), &rows()), ["192.0.2.7"]);
+        assert_eq!(matching(q("2001:db8"), &rows()), ["2001:db8::1"], "text is a substring of the value");
+        assert_eq!(matching(q("  "), &rows()).len(), 3, "a blank filter is no filter");
+    }
+
+    #[test]
+    fn origin_and_type_match_exactly_in_any_case_the_scenario_as_a_substring() {
+        let origin = DecisionQuery { origin: Some("capi".into()), ..Default::default() };
+        assert_eq!(matching(origin, &rows()), ["2001:db8::1"]);
+        let kind = DecisionQuery { kind: Some("BAN".into()), ..Default::default() };
+        assert_eq!(matching(kind, &rows()), ["192.0.2.7", "2001:db8::1"]);
+        let scenario = DecisionQuery { scenario: Some("HTTP".into()), ..Default::default() };
+        assert_eq!(matching(scenario, &rows()), ["192.0.2.7"]);
+        let both = DecisionQuery { origin: Some("crowdsec".into()), kind: Some("captcha".into()), ..Default::default() };
+        assert!(matching(both, &rows()).is_empty());
+    }
+
+    #[test]
+    fn sorts_by_expiry_by_default_and_reverses_with_a_minus() {
+        let mut r = rows();
+        sort(&mut r, None);
+        assert_eq!(r.iter().map(|d| d.value.as_str()).collect::<Vec<_>>(), ["198.51.100.0/24", "2001:db8::1", "192.0.2.7"]);
+        sort(&mut r, Some("-origin"));
+        assert_eq!(r[0].origin, "cscli");
+        sort(&mut r, Some("nonsense"));
+        assert_eq!(r[0].value, "198.51.100.0/24", "an unknown key sorts by expiry");
+    }
+
+    #[test]
+    fn pages_are_clamped_to_what_exists() {
+        let many: Vec<Decision> = (0..7).map(|i| d(&format!("192.0.2.{i}"), "crowdsec", "s", "ban", "t")).collect();
+        let p = page(many.clone(), Some(2), Some(3));
+        assert_eq!((p.total, p.page, p.per_page, p.rows.len()), (7, 2, 3, 3));
+        assert_eq!(p.rows[0].value, "192.0.2.3");
+        let last = page(many.clone(), Some(99), Some(3));
+        assert_eq!((last.page, last.rows.len()), (3, 1));
+        let huge = page(many, Some(0), Some(100_000));
+        assert_eq!((huge.page, huge.per_page), (1, PER_PAGE_MAX));
+        let empty = page(Vec::new(), Some(5), None);
+        assert_eq!((empty.page, empty.total, empty.per_page), (1, 0, PER_PAGE_DEFAULT));
+    }
+}

@@ -1,0 +1,111 @@
+//! Serving: the router every request goes through (`router`), the start of the data plane and the
+//! listener with graceful shutdown (`serve`). Tests build exactly this router.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{api, auth, db, shutdown, web};
+
+async fn health() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    if db::ping(&state.db).await {
+        (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "database": "unreachable"})),
+        )
+    }
+}
+
+/// The whole application. Tests build exactly this and drive it with `oneshot` or on port 0.
+pub fn router(state: AppState) -> Router {
+    let gate = axum::middleware::from_fn_with_state(state.auth.clone(), auth::middleware::gate);
+    let (api, _) = api::routes::<AppState>();
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/login", post(auth::handlers::login))
+        .route("/setup", post(auth::handlers::setup))
+        .route("/logout", post(auth::handlers::logout))
+        .route("/locale", post(auth::handlers::set_locale))
+        .merge(api)
+        .merge(web::router(&state))
+        .layer(gate)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Starts or adopts Caddy and the bouncer process (in the background), and pokes the bouncer at
+/// every change of the console's decision cache so a manual ban is enforced without waiting for
+/// its next poll. The data plane is not stopped when the console stops.
+pub async fn start_data_plane(state: &AppState) {
+    let allow: Vec<String> = state.decisions.allowlist_store().list().await.unwrap_or_default().into_iter().map(|e| e.value).collect();
+    let proxy = state.proxy.clone();
+    tokio::spawn(async move { proxy.start(allow).await });
+    let proxy = state.proxy.clone();
+    let mut changes = state.decisions.cache().subscribe();
+    tokio::spawn(async move {
+        loop {
+            match changes.recv().await {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => proxy.poke_bouncer().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Binds, serves until SIGINT/SIGTERM, then finishes in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = AppState::new(config).await?;
+    let shutdown = shutdown::install()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        data_dir = %state.config.data_dir.display(),
+        "charon is listening"
+    );
+    // Reconcile in the background: the UI is usable while the engine starts.
+    let engine = state.crowdsec.clone();
+    tokio::spawn(async move { engine.reconcile().await });
+    start_data_plane(&state).await;
+    state.console.spawn_poller();
+    let engine = state.crowdsec.clone();
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.wait())
+    .await?;
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The composition root: `AppState::new` opens the data dir and the database and builds every
+//! service once; `services` is what REST handlers and server functions call (one road per
+//! operation), the concrete services are kept for start-up and background work.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use app::services::Services;
+
+use crate::accounts::Accounts;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::AuthState;
+use crate::config::Config;
+use crate::crowdsec::hub::HubItems;
+use crate::crowdsec::lapi::MachineSession;
+use crate::db::{self, Db};
+use crate::decisions::allowlist::Allowlist;
+use crate::decisions::Decisions;
+use crate::support::files::ensure_private_dir;
+use crate::{bouncer, console, crowdsec, geo, proxy};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    pub auth: AuthState,
+    pub accounts: Accounts,
+    pub crowdsec: crowdsec::CrowdSec,
+    pub decisions: Decisions,
+    pub hub: HubItems,
+    pub proxy: proxy::Proxy,
+    pub console: console::Console,
+    pub services: Services,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl FromRef<AppState> for Services {
+    fn from_ref(state: &AppState) -> Self {
+        state.services.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl AppState {
+    /// Opens the data dir and database and builds the shared state. Does not bind any socket.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        ensure_private_dir(&config.data_dir)?;
+        let db = db::connect(&config.database_path()).await?;
+        let leptos = LeptosOptions::builder()
+            .output_name("charon")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        let crowdsec = crowdsec::CrowdSec::new(db.clone(), &config);
+        let cache = Arc::new(bouncer::cache::DecisionCache::new());
+        let health = bouncer::sync::Health::default();
+        tokio::spawn(bouncer::sync::run(
+            crowdsec.clone(),
+            cache.clone(),
+            health.clone(),
+            Duration::from_millis(config.decision_sync_interval_ms),
+            Duration::from_secs(config.decision_full_resync_secs),
+            Arc::new(tokio::sync::Notify::new()),
+        ));
+        let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config);
+        let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
+        // The stored allowlist is in force before anything is enforced or the engine starts.
+        allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
+        let decisions = Decisions::new(
+            MachineSession::new(crowdsec.clone()),
+            cache,
+            health,
+            db.clone(),
+            Arc::new(geo::Geo::open(config.geoip_db.as_deref())),
+            allowlist,
+        );
+        let console = console::Console::new(db.clone(), crowdsec.clone(), &config);
+        let hub = HubItems::new(db.clone(), crowdsec.clone());
+        let accounts = Accounts::new(db.clone());
+        let services = Services {
+            accounts: Arc::new(accounts.clone()),
+            security: Arc::new(crowdsec.clone()),
+            decisions: Arc::new(decisions.clone()),
+            hub: Arc::new(hub.clone()),
+            proxy: Arc::new(proxy.clone()),
+            console: Arc::new(console.clone()),
+        };
+        let auth = AuthState {
+            db: db.clone(),
+            limiter: Arc::new(LoginLimiter::new(config.login_max_failures, Duration::from_secs(config.login_window_secs))),
+            setup_done: Arc::new(AtomicBool::new(false)),
+            session_ttl_hours: config.session_ttl_hours,
+        };
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            leptos,
+            auth,
+            accounts,
+            crowdsec,
+            decisions,
+            hub,
+            proxy,
+            console,
+            services,
+        })
+    }
+}

@@ -1,0 +1,34 @@
+//! Processes Charon runs but does not own as children: finding a binary, and stopping a process
+//! by pid (the caller re-checks its identity, so a reused pid is never hit).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+/// `name` on `PATH`, or the configured path.
+pub fn find_binary(configured: Option<&Path>, name: &str) -> Option<PathBuf> {
+    if let Some(p) = configured {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Stops a process that is not our child: SIGTERM, then SIGKILL when it is still `alive()` after
+/// `timeout`. `alive` must re-check the identity (pid file + cmdline), so a reused pid is never hit.
+pub async fn terminate_pid(pid: i32, timeout: Duration, alive: impl Fn() -> bool) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let deadline = Instant::now() + timeout;
+    while alive() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if alive() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
