@@ -70,7 +70,9 @@ export default defineConfig({
     stderr: "pipe",
   },
   {
-    command: SERVER_BIN,
+    // The console's stderr also goes to <data>/console.log, which globalTeardown reads: a panic
+    // anywhere in the run (even in a detached SSR task that fails no request) fails the suite.
+    command: `bash -c 'exec ${SERVER_BIN} 2> >(tee -a "$CHARON_DATA_DIR/console.log" >&2)'`,
     cwd: "..",
     url: `${BASE_URL}/health`,
     reuseExistingServer: false,
@@ -80,6 +82,8 @@ export default defineConfig({
       CHARON_DATA_DIR: DATA_DIR,
       CHARON_SITE_ROOT: "target/site",
       CHARON_LOG_LEVEL: "warn",
+      // A panic's log names the functions it went through.
+      RUST_BACKTRACE: "1",
       // The real engine, on ports of its own so a running Charon on this machine is not disturbed.
       CHARON_CROWDSEC_LAPI_LISTEN: `127.0.0.1:${Number(process.env.E2E_LAPI_PORT ?? 18085)}`,
       CHARON_CROWDSEC_PROMETHEUS: "off",

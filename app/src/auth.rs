@@ -5,9 +5,9 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::model::Principal;
+use crate::accounts::model::Principal;
 #[cfg(feature = "ssr")]
-use crate::model::Admin;
+use crate::accounts::model::Admin;
 
 /// The signed-in user, or `None` (the auth layer already turned anonymous callers away from every
 /// protected route, so `None` only happens on public pages).

@@ -248,24 +248,6 @@ impl ErrorCode {
     }
 }
 
-impl From<crate::decisions_model::BanInputError> for ErrorCode {
-    fn from(e: crate::decisions_model::BanInputError) -> Self {
-        use crate::decisions_model::BanInputError as B;
-        match e {
-            B::Value => ErrorCode::ValueInvalid,
-            B::Duration => ErrorCode::DurationInvalid,
-            B::Reason => ErrorCode::ReasonInvalid,
-            B::Type => ErrorCode::TypeInvalid,
-        }
-    }
-}
-
-impl From<crate::decisions_model::BanInputError> for AppError {
-    fn from(e: crate::decisions_model::BanInputError) -> Self {
-        AppError::Invalid { code: e.into() }
-    }
-}
-
 impl From<ErrorCode> for AppError {
     fn from(code: ErrorCode) -> Self {
         AppError::Invalid { code }
@@ -288,12 +270,6 @@ impl AppError {
             AppError::Engine { code, detail: None } => code.message().to_owned(),
             other => other.to_string(),
         }
-    }
-}
-
-impl From<crate::model::NotAdmin> for AppError {
-    fn from(_: crate::model::NotAdmin) -> Self {
-        AppError::Forbidden
     }
 }
 

@@ -13,24 +13,19 @@ mod i18n_module {
 }
 pub use i18n_module::i18n;
 
+// One folder per topic, each holding its types (`model`), server functions (`rpc`) and page.
 pub mod accounts;
 pub mod auth;
 pub mod components;
 pub mod console;
-pub mod console_model;
 pub mod decisions;
-pub mod decisions_model;
 pub mod error;
 pub mod hub;
-pub mod hub_model;
-pub mod model;
-pub mod pages;
 pub mod proxy;
-pub mod proxy_model;
 pub mod security;
-pub mod security_model;
 #[cfg(feature = "ssr")]
 pub mod services;
+pub mod signin;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -40,13 +35,14 @@ use leptos_router::{
 };
 
 use crate::i18n::*;
-use crate::pages::{
-    console::ConsolePage,
-    hub::{HubItemPage, HubPage},
-    proxy_hosts::ProxyHostsPage,
-    live_decisions::LiveDecisionsPage, login::LoginPage, not_found::NotFound, security::SecurityPage,
-    settings::SettingsPage, setup::SetupPage,
-};
+use crate::accounts::page::SettingsPage;
+use crate::components::not_found::NotFound;
+use crate::console::page::ConsolePage;
+use crate::decisions::page::LiveDecisionsPage;
+use crate::hub::page::{HubItemPage, HubPage};
+use crate::proxy::page::ProxyHostsPage;
+use crate::security::page::SecurityPage;
+use crate::signin::{login_page::LoginPage, setup_page::SetupPage};
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

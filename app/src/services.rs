@@ -7,14 +7,14 @@
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::decisions_model::{
+use crate::decisions::model::{
     AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
-use crate::hub_model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
-use crate::console_model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
-use crate::proxy_model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
-use crate::security_model::{BouncerInfo, EngineStatus};
-use crate::model::{
+use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
+use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
+use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
+use crate::security::model::{BouncerInfo, EngineStatus};
+use crate::accounts::model::{
     Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
 };
 

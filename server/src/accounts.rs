@@ -3,7 +3,7 @@
 //! administrator `cli`.
 
 use app::error::{AppError, ErrorCode};
-use app::model::{
+use app::accounts::model::{
     Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
 };
 use app::services::AccountService;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use app::model::{Admin, AuthMethod, Password, Principal, Role, TokenName, Username};
+use app::accounts::model::{Admin, AuthMethod, Password, Principal, Role, TokenName, Username};
 use app::services::AccountService;
 
 use crate::accounts::Accounts;
@@ -135,9 +135,9 @@ fn parse_password(raw: &str) -> anyhow::Result<Password> {
         anyhow::anyhow!(match code {
             app::error::ErrorCode::PasswordTooShort => format!(
                 "the password must be at least {} characters long",
-                app::model::PASSWORD_MIN
+                app::accounts::model::PASSWORD_MIN
             ),
-            _ => format!("the password must be at most {} characters long", app::model::PASSWORD_MAX),
+            _ => format!("the password must be at most {} characters long", app::accounts::model::PASSWORD_MAX),
         })
     })
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 
-pub use app::proxy_model::FailMode;
+pub use app::proxy::model::FailMode;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 

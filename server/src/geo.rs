@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-use app::decisions_model::IpOrRange;
+use app::decisions::model::IpOrRange;
 use serde::Deserialize;
 
 pub struct Geo {

@@ -5,7 +5,7 @@ use crate::auth::whoami;
 use crate::components::language_switcher::LanguageSwitcher;
 use crate::i18n::*;
 use leptos_i18n::I18nContext;
-use crate::model::{Principal, Role};
+use crate::accounts::model::{Principal, Role};
 
 /// The signed-in user, shared by the layout and the pages inside it.
 #[derive(Clone, Copy)]

@@ -1,8 +1,9 @@
-pub mod bouncer_key_display;
-pub mod crowdsec_card;
-pub mod data_plane_card;
+//! Pieces every page uses: the layout with the current user, error messages, the language
+//! switcher, the hydration marker, Server-Sent Events subscriptions and the 404 page.
+
 pub mod error_message;
 pub mod hydration;
 pub mod language_switcher;
 pub mod layout;
+pub mod not_found;
 pub mod server_events;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::model::{ApiTokenSummary, Password, Principal, Role, TokenName, UserSummary, Username};
+use app::accounts::model::{ApiTokenSummary, Password, Principal, Role, TokenName, UserSummary, Username};
 use app::services::Services;
 
 use super::admin::AdminCaller;

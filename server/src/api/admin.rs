@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use app::error::AppError;
-use app::model::{Admin, Principal};
+use app::accounts::model::{Admin, Principal};
 
 use super::error::ApiError;
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::console_model::{ConfigCheck, Connectivity, EnrollInput, EnrollRequest, EnrollmentStatus};
+use app::console::model::{ConfigCheck, Connectivity, EnrollInput, EnrollRequest, EnrollmentStatus};
 use app::error::AppError;
 use app::services::Services;
 

@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::security_model::{BouncerInfo, EngineStatus};
+use app::security::model::{BouncerInfo, EngineStatus};
 use app::services::Services;
 
 use super::admin::AdminCaller;

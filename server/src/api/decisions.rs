@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::decisions_model::{AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason};
+use app::decisions::model::{AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason};
 use app::services::Services;
 
 use super::admin::AdminCaller;

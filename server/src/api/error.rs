@@ -28,8 +28,8 @@ impl From<ErrorCode> for ApiError {
     }
 }
 
-impl From<app::decisions_model::BanInputError> for ApiError {
-    fn from(e: app::decisions_model::BanInputError) -> Self {
+impl From<app::decisions::model::BanInputError> for ApiError {
+    fn from(e: app::decisions::model::BanInputError) -> Self {
         ApiError::App(e.into())
     }
 }

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use app::error::{AppError, ErrorCode};
-use app::hub_model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubItemType, HubQuery};
+use app::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubItemType, HubQuery};
 use app::services::Services;
 
 use super::admin::AdminCaller;

@@ -8,7 +8,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::proxy_model::{DataPlaneStatus, ProxyHost, ProxyHostInput, ProxyHostSpec};
+use app::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostInput, ProxyHostSpec};
 use app::services::Services;
 
 use super::admin::AdminCaller;

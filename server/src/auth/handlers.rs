@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use app::model::{Password, Username};
+use app::accounts::model::{Password, Username};
 use app::auth::safe_next;
 
 use super::rate_limit::{ip_key, user_key};

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::json;
 
-use app::model::Principal;
+use app::accounts::model::Principal;
 
 use super::{policy, session};
 use crate::db::users;

@@ -4,14 +4,14 @@
 //! may read: every `GET`/`HEAD` under `/api/` and the server functions on [`RPC_READS`]. Anything
 //! else — every other method under `/api/`, every server function not on the list, including one
 //! added tomorrow — needs an administrator, so a new endpoint is admin-only until someone decides
-//! otherwise. Handlers and server functions additionally need an `app::model::Admin` to call a
+//! otherwise. Handlers and server functions additionally need an `app::accounts::model::Admin` to call a
 //! mutating or secret-revealing service method (`auth::extract::AdminCaller` for REST,
 //! `app::auth::guard::admin` for server functions), which is how a secret read such as
 //! `GET …/bouncer/key` stays admin-only although it is a `GET`.
 
 use axum::http::Method;
 
-use app::model::Role;
+use app::accounts::model::Role;
 
 /// Server functions a viewer may call: they read and reveal no secret.
 pub const RPC_READS: &[&str] = &[

@@ -1,6 +1,6 @@
 //! Sessions and bearer tokens turned into a `Principal`, and the session cookie.
 
-use app::model::{AuthMethod, Principal, Role};
+use app::accounts::model::{AuthMethod, Principal, Role};
 use cookie::{Cookie, SameSite};
 
 use crate::db::{api_tokens, sessions, users::UserRow, Db};

@@ -12,7 +12,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use tokio::sync::broadcast;
 
-use app::decisions_model::{normalise_ip, Decision, IpOrRange};
+use app::decisions::model::{normalise_ip, Decision, IpOrRange};
 
 use super::go_duration;
 use crate::crowdsec::lapi::StreamDecision;

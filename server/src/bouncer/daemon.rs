@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use app::decisions_model::IpOrRange;
+use app::decisions::model::IpOrRange;
 
 use super::cache::DecisionCache;
 use super::forward_auth::{self, CheckState, Counters, FailMode};

@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use ipnet::IpNet;
 use tokio::sync::Notify;
 
-pub use app::proxy_model::{BlockedBy, BouncerStats, FailMode};
+pub use app::proxy::model::{BlockedBy, BouncerStats, FailMode};
 
 use super::cache::DecisionCache;
 use super::sync::Health;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use app::console_model::{Connectivity, EnrollmentState, EnrollmentStatus};
+use app::console::model::{Connectivity, EnrollmentState, EnrollmentStatus};
 
 use super::capi::Capi;
 use super::diagnostics;

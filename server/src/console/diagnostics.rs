@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use app::console_model::{CapiConnectivity, ConfigCheck, Connectivity, EnrollmentState, EnrollmentStatus, LapiConnectivity};
+use app::console::model::{CapiConnectivity, ConfigCheck, Connectivity, EnrollmentState, EnrollmentStatus, LapiConnectivity};
 
 use super::capi::{Capi, CapiError};
 use super::credentials::OnlineCredentials;

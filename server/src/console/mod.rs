@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use app::console_model::{EnrollRequest, EnrollmentState, EnrollmentStatus};
+use app::console::model::{EnrollRequest, EnrollmentState, EnrollmentStatus};
 use app::error::{AppError, EngineErrorCode};
 
 use self::capi::{Capi, CapiError, EnrollAnswer, Login};

@@ -1,10 +1,10 @@
 //! Console enrollment, the forced heartbeat and the diagnostics as the `ConsoleService` REST and
 //! the server functions both call.
 
-use app::console_model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentState, EnrollmentStatus};
+use app::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentState, EnrollmentStatus};
 use app::error::{AppError, EngineErrorCode};
-use app::model::Admin;
-use app::security_model::EngineState;
+use app::accounts::model::Admin;
+use app::security::model::EngineState;
 use app::services::ConsoleService;
 
 use super::{diagnostics, engine_error, internal, now_rfc3339, Console, Stored};

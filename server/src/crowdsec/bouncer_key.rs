@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use app::security_model::KeySource;
+use app::security::model::KeySource;
 
 use super::cscli::Cscli;
 use super::lapi::{KeyCheck, Lapi};

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use app::error::{AppError, EngineErrorCode};
-use app::security_model::{EngineState, EngineStatus};
+use app::security::model::{EngineState, EngineStatus};
 
 use crate::config::Config;
 use crate::support::process::find_binary;

@@ -21,7 +21,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
-use app::security_model::{EngineState, EngineStatus};
+use app::security::model::{EngineState, EngineStatus};
 
 use super::credentials::MachineCredentials;
 use super::lapi::Lapi;

@@ -5,8 +5,8 @@ use futures_util::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 
 use app::error::{AppError, EngineErrorCode};
-use app::model::Admin;
-use app::security_model::{key_preview, BouncerInfo, EngineStatus, KeySource};
+use app::accounts::model::Admin;
+use app::security::model::{key_preview, BouncerInfo, EngineStatus, KeySource};
 use app::services::{Feed, SecurityService};
 
 use super::bouncer_key::{BouncerKeys, BOUNCER_NAME};

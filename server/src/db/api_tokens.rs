@@ -1,7 +1,7 @@
 //! The `api_tokens` table. Tokens are stored as SHA-256 hashes; revoked tokens stay listed in the
 //! audit log, not here.
 
-use app::model::{ApiTokenSummary, Role};
+use app::accounts::model::{ApiTokenSummary, Role};
 use sqlx::FromRow;
 
 use super::users::UserRow;

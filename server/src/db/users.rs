@@ -1,6 +1,6 @@
 //! The `users` table.
 
-use app::model::{Role, UserSummary};
+use app::accounts::model::{Role, UserSummary};
 use sqlx::FromRow;
 
 use super::Db;

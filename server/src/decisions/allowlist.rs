@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use app::decisions_model::{AllowAdded, AllowEntry, IpOrRange, Reason};
+use app::decisions::model::{AllowAdded, AllowEntry, IpOrRange, Reason};
 use app::error::{AppError, ErrorCode};
-use app::model::Admin;
+use app::accounts::model::Admin;
 use serde_json::json;
 
 use crate::bouncer::cache::DecisionCache;

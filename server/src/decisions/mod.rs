@@ -14,12 +14,12 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
-use app::decisions_model::{
+use app::decisions::model::{
     AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::AppError;
-use app::model::Admin;
+use app::accounts::model::Admin;
 use app::services::{DecisionService, Feed};
 
 use self::allowlist::Allowlist;

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use app::decisions_model::{Decision, DecisionQuery, IpOrRange, PER_PAGE_DEFAULT, PER_PAGE_MAX};
+use app::decisions::model::{Decision, DecisionQuery, IpOrRange, PER_PAGE_DEFAULT, PER_PAGE_MAX};
 
 /// Whether a decision's target matches the `q` filter: an IP matches decisions covering it, a
 /// CIDR matches decisions inside it, anything else is a substring of the value.

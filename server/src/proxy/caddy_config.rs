@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use app::proxy_model::{Domain, Upstream};
+use app::proxy::model::{Domain, Upstream};
 
 use crate::bouncer::forward_auth::{FailMode, DECISION_HEADER};
 

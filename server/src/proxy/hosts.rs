@@ -1,7 +1,7 @@
 //! The `proxy_hosts` table.
 
 use app::error::{AppError, ErrorCode};
-use app::proxy_model::{ProxyHost, ProxyHostSpec};
+use app::proxy::model::{ProxyHost, ProxyHostSpec};
 
 use crate::db::Db;
 

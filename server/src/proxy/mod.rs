@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use app::error::{AppError, EngineErrorCode};
-use app::proxy_model::ProxyHostSpec;
+use app::proxy::model::ProxyHostSpec;
 
 use self::caddy_config::{ProxySettings, Site};
 use self::data_plane::DaemonSpec;
@@ -248,7 +248,7 @@ impl Proxy {
             .into_iter()
             .filter(|h| h.enabled)
             .filter_map(|h| {
-                let spec = ProxyHostSpec::parse(&app::proxy_model::ProxyHostInput {
+                let spec = ProxyHostSpec::parse(&app::proxy::model::ProxyHostInput {
                     domain: h.domain.clone(),
                     upstream: h.upstream.clone(),
                     enabled: h.enabled,

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use app::error::AppError;
-use app::model::Admin;
-use app::proxy_model::{DaemonStatus, DataPlaneStatus, ProxyHost, ProxyHostSpec};
+use app::accounts::model::Admin;
+use app::proxy::model::{DaemonStatus, DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use app::services::ProxyService;
 
 use super::{hosts, internal, Proxy};
@@ -36,7 +36,7 @@ impl Proxy {
     }
 
     /// The bouncer's counters, or `None` when it does not answer.
-    async fn bouncer_stats(&self) -> Option<app::proxy_model::BouncerStats> {
+    async fn bouncer_stats(&self) -> Option<app::proxy::model::BouncerStats> {
         let url = format!("http://{}/bouncer/stats", self.inner.settings.bouncer);
         let res = self.inner.http.get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
         res.error_for_status().ok()?.json().await.ok()

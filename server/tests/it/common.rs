@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use app::model::{Admin, AuthMethod, Principal, Role};
+use app::accounts::model::{Admin, AuthMethod, Principal, Role};
 use charon::config::Config;
 use serde_json::Value;
 use charon::AppState;

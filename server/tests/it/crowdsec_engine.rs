@@ -6,7 +6,7 @@ use app::services::SecurityService;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use app::security_model::{EngineState, KeySource};
+use app::security::model::{EngineState, KeySource};
 use charon::crowdsec::lapi::KeyCheck;
 use charon::crowdsec::process::is_our_engine;
 use charon::crowdsec::CrowdSec;
@@ -62,7 +62,7 @@ async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_
     assert_eq!(info["key_source"], "file");
     assert_eq!(info["registered"], true);
     let preview = info["key_preview"].as_str().unwrap();
-    assert_eq!(preview, app::security_model::key_preview(key.trim()).unwrap());
+    assert_eq!(preview, app::security::model::key_preview(key.trim()).unwrap());
     assert!(!info.to_string().contains(key.trim()));
     let full: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/bouncer/key")).send().await.unwrap().json().await.unwrap();
     assert_eq!(full["key"], key.trim());

@@ -264,7 +264,7 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     // The engine got a whitelist parser and is running again with it.
     let parser = app.state.crowdsec.layout().config_dir.join("parsers/s02-enrich/charon-allowlist.yaml");
     assert!(std::fs::read_to_string(&parser).unwrap().contains("203.0.113.0/24"));
-    assert_eq!(app.state.crowdsec.status().state, app::security_model::EngineState::Running);
+    assert_eq!(app.state.crowdsec.status().state, app::security::model::EngineState::Running);
 
     let dup = admin
         .post(app.url("/api/v1/cerberus/crowdsec/allowlist"))
@@ -286,5 +286,5 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     assert_eq!(res.status(), 204);
     assert!(cache.lookup("203.0.113.50".parse().unwrap(), charon::support::time::now()).is_some(), "removing the entry restores the block");
     assert!(!parser.exists(), "an empty allowlist has no parser (CrowdSec rejects empty whitelist nodes)");
-    assert_eq!(app.state.crowdsec.status().state, app::security_model::EngineState::Running);
+    assert_eq!(app.state.crowdsec.status().state, app::security::model::EngineState::Running);
 }

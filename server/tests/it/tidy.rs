@@ -149,6 +149,51 @@ fn no_server_module_imports_one_that_imports_it_back() {
     }
 }
 
+/// The app crate's modules file by file (`decisions::page`, `auth`, …; `lib.rs` is `crate`), with an
+/// edge for every `crate::a::b` that names another module's file. Its topics are folders whose
+/// pages, server functions and types import each other one way only.
+fn file_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let module_of = |f: &Path| -> String {
+        let rel = f.strip_prefix(src).unwrap().with_extension("");
+        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        match parts.as_slice() {
+            [one] if one == "lib" => "crate".into(),
+            [rest @ .., last] if last == "mod" => rest.join("::"),
+            all => all.join("::"),
+        }
+    };
+    let files = rust_files(src);
+    let known: BTreeSet<String> = files.iter().map(|f| module_of(f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let me = module_of(f);
+        let text = std::fs::read_to_string(f).unwrap();
+        let edges = graph.entry(me.clone()).or_default();
+        for (i, _) in text.match_indices("crate::") {
+            let path: String = text[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+            let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            // The longest prefix that is a module file; a root item (`crate::App`) is the root.
+            let target = (1..=segments.len())
+                .rev()
+                .map(|n| segments[..n].join("::"))
+                .find(|m| known.contains(m))
+                .or_else(|| segments.first().filter(|s| s.starts_with(char::is_uppercase)).map(|_| "crate".to_owned()));
+            if let Some(t) = target.filter(|t| *t != me) {
+                edges.insert(t);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn no_app_module_imports_one_that_imports_it_back() {
+    let graph = file_graph(&Path::new(ROOT).join("app/src"));
+    assert!(graph.len() > 25, "the module graph looks empty: {graph:?}");
+    let cyclic = modules_in_cycles(&graph);
+    assert!(cyclic.is_empty(), "app modules in an import cycle: {cyclic:?}\n{graph:#?}");
+}
+
 #[test]
 fn the_cycle_check_finds_a_cycle_when_there_is_one() {
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use app::error::{AppError, EngineErrorCode};
-use app::hub_model::HubChange;
-use app::hub_model::{HubItemName, HubItemRef};
-use app::model::Admin;
-use app::security_model::EngineState;
+use app::hub::model::HubChange;
+use app::hub::model::{HubItemName, HubItemRef};
+use app::accounts::model::Admin;
+use app::security::model::EngineState;
 
 use super::items::{failed, HubItems};
 use super::{self as hub, Index, ItemType, Presence, Snapshot};

@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::Deserialize;
 
-pub use app::hub_model::HubItemType as ItemType;
+pub use app::hub::model::HubItemType as ItemType;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Version {

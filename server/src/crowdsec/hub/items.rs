@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::SystemTime;
 
 use app::error::{AppError, EngineErrorCode, ErrorCode};
-use app::hub_model::{HubChange, HubDependency, HubItem, HubItemDetail, HubItemName, HubItemRef, HubQuery};
-use app::model::Admin;
+use app::hub::model::{HubChange, HubDependency, HubItem, HubItemDetail, HubItemName, HubItemRef, HubQuery};
+use app::accounts::model::Admin;
 
 use super::change::Action;
 

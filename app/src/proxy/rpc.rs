@@ -3,9 +3,11 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::proxy_model::{DataPlaneStatus, ProxyHost};
+use crate::proxy::model::{DataPlaneStatus, ProxyHost};
 #[cfg(feature = "ssr")]
-use crate::{auth::guard, proxy_model::{ProxyHostInput, ProxyHostSpec}};
+use crate::auth::guard;
+#[cfg(feature = "ssr")]
+use crate::proxy::model::{ProxyHostInput, ProxyHostSpec};
 
 #[server(prefix = "/rpc", endpoint = "proxy/list")]
 pub async fn list_proxy_hosts() -> Result<Vec<ProxyHost>, AppError> {

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use crate::components::error_message::ErrorMessage;
 use crate::i18n::*;
-use crate::proxy::get_data_plane_status;
-use crate::proxy_model::{DaemonStatus, FailMode};
+use crate::proxy::rpc::get_data_plane_status;
+use crate::proxy::model::{DaemonStatus, FailMode};
 
 #[component]
 fn DaemonLine(label: &'static str, status: DaemonStatus, testid: &'static str) -> impl IntoView {

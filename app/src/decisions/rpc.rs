@@ -3,10 +3,12 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::decisions_model::{Decision, DecisionPage, DecisionQuery};
+use crate::decisions::model::{Decision, DecisionPage, DecisionQuery};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::{auth::guard, decisions_model::BanRequest};
+use crate::auth::guard;
+#[cfg(feature = "ssr")]
+use crate::decisions::model::BanRequest;
 
 // JSON input: the query is a struct with optional fields, which form encoding handles poorly.
 #[server(prefix = "/rpc", endpoint = "decisions/list", input = Json)]
@@ -33,17 +35,17 @@ pub async fn unban_decision(id: i64) -> Result<u64, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "allowlist/list")]
-pub async fn list_allowlist() -> Result<Vec<crate::decisions_model::AllowEntry>, AppError> {
+pub async fn list_allowlist() -> Result<Vec<crate::decisions::model::AllowEntry>, AppError> {
     guard::principal()?;
     guard::status_for(guard::services()?.decisions.allowlist().await)
 }
 
 #[server(prefix = "/rpc", endpoint = "allowlist/add")]
-pub async fn add_allowlist(value: String, reason: String) -> Result<crate::decisions_model::AllowAdded, AppError> {
+pub async fn add_allowlist(value: String, reason: String) -> Result<crate::decisions::model::AllowAdded, AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let target = crate::decisions_model::IpOrRange::parse(&value)?;
-        let reason = crate::decisions_model::Reason::parse(&reason)?;
+        let target = crate::decisions::model::IpOrRange::parse(&value)?;
+        let reason = crate::decisions::model::Reason::parse(&reason)?;
         guard::services()?.decisions.allow(&actor, target, reason).await
     }
     .await;
@@ -54,7 +56,7 @@ pub async fn add_allowlist(value: String, reason: String) -> Result<crate::decis
 pub async fn remove_allowlist(value: String) -> Result<(), AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let target = crate::decisions_model::IpOrRange::parse(&value)?;
+        let target = crate::decisions::model::IpOrRange::parse(&value)?;
         guard::services()?.decisions.disallow(&actor, target).await
     }
     .await;
@@ -69,7 +71,7 @@ pub async fn unban_values(values: Vec<String>) -> Result<u64, AppError> {
         let services = guard::services()?;
         let mut n = 0;
         for v in values.iter().take(1000) {
-            let target = crate::decisions_model::IpOrRange::parse(v)?;
+            let target = crate::decisions::model::IpOrRange::parse(v)?;
             n += services.decisions.unban_value(&actor, target).await?;
         }
         Ok(n)

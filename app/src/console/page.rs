@@ -8,10 +8,10 @@ use leptos::prelude::*;
 
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
-use crate::console::{get_console_status, get_diagnostics, ClearEnrollment, EnrollConsole, ForceHeartbeat};
-use crate::console_model::{EnrollmentState, EnrollmentStatus};
+use crate::console::rpc::{get_console_status, get_diagnostics, ClearEnrollment, EnrollConsole, ForceHeartbeat};
+use crate::console::model::{EnrollmentState, EnrollmentStatus};
 use crate::i18n::*;
-use crate::security::get_engine_status;
+use crate::security::rpc::get_engine_status;
 
 fn state_label(i18n: leptos_i18n::I18nContext<Locale>, s: EnrollmentState) -> &'static str {
     match s {

@@ -2,10 +2,12 @@
 
 use leptos::prelude::*;
 
-use crate::console_model::{ConfigCheck, Connectivity, EnrollmentStatus};
+use crate::console::model::{ConfigCheck, Connectivity, EnrollmentStatus};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::{auth::guard, console_model::{EnrollInput, EnrollRequest}};
+use crate::auth::guard;
+#[cfg(feature = "ssr")]
+use crate::console::model::{EnrollInput, EnrollRequest};
 
 /// The status and the agent name to suggest.
 #[server(prefix = "/rpc", endpoint = "console/status")]

@@ -4,12 +4,11 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{ApiTokenSummary, NewApiToken, UserSummary};
+use crate::accounts::model::{ApiTokenSummary, NewApiToken, UserSummary};
 #[cfg(feature = "ssr")]
-use crate::{
-    auth::guard,
-    model::{Password, Role, TokenName, Username},
-};
+use crate::accounts::model::{Password, Role, TokenName, Username};
+#[cfg(feature = "ssr")]
+use crate::auth::guard;
 
 #[server(prefix = "/rpc", endpoint = "users/list")]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 
 use crate::components::error_message::error_text;
 use crate::i18n::*;
-use crate::security::{get_bouncer_info, get_bouncer_key};
-use crate::security_model::{BouncerInfo, KeySource};
+use crate::security::rpc::{get_bouncer_info, get_bouncer_key};
+use crate::security::model::{BouncerInfo, KeySource};
 
 /// What the display shows; a pure function of the fetch result, so every state is testable by
 /// rendering it on the server.

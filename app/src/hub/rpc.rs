@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
-use crate::hub_model::{HubChange, HubItem, HubItemDetail, HubQuery};
+use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubQuery};
 #[cfg(feature = "ssr")]
-use crate::hub_model::{HubItemRef, HubItemType};
+use crate::hub::model::{HubItemRef, HubItemType};
 #[cfg(feature = "ssr")]
 use crate::auth::guard;
 

@@ -1,13 +1,13 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::accounts::{
+use crate::accounts::rpc::{
     list_tokens, list_users, CreateToken, CreateUser, RevokeToken,
 };
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{role_label, CurrentUser, Layout, ReadOnlyNotice};
 use crate::i18n::*;
-use crate::model::{Role, PASSWORD_MAX, PASSWORD_MIN, TOKEN_NAME_MAX, USERNAME_MAX, USERNAME_MIN};
+use crate::accounts::model::{Role, PASSWORD_MAX, PASSWORD_MIN, TOKEN_NAME_MAX, USERNAME_MAX, USERNAME_MIN};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
-use crate::components::crowdsec_card::CrowdSecCard;
-use crate::components::data_plane_card::DataPlaneCard;
+use crate::security::crowdsec_card::CrowdSecCard;
+use crate::security::data_plane_card::DataPlaneCard;
 use crate::components::layout::Layout;
 use crate::i18n::*;
 

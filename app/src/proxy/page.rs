@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
 use crate::i18n::*;
-use crate::proxy::{list_proxy_hosts, DeleteProxyHost, SaveProxyHost};
-use crate::proxy_model::ProxyHost;
+use crate::proxy::rpc::{list_proxy_hosts, DeleteProxyHost, SaveProxyHost};
+use crate::proxy::model::ProxyHost;
 
 #[component]
 fn HostForm(save: ServerAction<SaveProxyHost>, host: Option<ProxyHost>) -> impl IntoView {

@@ -8,10 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
-use crate::hub::{get_hub_item, list_hub_items, InstallHubItem, RemoveHubItem};
-use crate::hub_model::{HubChange, HubDependency, HubItem, HubItemType, HubQuery, PresetId, PRESETS};
+use crate::hub::rpc::{get_hub_item, list_hub_items, InstallHubItem, RemoveHubItem};
+use crate::hub::model::{HubChange, HubDependency, HubItem, HubItemType, HubQuery, PresetId, PRESETS};
 use crate::i18n::*;
-use crate::security::get_engine_status;
+use crate::security::rpc::get_engine_status;
 
 /// The page-wide install and remove actions; every view of an item shares them, so any change
 /// refreshes the catalogue and the presets.

@@ -5,7 +5,7 @@ use crate::components::error_message::code_text;
 use crate::components::language_switcher::LanguageSwitcher;
 use crate::error::ErrorCode;
 use crate::i18n::*;
-use crate::model::{PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
+use crate::accounts::model::{PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
 
 /// First-run page: creates the administrator. The server answers 404 here once one exists.
 #[component]

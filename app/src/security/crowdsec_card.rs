@@ -1,12 +1,12 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::components::bouncer_key_display::BouncerKeyDisplay;
+use crate::security::bouncer_key_display::BouncerKeyDisplay;
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::CurrentUser;
 use crate::i18n::*;
-use crate::security::{get_engine_status, SetEngineEnabled};
-use crate::security_model::{EngineState, EngineStatus};
+use crate::security::rpc::{get_engine_status, SetEngineEnabled};
+use crate::security::model::{EngineState, EngineStatus};
 use leptos_i18n::I18nContext;
 
 pub fn state_label(i18n: I18nContext<Locale>, state: EngineState) -> &'static str {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::security_model::{BouncerInfo, EngineStatus};
+use crate::security::model::{BouncerInfo, EngineStatus};
 #[cfg(feature = "ssr")]
 use crate::auth::guard;
 

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{AppError, ErrorCode};
+
 /// One active decision, as the table and the REST API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -315,5 +317,23 @@ mod tests {
         assert_eq!(Reason::parse(&"x".repeat(257)), Err(BanInputError::Reason));
         assert_eq!(Reason::parse(&"x".repeat(1 << 20)), Err(BanInputError::Reason));
         assert_eq!(Reason::parse("a\nb"), Err(BanInputError::Reason));
+    }
+}
+
+impl From<BanInputError> for ErrorCode {
+    fn from(e: BanInputError) -> Self {
+        use BanInputError as B;
+        match e {
+            B::Value => ErrorCode::ValueInvalid,
+            B::Duration => ErrorCode::DurationInvalid,
+            B::Reason => ErrorCode::ReasonInvalid,
+            B::Type => ErrorCode::TypeInvalid,
+        }
+    }
+}
+
+impl From<BanInputError> for AppError {
+    fn from(e: BanInputError) -> Self {
+        AppError::Invalid { code: e.into() }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -244,5 +244,11 @@ mod tests {
         assert!(TokenName::parse("ci deploy").is_ok());
         assert_eq!(TokenName::parse(""), Err(ErrorCode::NameInvalid));
         assert_eq!(TokenName::parse("a\nb"), Err(ErrorCode::NameInvalid));
+    }
+}
+
+impl From<NotAdmin> for AppError {
+    fn from(_: NotAdmin) -> Self {
+        AppError::Forbidden
     }
 }

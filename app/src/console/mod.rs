@@ -1,0 +1,6 @@
+//! CrowdSec Console enrollment and diagnostics: the types (`model`), the server functions (`rpc`)
+//! and the page (`page`).
+
+pub mod model;
+pub mod page;
+pub mod rpc;

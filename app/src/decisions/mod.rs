@@ -1,0 +1,7 @@
+//! Live Decisions: the types (`model`), the server functions (`rpc`), the page (`page`) and its
+//! allowlist panel (`allowlist_panel`).
+
+pub mod allowlist_panel;
+pub mod model;
+pub mod page;
+pub mod rpc;

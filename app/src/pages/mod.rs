@@ -1,9 +1,0 @@
-pub mod console;
-pub mod hub;
-pub mod live_decisions;
-pub mod login;
-pub mod not_found;
-pub mod proxy_hosts;
-pub mod security;
-pub mod settings;
-pub mod setup;
