@@ -63,9 +63,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// `I18nContextProvider` starts an isomorphic effect — it runs on the server too, on the
+/// executor's next tick — that reads the locale signal. A page that renders without waiting for
+/// anything (the sign-in page) could be sent, and its reactive owner force-disposed, before that
+/// tick came; the effect then panicked in a detached task ("Tried to access a reactive value that
+/// has already been disposed"). The response now waits a moment before it ends, so every effect
+/// spawned during the render has run while its signals exist.
+#[cfg(feature = "ssr")]
+fn let_server_effects_run() {
+    if let Some(context) = Owner::current_shared_context() {
+        context.defer_stream(Box::pin(async {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }));
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    let_server_effects_run();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/charon.css" />

@@ -6,3 +6,4 @@ pub mod daemon;
 pub mod forward_auth;
 pub mod go_duration;
 pub mod sync;
+mod tables;

@@ -6,6 +6,7 @@
 pub mod bouncer_key;
 pub mod credentials;
 pub mod cscli;
+pub mod engine_log;
 pub mod hub;
 pub mod lapi;
 pub mod layout;
@@ -51,7 +52,7 @@ struct Inner {
     /// The running loop; the mutex also makes start and stop one-at-a-time.
     run: tokio::sync::Mutex<Option<RunLoop>>,
     bouncer: StdMutex<Resolution>,
-    loaded: Arc<StdMutex<process::Loaded>>,
+    loaded: Arc<StdMutex<engine_log::Loaded>>,
     /// Generating the engine's files is one writer at a time (start, hub, registration).
     generating: Arc<StdMutex<()>>,
 }
@@ -91,7 +92,7 @@ impl CrowdSec {
                 status: Arc::new(watch::channel(initial).0),
                 run: tokio::sync::Mutex::new(None),
                 bouncer: StdMutex::new(Resolution::default()),
-                loaded: Arc::new(StdMutex::new(process::Loaded::default())),
+                loaded: Arc::new(StdMutex::new(engine_log::Loaded::default())),
                 generating: Arc::new(StdMutex::new(())),
             }),
         }
@@ -247,7 +248,7 @@ impl CrowdSec {
     }
 
     /// What the running engine reported loading at its start; `None` unless it is running.
-    pub fn loaded(&self) -> Option<process::Loaded> {
+    pub fn loaded(&self) -> Option<engine_log::Loaded> {
         (self.status().state == EngineState::Running)
             .then(|| self.inner.loaded.lock().expect("loaded lock").clone())
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::crowdsec::process::is_live_process;
+use crate::support::process::is_live_process;
 use crate::support::process::terminate_pid;
 
 /// How to start one data-plane process and recognise it later.

@@ -32,3 +32,24 @@ pub async fn terminate_pid(pid: i32, timeout: Duration, alive: impl Fn() -> bool
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// True when `pid` is a live (not zombie) process whose program name ends with `program` and one
+/// of whose arguments is `arg` — how a pid file is checked before a signal is sent, so a reused pid
+/// is never hit.
+pub fn is_live_process(pid: i32, program: &str, arg: &Path) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie (state Z) is already dead; its parent just has not reaped it yet.
+        if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+            return false;
+        }
+    }
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let is_program = args.first().is_some_and(|a| a.ends_with(program));
+    is_program && args.iter().any(|a| Path::new(a) == arg)
+}

@@ -14,7 +14,7 @@ use app::security::model::EngineState;
 
 use super::items::{failed, HubItems};
 use super::{self as hub, Index, ItemType, Presence, Snapshot};
-use crate::crowdsec::process::Loaded;
+use crate::crowdsec::engine_log::Loaded;
 use crate::db::audit;
 
 /// Which way a change goes, for messages and the audit log.
