@@ -14,6 +14,7 @@ Usage: python3 bench/forward_auth.py [--bin target/release/charon] [--duration 1
 Everything runs on 127.0.0.0/8 and is stopped at the end. Prints a Markdown report.
 """
 import argparse
+import http.client
 import http.cookiejar
 import json
 import os
@@ -27,7 +28,28 @@ import tempfile
 import time
 import urllib.request
 
-P = dict(console=18190, lapi=18195, proxy=18198, admin=18199, bouncer=18191, up=18192, nullauth=18193)
+P = dict(console=18190, lapi=18195, proxy=18198, bouncer=18191, up=18192, nullauth=18193)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """Caddy's admin API listens on a Unix socket inside Charon's data dir."""
+
+    def __init__(self, path):
+        super().__init__("")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def caddy_admin(data, method, path, body=None):
+    conn = UnixHTTPConnection(os.path.join(data, "caddy", "admin.sock"))
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json", "Host": ""})
+    res = conn.getresponse()
+    text = res.read()
+    assert 200 <= res.status < 300, (path, res.status, text)
+    return json.loads(text) if text else None
 
 
 def wait_http(url, timeout=30):
@@ -110,7 +132,7 @@ def main():
                CHARON_LISTEN=f"127.0.0.1:{P['console']}", CHARON_DATA_DIR=data, CHARON_SITE_ROOT="target/site",
                CHARON_LOG_LEVEL="warn", CHARON_CROWDSEC_LAPI_LISTEN=f"127.0.0.1:{P['lapi']}",
                CHARON_CROWDSEC_PROMETHEUS="off", CHARON_PROXY_LISTEN=f"127.0.0.1:{P['proxy']}",
-               CHARON_CADDY_ADMIN=f"127.0.0.1:{P['admin']}", CHARON_BOUNCER_LISTEN=f"127.0.0.1:{P['bouncer']}")
+               CHARON_BOUNCER_LISTEN=f"127.0.0.1:{P['bouncer']}")
     try:
         # The null upstream and the null auth responder: a second, plain Caddy.
         null_cfg = {"admin": {"disabled": True}, "apps": {"http": {"servers": {
@@ -126,23 +148,20 @@ def main():
         wait_http(f"http://127.0.0.1:{P['console']}/health")
         c = Console(f"http://127.0.0.1:{P['console']}")
         pw = "benchmark password 123"
-        c.call("POST", "/setup", form={"username": "admin", "password": pw, "password_confirm": pw})
+        with open(os.path.join(data, "setup-code")) as f:
+            code = f.read().strip()
+        c.call("POST", "/setup", form={"setup_code": code, "username": "admin", "password": pw, "password_confirm": pw})
         st, body = c.call("POST", "/api/v1/cerberus/crowdsec/start")
         assert st == 200, body
         for host, protect in [("a.localhost", False), ("c.localhost", True)]:
             st, body = c.call("POST", "/api/v1/proxy-hosts", {"domain": host, "upstream": f"http://127.0.0.1:{P['up']}", "protect": protect})
             assert st == 201, body
         # (b): a copy of c's route whose forward_auth goes to the null responder, added to the same Caddy.
-        admin = f"http://127.0.0.1:{P['admin']}"
-        routes = json.load(urllib.request.urlopen(f"{admin}/config/apps/http/servers/charon/routes"))
+        routes = caddy_admin(data, "GET", "/config/apps/http/servers/charon/routes")
         c_route = next(r for r in routes if r.get("match", [{}])[0].get("host") == ["c.localhost"])
         b_route = json.loads(json.dumps(c_route).replace("c.localhost", "b.localhost").replace(f"127.0.0.1:{P['bouncer']}", f"127.0.0.1:{P['nullauth']}"))
-        req = urllib.request.Request(f"{admin}/config/apps/http/servers/charon/routes/0", data=json.dumps(b_route).encode(),
-                                     method="PUT", headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(req)
-        req = urllib.request.Request(f"{admin}/config/apps/http/servers/charon/automatic_https/skip", data=b'"b.localhost"',
-                                     method="POST", headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(req)
+        caddy_admin(data, "PUT", "/config/apps/http/servers/charon/routes/0", json.dumps(b_route))
+        caddy_admin(data, "POST", "/config/apps/http/servers/charon/automatic_https/skip", '"b.localhost"')
         for k in "abc":
             st = status_from("127.0.0.1", "/", f"{k}.localhost")
             if st != 200:

@@ -90,7 +90,6 @@ export default defineConfig({
       // The data plane (Caddy + bouncer) on high loopback ports; globalTeardown stops it (it
       // outlives the console by design).
       CHARON_PROXY_LISTEN: `127.0.0.1:${Number(process.env.E2E_PROXY_PORT ?? 18088)}`,
-      CHARON_CADDY_ADMIN: `127.0.0.1:${Number(process.env.E2E_CADDY_ADMIN_PORT ?? 18019)}`,
       CHARON_BOUNCER_LISTEN: `127.0.0.1:${Number(process.env.E2E_BOUNCER_PORT ?? 18081)}`,
       CHARON_CAPI_URL: `http://127.0.0.1:${CAPI_PORT}/`,
       CHARON_CAPI_TIMEOUT_SECS: "2",

@@ -16,11 +16,21 @@ pub async fn whoami() -> Result<Option<Principal>, AppError> {
     Ok(guard::principal().ok())
 }
 
-/// Where to go after signing in: only a local path, never another site.
+/// Where to go after signing in: only a path on this origin, never another site. Refused (and
+/// replaced by `/security`): anything not starting with one `/`, scheme-relative forms (`//host`),
+/// backslashes (browsers read `/\host` as `//host`) and control characters anywhere (browsers drop
+/// tabs and newlines from URLs, so `/\t/host` becomes `//host`), and over-long values.
 pub fn safe_next(raw: Option<String>) -> String {
-    match raw {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
-        _ => "/security".to_owned(),
+    const FALLBACK: &str = "/security";
+    let Some(p) = raw else { return FALLBACK.to_owned() };
+    let local = p.starts_with('/')
+        && !p.starts_with("//")
+        && p.len() <= 2048
+        && !p.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if local {
+        p
+    } else {
+        FALLBACK.to_owned()
     }
 }
 
@@ -43,6 +53,15 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/".into())), "/security");
         assert_eq!(safe_next(Some("/\\evil.example".into())), "/security");
         assert_eq!(safe_next(None), "/security");
+    }
+
+    #[test]
+    fn next_refuses_what_a_browser_would_turn_into_another_site() {
+        for evil in ["/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/ /evil.example", "\\evil.example", "/\u{0}x", "//", "evil.example", ""] {
+            assert_eq!(safe_next(Some(evil.into())), "/security", "{evil:?}");
+        }
+        assert_eq!(safe_next(Some("/security/hub?type=parsers&q=nginx%20logs".into())), "/security/hub?type=parsers&q=nginx%20logs");
+        assert_eq!(safe_next(Some(format!("/{}", "a".repeat(3000)))), "/security");
     }
 }
 

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     PasswordTooLong,
     #[error("password_mismatch")]
     PasswordMismatch,
+    #[error("setup_code_invalid")]
+    SetupCodeInvalid,
     #[error("name_invalid")]
     NameInvalid,
     #[error("role_invalid")]
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::PasswordTooShort => "password_too_short",
             ErrorCode::PasswordTooLong => "password_too_long",
             ErrorCode::PasswordMismatch => "password_mismatch",
+            ErrorCode::SetupCodeInvalid => "setup_code_invalid",
             ErrorCode::NameInvalid => "name_invalid",
             ErrorCode::RoleInvalid => "role_invalid",
             ErrorCode::ValueInvalid => "value_invalid",
@@ -84,6 +87,7 @@ impl ErrorCode {
             ErrorCode::PasswordTooShort,
             ErrorCode::PasswordTooLong,
             ErrorCode::PasswordMismatch,
+            ErrorCode::SetupCodeInvalid,
             ErrorCode::NameInvalid,
             ErrorCode::RoleInvalid,
             ErrorCode::ValueInvalid,
@@ -232,6 +236,7 @@ impl ErrorCode {
         match self {
             ErrorCode::UsernameInvalid | ErrorCode::UsernameTaken => "username",
             ErrorCode::PasswordTooShort | ErrorCode::PasswordTooLong | ErrorCode::PasswordMismatch => "password",
+            ErrorCode::SetupCodeInvalid => "setup_code",
             ErrorCode::NameInvalid => "name",
             ErrorCode::RoleInvalid => "role",
             ErrorCode::ValueInvalid | ErrorCode::Duplicate => "value",

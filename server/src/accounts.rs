@@ -27,13 +27,14 @@ impl Accounts {
         Accounts { db }
     }
 
-    /// Sets a new password and signs the user out everywhere.
+    /// Sets a new password, signs the user out everywhere and revokes the API tokens they created
+    /// (whoever knew the old password may have made one); returns how many tokens were revoked.
     pub async fn reset_password(
         &self,
         actor: &Admin,
         username: &Username,
         password: Password,
-    ) -> Result<(), AppError> {
+    ) -> Result<u64, AppError> {
         let user = users::by_username(&self.db, username.as_str())
             .await
             .map_err(internal)?
@@ -43,8 +44,9 @@ impl Accounts {
             .map_err(internal)?;
         users::set_password(&self.db, user.id, &hash).await.map_err(internal)?;
         sessions::delete_for_user(&self.db, user.id).await.map_err(internal)?;
-        audit::record(&self.db, now(), actor.username(), "user.reset_password", &user.username).await;
-        Ok(())
+        let revoked = api_tokens::revoke_created_by(&self.db, user.id, now()).await.map_err(internal)?;
+        audit::record(&self.db, now(), actor.username(), "user.reset_password", &format!("{} ({revoked} tokens revoked)", user.username)).await;
+        Ok(revoked)
     }
 
     pub async fn revoke_tokens_named(&self, actor: &Admin, name: &str) -> Result<u64, AppError> {

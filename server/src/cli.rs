@@ -158,6 +158,8 @@ fn describe(e: app::error::AppError) -> anyhow::Error {
 }
 
 pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    // Like `serve`: a fresh machine may run `charon admin create` before the server ever started.
+    crate::support::files::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(&config.database_path()).await?;
     let accounts = Accounts::new(db.clone());
     // Whoever can run this command can read the data dir: they act as the administrator `cli`.
@@ -171,16 +173,23 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
                 .create_user(&cli, username, password, role.into())
                 .await
                 .map_err(describe)?;
+            if user.role == Role::Admin {
+                // An administrator exists now: the setup page is gone, so is its code.
+                crate::auth::setup_code::remove(&config.data_dir);
+            }
             eprintln!("created {} ({})", user.username, user.role.as_str());
         }
         AdminCommand::ResetPassword { username, password_stdin: _ } => {
             let username = parse_username(&username)?;
             let password = parse_password(&read_password("New password: ")?)?;
-            accounts
+            let revoked = accounts
                 .reset_password(&cli, &username, password)
                 .await
                 .map_err(describe)?;
-            eprintln!("password of {} reset; its sessions were ended", username.as_str());
+            eprintln!(
+                "password of {} reset; its sessions were ended and {revoked} API token(s) it created were revoked",
+                username.as_str()
+            );
         }
         AdminCommand::Token { command } => match command {
             TokenCommand::Create(TokenCreate { name, role }) => {

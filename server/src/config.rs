@@ -35,6 +35,11 @@ pub struct Config {
     /// Failed sign-ins allowed per client address and per username within the window.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// A client must send a request's headers within this time (also the idle limit between
+    /// requests of a kept-alive connection).
+    pub http_header_timeout_secs: u64,
+    /// Connections the console serves at once; more wait to be accepted.
+    pub http_max_connections: usize,
     /// `crowdsec` binary; found on `PATH` when unset.
     pub crowdsec_bin: Option<PathBuf>,
     /// `cscli` binary; found on `PATH` when unset.
@@ -47,6 +52,8 @@ pub struct Config {
     pub crowdsec_bouncer_key: Option<Secret>,
     /// How long a start may take until the LAPI is ready.
     pub crowdsec_ready_timeout_secs: u64,
+    /// How long the engine's Local API may fail its health check before the supervisor restarts it.
+    pub crowdsec_watchdog_secs: u64,
     /// Read-only sources shipped by Debian's crowdsec package.
     pub crowdsec_hub_source: PathBuf,
     pub crowdsec_data_source: PathBuf,
@@ -64,8 +71,6 @@ pub struct Config {
     pub proxy_listen: String,
     /// `caddy` binary; found on `PATH` when unset.
     pub caddy_bin: Option<PathBuf>,
-    /// Caddy's admin API (loopback only).
-    pub caddy_admin: SocketAddr,
     /// The forward-auth bouncer's listener (loopback only).
     pub bouncer_listen: SocketAddr,
     /// What visitors of protected sites get while the bouncer cannot decide (before its first
@@ -77,6 +82,10 @@ pub struct Config {
     pub bouncer_bin: Option<PathBuf>,
     /// CrowdSec's Central API (console enrollment, community blocklist), or `off`.
     pub capi_url: String,
+    /// The address people open the console at (`https://charon.example.com`). When set, a
+    /// browser's `Origin` must be exactly this (not merely match the request's own `Host`, which
+    /// DNS rebinding controls).
+    pub public_url: Option<String>,
     /// How often the heartbeat poller logs in to the Central API.
     pub heartbeat_interval_secs: u64,
     /// How long one Central-API request may take (enrollment retries it twice more).
@@ -112,6 +121,7 @@ pub struct CrowdSecConfig {
     pub prometheus: String,
     pub bouncer_key: Option<Secret>,
     pub ready_timeout_secs: u64,
+    pub watchdog_secs: u64,
     pub hub_source: PathBuf,
     pub data_source: PathBuf,
     pub patterns_source: PathBuf,
@@ -135,12 +145,15 @@ impl Default for Config {
             session_ttl_hours: 12,
             login_max_failures: 5,
             login_window_secs: 60,
+            http_header_timeout_secs: 10,
+            http_max_connections: 1024,
             crowdsec_bin: None,
             cscli_bin: None,
             crowdsec_lapi_listen: "127.0.0.1:8085".parse().expect("valid default address"),
             crowdsec_prometheus: "127.0.0.1:6060".to_owned(),
             crowdsec_bouncer_key: None,
             crowdsec_ready_timeout_secs: 60,
+            crowdsec_watchdog_secs: 60,
             crowdsec_hub_source: PathBuf::from("/usr/share/crowdsec/hub"),
             crowdsec_data_source: PathBuf::from("/usr/share/crowdsec/data"),
             crowdsec_patterns_source: PathBuf::from("/etc/crowdsec/patterns"),
@@ -153,12 +166,12 @@ impl Default for Config {
             proxy_enabled: true,
             proxy_listen: ":80".to_owned(),
             caddy_bin: None,
-            caddy_admin: "127.0.0.1:2019".parse().expect("valid default address"),
             bouncer_listen: "127.0.0.1:8081".parse().expect("valid default address"),
             bouncer_fail_mode: FailMode::Open,
             bouncer_trusted_proxies: "127.0.0.1/32,::1/128".to_owned(),
             bouncer_bin: None,
             capi_url: "https://api.crowdsec.net/".to_owned(),
+            public_url: None,
             heartbeat_interval_secs: 300,
             capi_timeout_secs: 10,
         }
@@ -197,6 +210,15 @@ impl Config {
         if self.session_ttl_hours == 0 {
             return Err(ConfigError::Rule("session_ttl_hours must be at least 1"));
         }
+        if self.public_url.is_some() && self.public_origin().is_none() {
+            return Err(ConfigError::Rule("public_url must be an origin such as https://charon.example.com (no path)"));
+        }
+        if self.crowdsec_watchdog_secs < 5 {
+            return Err(ConfigError::Rule("crowdsec_watchdog_secs must be at least 5"));
+        }
+        if self.http_header_timeout_secs == 0 || self.http_max_connections == 0 {
+            return Err(ConfigError::Rule("http_header_timeout_secs and http_max_connections must be at least 1"));
+        }
         if self.crowdsec_prometheus != "off" {
             match self.crowdsec_prometheus.parse::<SocketAddr>() {
                 Ok(a) if a.ip().is_loopback() => {}
@@ -216,8 +238,8 @@ impl Config {
         if !self.crowdsec_lapi_listen.ip().is_loopback() {
             return Err(ConfigError::Rule("crowdsec_lapi_listen must be a loopback address"));
         }
-        if !self.caddy_admin.ip().is_loopback() || !self.bouncer_listen.ip().is_loopback() {
-            return Err(ConfigError::Rule("caddy_admin and bouncer_listen must be loopback addresses"));
+        if !self.bouncer_listen.ip().is_loopback() {
+            return Err(ConfigError::Rule("bouncer_listen must be a loopback address"));
         }
         if self.trusted_proxies().is_err() {
             return Err(ConfigError::Rule("bouncer_trusted_proxies must be comma-separated CIDRs such as 127.0.0.1/32"));
@@ -250,6 +272,7 @@ impl Config {
             prometheus: self.crowdsec_prometheus.clone(),
             bouncer_key: self.crowdsec_bouncer_key.clone(),
             ready_timeout_secs: self.crowdsec_ready_timeout_secs,
+            watchdog_secs: self.crowdsec_watchdog_secs,
             hub_source: self.crowdsec_hub_source.clone(),
             data_source: self.crowdsec_data_source.clone(),
             patterns_source: self.crowdsec_patterns_source.clone(),
@@ -264,6 +287,14 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(str::parse)
             .collect()
+    }
+
+    /// `scheme://host[:port]` of `public_url`, lower-cased; `None` when unset or not such a URL
+    /// (`validate` refuses the latter).
+    pub fn public_origin(&self) -> Option<String> {
+        let url = self.public_url.as_deref()?.trim().trim_end_matches('/').to_ascii_lowercase();
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+        (!rest.is_empty() && !rest.contains('/') && !rest.contains('@') && !rest.contains('?')).then_some(url)
     }
 
     /// The Central API's base URL with a trailing slash, or `None` when turned off.

@@ -1,7 +1,7 @@
 //! Serving: the router every request goes through (`router`), the start of the data plane and the
 //! listener with graceful shutdown (`serve`). Tests build exactly this router.
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{api, auth, db, shutdown, web};
+use crate::{api, auth, db, listener, security_headers, shutdown, web};
 
 async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
@@ -45,6 +45,11 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(web::router(&state))
         .layer(gate)
+        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), security_headers::hsts))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(security_headers::DEFAULT_POLICY),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -80,6 +85,14 @@ pub async fn start_data_plane(state: &AppState) {
     });
 }
 
+/// The listener limits the configuration asks for.
+pub fn limits(config: &Config) -> listener::Limits {
+    listener::Limits {
+        header_read_timeout: Duration::from_secs(config.http_header_timeout_secs),
+        max_connections: config.http_max_connections,
+    }
+}
+
 /// Binds, serves until SIGINT/SIGTERM, then finishes in-flight requests.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
@@ -99,12 +112,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     start_data_plane(&state).await;
     state.console.spawn_poller();
     let engine = state.crowdsec.clone();
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.wait())
-    .await?;
+    let limits = limits(&state.config);
+    listener::serve(listener, router(state), limits, shutdown.wait()).await;
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())

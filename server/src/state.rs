@@ -106,7 +106,15 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::new(config.login_max_failures, Duration::from_secs(config.login_window_secs))),
             setup_done: Arc::new(AtomicBool::new(false)),
             session_ttl_hours: config.session_ttl_hours,
+            data_dir: config.data_dir.clone(),
+            public_origin: config.public_origin(),
         };
+        // Until the first administrator exists, /setup needs the code this prints.
+        if !crate::db::users::admin_exists(&db).await.unwrap_or(false) {
+            crate::auth::setup_code::ensure(&config.data_dir)?;
+        } else {
+            crate::auth::setup_code::remove(&config.data_dir);
+        }
         Ok(AppState {
             db,
             config: Arc::new(config),

@@ -12,7 +12,16 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let services = state.services.clone();
-    let context = move || provide_context(services.clone());
+    let context = move || {
+        provide_context(services.clone());
+        // A page's inline scripts carry the nonce leptos_axum made for this render; the policy
+        // names it. (Server functions and static files have none and keep the default policy.)
+        if let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&crate::security_headers::page_policy(&nonce)) {
+                res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    };
     let leptos_options = state.leptos.clone();
     Router::new()
         .leptos_routes_with_context(state, routes, context.clone(), move || {

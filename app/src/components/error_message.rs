@@ -47,6 +47,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::PasswordTooShort => t_string!(i18n, error_password_short),
         ErrorCode::PasswordTooLong => t_string!(i18n, error_password_long),
         ErrorCode::PasswordMismatch => t_string!(i18n, error_password_mismatch),
+        ErrorCode::SetupCodeInvalid => t_string!(i18n, error_setup_code_invalid),
         ErrorCode::NameInvalid => t_string!(i18n, error_name_invalid),
         ErrorCode::RoleInvalid => t_string!(i18n, error_internal),
         ErrorCode::ValueInvalid => t_string!(i18n, error_value_invalid),

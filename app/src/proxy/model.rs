@@ -63,6 +63,11 @@ impl Domain {
         &self.0
     }
 
+    /// `*.example.com`: matches one label in front of the rest.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+
     /// Hosts Caddy's automatic HTTPS must not touch: `localhost`, `*.localhost`, IP addresses.
     pub fn is_local(&self) -> bool {
         self.0 == "localhost" || self.0.ends_with(".localhost") || self.0.parse::<std::net::IpAddr>().is_ok()

@@ -17,6 +17,7 @@ pub fn state_label(i18n: I18nContext<Locale>, state: EngineState) -> &'static st
         EngineState::Stopping => t_string!(i18n, crowdsec_status_stopping),
         EngineState::Crashed => t_string!(i18n, crowdsec_status_error),
         EngineState::NotInstalled => t_string!(i18n, crowdsec_status_not_installed),
+        EngineState::Unresponsive => t_string!(i18n, crowdsec_status_unresponsive),
     }
 }
 
@@ -95,7 +96,7 @@ pub fn CrowdSecCard() -> impl IntoView {
                             <span
                                 class=move || match current().map(|s| s.state) {
                                     Some(EngineState::Running) => "status status-on",
-                                    Some(EngineState::Crashed) | Some(EngineState::NotInstalled) => "status status-error",
+                                    Some(EngineState::Crashed) | Some(EngineState::NotInstalled) | Some(EngineState::Unresponsive) => "status status-error",
                                     _ => "status status-off",
                                 }
                                 data-testid="crowdsec-status"

@@ -13,6 +13,9 @@ pub enum EngineState {
     Stopping,
     Crashed,
     NotInstalled,
+    /// The process runs but its Local API stopped answering (frozen, overloaded); the supervisor
+    /// restarts it when this lasts (`crowdsec_watchdog_secs`).
+    Unresponsive,
 }
 
 /// What the supervisor knows about the engine right now.
@@ -29,6 +32,9 @@ pub struct EngineStatus {
     /// Automatic restarts after unexpected exits since the user last started it.
     pub restarts: u32,
     pub last_error: Option<String>,
+    /// RFC 3339: since when the Local API has not answered its health check.
+    #[serde(default)]
+    pub unresponsive_since: Option<String>,
 }
 
 impl EngineStatus {
@@ -41,6 +47,7 @@ impl EngineStatus {
             started_at: None,
             restarts: 0,
             last_error: None,
+            unresponsive_since: None,
         }
     }
 }

@@ -31,6 +31,17 @@ pub fn SetupPage() -> impl IntoView {
                         })
                 }}
                 <form method="post" action="/setup" class="stack" data-testid="setup-form">
+                    <label for="setup-code">{t!(i18n, setup_code)}</label>
+                    <input
+                        id="setup-code"
+                        name="setup_code"
+                        autocomplete="off"
+                        spellcheck="false"
+                        required
+                        maxlength=64
+                        aria-describedby="setup-code-hint"
+                    />
+                    <p id="setup-code-hint" class="hint">{t!(i18n, setup_code_hint)}</p>
                     <label for="setup-username">{t!(i18n, username)}</label>
                     <input
                         id="setup-username"

@@ -15,7 +15,7 @@ use app::accounts::model::{Password, Username};
 use app::auth::safe_next;
 
 use super::rate_limit::{ip_key, user_key};
-use super::{middleware, password, query_value, session};
+use super::{middleware, password, query_value, session, setup_code};
 use crate::db::{audit, users};
 use super::AuthState;
 
@@ -42,16 +42,33 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next);
-    let keys = [ip_key(&peer.ip().to_string()), user_key(&form.username)];
-    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
-        tracing::warn!(client = %peer.ip(), "sign-in refused: too many failed attempts");
-        return rate_limited_page(&headers, wait.as_secs(), &next);
-    }
+    // The name as the lookup reads it; one that no account can have (bad characters, over-long)
+    // is refused without a lookup or a hash, but still counts against the address.
+    let name = Username::parse(&form.username).ok();
+    let mut keys = vec![ip_key(peer.ip())];
+    keys.extend(name.as_ref().map(|n| user_key(n.as_str())));
+    let attempt = match state.limiter.reserve(&keys, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(client = %peer.ip(), "sign-in refused: too many failed attempts");
+            return rate_limited_page(&headers, wait.as_secs(), &next);
+        }
+    };
+    let failed = || async {
+        audit::record(&state.db, crate::support::time::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
+        tracing::info!(client = %peer.ip(), "sign-in failed");
+        Redirect::to(&format!("/login?error=invalid&next={}", query_value(&next))).into_response()
+    };
+    let Some(name) = name else {
+        drop(attempt);
+        return failed().await;
+    };
 
-    let user = match users::by_username(&state.db, form.username.trim()).await {
+    let user = match users::by_username(&state.db, name.as_str()).await {
         Ok(u) => u,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: database error");
+            state.limiter.refund(attempt);
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
@@ -63,14 +80,14 @@ pub async fn login(
     let ok = password::verify_async(form.password, phc).await && user.is_some();
 
     let Some(user) = user.filter(|_| ok) else {
-        state.limiter.record_failure(&keys, Instant::now());
-        audit::record(&state.db, crate::support::time::now(), "anonymous", "login.failed", &format!("client {}", peer.ip())).await;
-        tracing::info!(client = %peer.ip(), "sign-in failed");
-        return Redirect::to(&format!("/login?error=invalid&next={}", query_value(&next))).into_response();
+        // The reserved attempt stays counted: it was a failure.
+        drop(attempt);
+        return failed().await;
     };
+    state.limiter.refund(attempt);
 
     // A previous session presented with this request is ended: the new sign-in gets a new id.
-    if let Some(old) = crate::support::cookies::read_cookie(&headers, session::COOKIE_NAME) {
+    if let Some(old) = session::presented(&headers) {
         let _ = session::end(&state.db, &old).await;
     }
     let ttl = state.session_ttl_hours as i64 * 3600;
@@ -83,7 +100,7 @@ pub async fn login(
     };
     audit::record(&state.db, crate::support::time::now(), &user.username, "login", &format!("client {}", peer.ip())).await;
     tracing::info!(user = %user.username, "signed in");
-    let secure = session::is_https(&headers, &uri);
+    let secure = state.https(&headers, &uri);
     with_cookie(Redirect::to(&next).into_response(), session::session_cookie(id, secure, ttl))
 }
 
@@ -108,6 +125,8 @@ fn rate_limited_page(headers: &HeaderMap, retry_after: u64, next: &str) -> Respo
 
 #[derive(Deserialize)]
 pub struct SetupForm {
+    #[serde(default)]
+    setup_code: String,
     username: String,
     password: String,
     password_confirm: String,
@@ -115,6 +134,7 @@ pub struct SetupForm {
 
 pub async fn setup(
     State(state): State<AuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     Form(form): Form<SetupForm>,
@@ -128,6 +148,17 @@ pub async fn setup(
         ))
         .into_response()
     };
+    // The code first, counted like a sign-in: guessing it is throttled per address.
+    let attempt = match state.limiter.reserve(&[ip_key(peer.ip())], Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => return rate_limited_page(&headers, wait.as_secs(), "/security"),
+    };
+    if !setup_code::matches(&state.data_dir, &form.setup_code) {
+        tracing::warn!(client = %peer.ip(), "setup refused: wrong setup code");
+        drop(attempt);
+        return back(app::error::ErrorCode::SetupCodeInvalid);
+    }
+    state.limiter.refund(attempt);
     let username = match Username::parse(&form.username) {
         Ok(u) => u,
         Err(code) => return back(code),
@@ -156,13 +187,14 @@ pub async fn setup(
         }
     };
     let _ = middleware::setup_done(&state).await;
+    setup_code::remove(&state.data_dir);
     audit::record(&state.db, crate::support::time::now(), &user.username, "setup.admin_created", "").await;
     tracing::info!(user = %user.username, "first administrator created");
 
     let ttl = state.session_ttl_hours as i64 * 3600;
     match session::start(&state.db, user.id, ttl).await {
         Ok(id) => {
-            let secure = session::is_https(&headers, &uri);
+            let secure = state.https(&headers, &uri);
             with_cookie(Redirect::to("/security").into_response(), session::session_cookie(id, secure, ttl))
         }
         Err(e) => {
@@ -173,13 +205,17 @@ pub async fn setup(
 }
 
 pub async fn logout(State(state): State<AuthState>, headers: HeaderMap, uri: Uri) -> Response {
-    if let Some(id) = crate::support::cookies::read_cookie(&headers, session::COOKIE_NAME) {
+    if let Some(id) = session::presented(&headers) {
         if let Err(e) = session::end(&state.db, &id).await {
             tracing::error!(error = %e, "sign-out: could not delete the session");
         }
     }
-    let secure = session::is_https(&headers, &uri);
-    with_cookie(Redirect::to("/login").into_response(), session::clear_cookie(secure))
+    // Both names: the session may have been started over TLS or not.
+    let res = with_cookie(Redirect::to("/login").into_response(), session::clear_cookie(false));
+    if state.https(&headers, &uri) {
+        return with_cookie(res, session::clear_cookie(true));
+    }
+    res
 }
 
 #[derive(Deserialize)]
@@ -189,14 +225,14 @@ pub struct LocaleForm {
     next: Option<String>,
 }
 
-pub async fn set_locale(headers: HeaderMap, uri: Uri, Form(form): Form<LocaleForm>) -> Response {
+pub async fn set_locale(State(state): State<AuthState>, headers: HeaderMap, uri: Uri, Form(form): Form<LocaleForm>) -> Response {
     let Some(locale) = crate::locale::parse(&form.locale) else {
         return (StatusCode::BAD_REQUEST, "unknown locale").into_response();
     };
     let cookie = cookie::Cookie::build((crate::locale::COOKIE_NAME, crate::locale::code(locale)))
         .path("/")
         .same_site(cookie::SameSite::Lax)
-        .secure(session::is_https(&headers, &uri))
+        .secure(state.https(&headers, &uri))
         .max_age(cookie::time::Duration::days(365))
         .build();
     with_cookie(Redirect::to(&safe_next(form.next)).into_response(), cookie)

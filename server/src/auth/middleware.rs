@@ -66,9 +66,10 @@ fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// A mutating request from a browser must come from a page of this server. Requests without an
-/// `Origin` (curl, scripts with a bearer token) are not cross-site browser requests.
-pub fn origin_allowed(headers: &HeaderMap) -> bool {
+/// A mutating request from a browser must come from a page of this server: its `Origin` equals the
+/// configured public origin when there is one, otherwise the request's own `Host`. Requests without
+/// an `Origin` (curl, scripts with a bearer token) are not cross-site browser requests.
+pub fn origin_allowed(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     if headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -79,6 +80,9 @@ pub fn origin_allowed(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
+    if let Some(expected) = public_origin {
+        return origin.to_str().is_ok_and(|o| o.trim_end_matches('/').eq_ignore_ascii_case(expected));
+    }
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
@@ -103,7 +107,7 @@ async fn identify(state: &AuthState, headers: &HeaderMap) -> Result<Option<Princ
         // A presented but invalid token is not silently downgraded to the cookie.
         return session::principal_from_token(&state.db, token).await;
     }
-    match crate::support::cookies::read_cookie(headers, session::COOKIE_NAME) {
+    match session::presented(headers) {
         Some(id) => session::principal_from_session(&state.db, &id).await,
         None => Ok(None),
     }
@@ -132,8 +136,21 @@ fn login_redirect(req: &Request) -> Response {
     Redirect::to(&format!("/login?next={}", super::query_value(target))).into_response()
 }
 
+/// Whether a path has a `.` or `..` segment (also percent-encoded). Nothing here resolves them,
+/// so `/pkg/../settings` would be classified by its `/pkg/` prefix as a public asset and yet
+/// render the settings page; such paths are refused before anything else.
+pub fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
+}
+
 pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) -> Response {
-    if is_mutating(req.method()) && !origin_allowed(req.headers()) {
+    if has_dot_segment(req.uri().path()) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "paths with . or .. segments are not served"}))).into_response();
+    }
+    if is_mutating(req.method()) && !origin_allowed(req.headers(), state.public_origin.as_deref()) {
         return forbidden_origin();
     }
     let kind = classify(req.uri().path());
@@ -203,24 +220,43 @@ mod tests {
 
     #[test]
     fn same_origin_and_originless_requests_pass_foreign_origins_do_not() {
-        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080")])));
+        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080")]), None));
         assert!(origin_allowed(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("origin", "http://127.0.0.1:8080")
-        ])));
+        ]), None));
         assert!(!origin_allowed(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("origin", "http://evil.example")
-        ])));
+        ]), None));
         assert!(!origin_allowed(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("origin", "http://127.0.0.1:8080.evil.example")
-        ])));
-        assert!(!origin_allowed(&headers(&[("host", "127.0.0.1:8080"), ("origin", "null")])));
+        ]), None));
+        assert!(!origin_allowed(&headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]), None));
         assert!(!origin_allowed(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("sec-fetch-site", "cross-site")
-        ])));
+        ]), None));
+    }
+
+    #[test]
+    fn dot_segments_are_recognised_also_when_encoded() {
+        for p in ["/pkg/../settings", "/pkg/%2e%2e/settings", "/pkg/%2E./settings", "/./security", "/security/.", "/a/.."] {
+            assert!(has_dot_segment(p), "{p}");
+        }
+        for p in ["/pkg/charon.wasm", "/security/hub/parsers/crowdsecurity/nginx-logs", "/..well", "/a.b/c..d", "/"] {
+            assert!(!has_dot_segment(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_configured_public_origin_is_what_origin_must_be() {
+        let public = Some("https://charon.example.com");
+        // DNS rebinding: the attacker's page has the same Host as its Origin, but not ours.
+        assert!(!origin_allowed(&headers(&[("host", "evil.example"), ("origin", "http://evil.example")]), public));
+        assert!(origin_allowed(&headers(&[("host", "10.0.0.5:8080"), ("origin", "https://charon.example.com")]), public));
+        assert!(!origin_allowed(&headers(&[("host", "charon.example.com"), ("origin", "http://charon.example.com")]), public), "scheme matters");
     }
 
     #[test]

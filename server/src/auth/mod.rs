@@ -6,6 +6,7 @@ pub mod middleware;
 pub mod password;
 pub mod policy;
 pub mod rate_limit;
+pub mod setup_code;
 pub mod secret;
 pub mod session;
 
@@ -29,4 +30,16 @@ pub struct AuthState {
     /// Cached "an administrator exists"; see `middleware::setup_done`.
     pub setup_done: Arc<AtomicBool>,
     pub session_ttl_hours: u64,
+    /// Where the setup code lives (`setup_code`).
+    pub data_dir: std::path::PathBuf,
+    /// The configured public origin (`public_url`), compared with `Origin` instead of `Host`.
+    pub public_origin: Option<String>,
+}
+
+impl AuthState {
+    /// Whether cookies must be `Secure` (and the session cookie `__Host-`): the request came over
+    /// TLS (directly or through a TLS-terminating proxy), or the configured public URL is https.
+    pub fn https(&self, headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> bool {
+        session::is_https(headers, uri) || self.public_origin.as_deref().is_some_and(|o| o.starts_with("https://"))
+    }
 }

@@ -31,11 +31,20 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash(&super::secret::random_hex(16)).expect("hashing a random string"))
 }
 
+/// How many argon2 computations run at once (19 MiB each): a burst of sign-ins waits its turn
+/// instead of exhausting memory and every core.
+pub const MAX_CONCURRENT: usize = 2;
+static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT);
+
 pub async fn hash_async(password: String) -> anyhow::Result<String> {
+    let _permit = PERMITS.acquire().await?;
     tokio::task::spawn_blocking(move || hash(&password)).await?
 }
 
 pub async fn verify_async(password: String, phc: String) -> bool {
+    let Ok(_permit) = PERMITS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || verify(&password, &phc))
         .await
         .unwrap_or(false)

@@ -8,6 +8,23 @@ use crate::db::{api_tokens, sessions, users::UserRow, Db};
 use super::secret;
 
 pub const COOKIE_NAME: &str = "charon_session";
+/// The name over TLS: browsers accept a `__Host-` cookie only when it is `Secure`, has `Path=/`
+/// and no `Domain`, so no sibling host or plain-HTTP page can set or shadow it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-charon_session";
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+/// The session id a request presents, under either name (the TLS one first).
+pub fn presented(headers: &axum::http::HeaderMap) -> Option<String> {
+    crate::support::cookies::read_cookie(headers, SECURE_COOKIE_NAME)
+        .or_else(|| crate::support::cookies::read_cookie(headers, COOKIE_NAME))
+}
 
 fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
     Principal {
@@ -65,7 +82,7 @@ pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<P
 }
 
 pub fn session_cookie(id: String, secure: bool, ttl_secs: i64) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, id))
+    Cookie::build((cookie_name(secure), id))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -75,7 +92,7 @@ pub fn session_cookie(id: String, secure: bool, ttl_secs: i64) -> Cookie<'static
 }
 
 pub fn clear_cookie(secure: bool) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, ""))
+    Cookie::build((cookie_name(secure), ""))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)

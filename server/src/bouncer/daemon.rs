@@ -40,6 +40,10 @@ impl BouncerFiles {
     pub fn pid(&self) -> PathBuf {
         self.dir.join("bouncer.pid")
     }
+    /// The secret the console presents to `POST /bouncer/sync` (0600; written by the console).
+    pub fn sync_token(&self) -> PathBuf {
+        self.dir.join("sync-token")
+    }
 }
 
 /// What the console tells the bouncer process.
@@ -128,9 +132,14 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         });
     }
 
+    let sync_token = std::fs::read_to_string(files.sync_token()).ok().map(|t| Arc::<str>::from(t.trim()));
+    if sync_token.is_none() {
+        tracing::warn!("no sync token in {}: POST /bouncer/sync will refuse every caller", files.sync_token().display());
+    }
     let state = CheckState {
         cache,
         health,
+        sync_token,
         trusted: Arc::new(settings.trusted_proxies.clone()),
         fail_mode: settings.fail_mode,
         counters: Arc::new(Counters::default()),

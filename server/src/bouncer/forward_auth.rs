@@ -49,7 +49,12 @@ pub struct CheckState {
     pub fail_mode: FailMode,
     pub counters: Arc<Counters>,
     pub sync_now: Arc<Notify>,
+    /// What `POST /bouncer/sync` must present in `X-Charon-Sync` (`None`: nobody may).
+    pub sync_token: Option<Arc<str>>,
 }
+
+/// The header the console's poke carries.
+pub const SYNC_HEADER: &str = "x-charon-sync";
 
 pub fn router(state: CheckState) -> Router {
     Router::new()
@@ -69,31 +74,32 @@ fn normalise(ip: IpAddr) -> IpAddr {
 }
 
 /// The visitor: walking `X-Forwarded-For` (all of its headers, in order) from the right, the
-/// first address that is not a trusted proxy; the peer itself when it is not trusted or the
-/// header says nothing usable.
-pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+/// first address that is not a trusted proxy; the peer itself when it is not trusted or sent no
+/// header. `None` when an entry a trusted proxy wrote cannot be read: the visitor is then unknown
+/// and the fail mode decides (a garbled header must not mean "allow").
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = normalise(peer);
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
-        return peer;
+        return Some(peer);
     }
-    let chain: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.to_str().unwrap_or(""))
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .map(normalise)
+        .map(str::trim)
         .collect();
     let mut last = peer;
-    for ip in chain.into_iter().rev() {
+    for entry in entries.into_iter().rev() {
+        let ip = normalise(entry.parse::<IpAddr>().ok()?);
         last = ip;
         if !is_trusted(&ip) {
-            return ip;
+            return Some(ip);
         }
     }
     // Everything was a trusted proxy: the left-most one is as close to the client as we know.
-    last
+    Some(last)
 }
 
 const DENIED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access denied</title></head>\
@@ -116,7 +122,9 @@ fn answer(status: StatusCode, decision: &'static str, page: Option<&'static str>
 async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
     s.counters.checked.fetch_add(1, Ordering::Relaxed);
     let synced = s.health.lock().map(|h| h.synced).unwrap_or(false);
-    if !synced {
+    let ip = client_ip(&headers, peer.ip(), &s.trusted);
+    let Some(ip) = ip.filter(|_| synced) else {
+        // Not synced yet, or the visitor cannot be told: the fail mode decides.
         return match s.fail_mode {
             FailMode::Open => {
                 s.counters.allowed.fetch_add(1, Ordering::Relaxed);
@@ -127,8 +135,7 @@ async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<Socke
                 answer(StatusCode::SERVICE_UNAVAILABLE, "unknown", Some(UNAVAILABLE_PAGE))
             }
         };
-    }
-    let ip = client_ip(&headers, peer.ip(), &s.trusted);
+    };
     let now = crate::support::time::now();
     let Some(hit) = s.cache.lookup(ip, now) else {
         s.counters.allowed.fetch_add(1, Ordering::Relaxed);
@@ -152,7 +159,17 @@ async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<Socke
     }
 }
 
-async fn sync_now(State(s): State<CheckState>) -> StatusCode {
+/// "Poll the LAPI now": only for the console, which knows the token (any local user can reach the
+/// loopback port, and a flood of polls would load the engine).
+async fn sync_now(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode {
+    let presented = headers.get(SYNC_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let Some(token) = s.sync_token.as_deref() else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    let same = presented.len() == token.len() && presented.iter().zip(token.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if !same {
+        return StatusCode::UNAUTHORIZED;
+    }
     s.sync_now.notify_one();
     StatusCode::ACCEPTED
 }
@@ -232,19 +249,30 @@ mod tests {
     fn the_client_is_the_right_most_untrusted_forwarded_address() {
         let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), lo, &trusted), "6.6.6.6".parse::<IpAddr>().unwrap());
-        // A forged left part cannot hide the real client.
-        assert_eq!(client_ip(&h(&["1.2.3.4, 5.5.5.5, 10.0.0.1"]), lo, &trusted), "5.5.5.5".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(&h(&["1.2.3.4", "5.5.5.5"]), lo, &trusted), "5.5.5.5".parse::<IpAddr>().unwrap());
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), lo, &trusted), ip("6.6.6.6"));
+        // A forged left part cannot hide the real client, garbage there included.
+        assert_eq!(client_ip(&h(&["1.2.3.4, 5.5.5.5, 10.0.0.1"]), lo, &trusted), ip("5.5.5.5"));
+        assert_eq!(client_ip(&h(&["1.2.3.4", "5.5.5.5"]), lo, &trusted), ip("5.5.5.5"));
+        assert_eq!(client_ip(&h(&["not-an-ip, 5.5.5.5"]), lo, &trusted), ip("5.5.5.5"));
         // An untrusted peer is the client, whatever it claims.
         let peer: IpAddr = "198.51.100.7".parse().unwrap();
-        assert_eq!(client_ip(&h(&["1.2.3.4"]), peer, &trusted), peer);
+        assert_eq!(client_ip(&h(&["1.2.3.4"]), peer, &trusted), Some(peer));
         // IPv4-mapped IPv6 is the IPv4 address.
-        assert_eq!(client_ip(&h(&["::ffff:203.0.113.9"]), lo, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(&HeaderMap::new(), "::ffff:127.0.0.2".parse().unwrap(), &[]), "127.0.0.2".parse::<IpAddr>().unwrap());
-        // Garbage is skipped; nothing usable leaves the (trusted) peer.
-        assert_eq!(client_ip(&h(&["not-an-ip"]), lo, &trusted), lo);
-        assert_eq!(client_ip(&h(&["10.1.1.1, 127.0.0.5"]), lo, &trusted), "10.1.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(&h(&["::ffff:203.0.113.9"]), lo, &trusted), ip("203.0.113.9"));
+        assert_eq!(client_ip(&HeaderMap::new(), "::ffff:127.0.0.2".parse().unwrap(), &[]), ip("127.0.0.2"));
+        // No header from a trusted peer: the peer.
+        assert_eq!(client_ip(&HeaderMap::new(), lo, &trusted), Some(lo));
+        assert_eq!(client_ip(&h(&["10.1.1.1, 127.0.0.5"]), lo, &trusted), ip("10.1.1.1"));
+    }
+
+    #[test]
+    fn an_unreadable_address_from_a_trusted_proxy_leaves_the_visitor_unknown() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(&h(&["not-an-ip"]), lo, &trusted), None);
+        assert_eq!(client_ip(&h(&["5.5.5.5, garbage"]), lo, &trusted), None);
+        assert_eq!(client_ip(&h(&[""]), lo, &trusted), None);
     }
 
     #[test]

@@ -3,14 +3,14 @@
 //!
 //! States: `not_enrolled → enrolling → pending_acceptance → enrolled`, or `failed` with the last
 //! error. Transient failures (timeouts, refused connections, 5xx) are retried three times with
-//! backoff. The key is kept only sealed (AES-GCM, `secret_box`) so a re-enroll can reuse it.
+//! backoff. The key is used for the one enrollment call and never stored (a re-enroll asks for it
+//! again; the console issues a new one anyway).
 //! The watcher's Central-API credentials are registered automatically when first needed.
 
 pub mod capi;
 pub mod credentials;
 pub mod diagnose;
 pub mod diagnostics;
-pub mod secret_box;
 mod service;
 
 use std::path::PathBuf;
@@ -24,7 +24,6 @@ use app::error::{AppError, EngineErrorCode};
 
 use self::capi::{Capi, CapiError, EnrollAnswer, Login};
 use self::credentials::OnlineCredentials;
-use self::secret_box::SecretBox;
 use crate::config::Config;
 use crate::crowdsec::CrowdSec;
 use crate::db::{settings, Db};
@@ -32,11 +31,11 @@ use crate::db::{settings, Db};
 const STATE_KEY: &str = "console.enrollment";
 const ATTEMPTS: u32 = 3;
 
-/// What is stored in the settings table: the public status and the sealed key.
+/// What is stored in the settings table: the public status. (Earlier versions also kept the key
+/// sealed here; such a field is ignored and dropped at the next save.)
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Stored {
     status: EnrollmentStatus,
-    sealed_key: Option<String>,
 }
 
 #[derive(Clone)]
@@ -48,7 +47,6 @@ struct Inner {
     db: Db,
     engine: CrowdSec,
     capi: Option<Capi>,
-    secret: SecretBox,
     creds_path: PathBuf,
     hostname: String,
     heartbeat_interval: Duration,
@@ -94,12 +92,14 @@ impl Console {
             .map(|h| h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(64).collect())
             .filter(|h: &String| !h.is_empty())
             .unwrap_or_else(|| "charon".to_owned());
+        // Earlier versions kept the enrollment key sealed with this file; without it the sealed
+        // value that may linger in the database until the next save can never be opened.
+        let _ = std::fs::remove_file(config.data_dir.join("secret.key"));
         Console {
             inner: Arc::new(Inner {
                 creds_path: engine.layout().online_credentials_file(),
                 capi_base: config.capi_base(),
                 capi: config.capi_base().map(|u| Capi::new(&u, Duration::from_secs(config.capi_timeout_secs))),
-                secret: SecretBox::new(&config.data_dir),
                 heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
                 db,
                 engine,

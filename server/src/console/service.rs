@@ -7,7 +7,7 @@ use app::accounts::model::Admin;
 use app::security::model::EngineState;
 use app::services::ConsoleService;
 
-use super::{diagnostics, engine_error, internal, now_rfc3339, Console, Stored};
+use super::{diagnostics, engine_error, now_rfc3339, Console, Stored};
 use crate::db::audit;
 use crate::support::time::now;
 
@@ -35,7 +35,6 @@ impl ConsoleService for Console {
         stored.status.agent_name = Some(req.agent_name.as_str().to_owned());
         stored.status.tags = req.tags.clone();
         stored.status.last_attempt_at = Some(now_rfc3339());
-        stored.sealed_key = Some(self.inner.secret.seal(req.key.expose()).map_err(internal)?);
         self.save(&stored).await?;
         tracing::info!(agent = req.agent_name.as_str(), "[CROWDSEC_ENROLLMENT] enrolling with the CrowdSec Console");
 
@@ -68,7 +67,7 @@ impl ConsoleService for Console {
         }
     }
 
-    /// Local reset: back to `not_enrolled`, the sealed key forgotten (the console keeps its side).
+    /// Local reset: back to `not_enrolled` (the console keeps its side).
     async fn clear(&self, actor: &Admin) -> Result<EnrollmentStatus, AppError> {
         self.save(&Stored::default()).await?;
         audit::record(&self.inner.db, now(), actor.username(), "console.clear", "").await;

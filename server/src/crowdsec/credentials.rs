@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 pub struct MachineCredentials {
     pub url: String,
     pub login: String,
@@ -28,5 +28,23 @@ impl MachineCredentials {
 
     pub fn password(&self) -> &str {
         &self.password
+    }
+
+    /// The LAPI address the engine's own agent logs in to (cscli writes `http://<listen>/`).
+    pub fn url_for(listen: std::net::SocketAddr) -> String {
+        format!("http://{listen}/")
+    }
+
+    /// Points the file at `listen` when it names another address (the configuration changed since
+    /// the machine was registered); login and password stay. Returns whether it rewrote the file.
+    pub fn follow_listen(path: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bool> {
+        let mut creds = Self::load(path)?;
+        let url = Self::url_for(listen);
+        if creds.url.trim_end_matches('/') == url.trim_end_matches('/') {
+            return Ok(false);
+        }
+        creds.url = url;
+        crate::support::files::write_private_file(path, serde_norway::to_string(&creds)?.as_bytes())?;
+        Ok(true)
     }
 }

@@ -23,6 +23,16 @@ pub enum CscliError {
     Failed { command: String, message: String },
 }
 
+/// The one gate every cscli invocation of this process passes.
+static GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Tries of a command the database refused as locked (0.2 s, 0.4 s, … apart).
+const LOCKED_ATTEMPTS: u32 = 6;
+
+fn is_locked(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("database is locked") || m.contains("database table is locked") || m.contains("sqlite_busy")
+}
+
 /// The last logrus `msg="…"` of cscli's stderr, or its last line: what a person needs to read.
 fn summarise(stderr: &str) -> String {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
@@ -37,10 +47,30 @@ impl Cscli {
         Cscli { bin, config: config.to_path_buf() }
     }
 
-    /// Runs cscli; `describe` names the command in errors (never including a secret).
+    /// Runs cscli through the gate: one cscli at a time in this process (they all write the
+    /// engine's SQLite database, and two first writers race to create its schema), and a "database
+    /// is locked" answer — the engine itself writing — is retried with backoff.
     async fn run(&self, args: &[&str], describe: &str) -> Result<String, CscliError> {
+        let _turn = GATE.lock().await;
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.run_once(args, describe).await {
+                Err(CscliError::Failed { message, .. }) if is_locked(&message) && attempt < LOCKED_ATTEMPTS => {
+                    tracing::warn!(attempt, "cscli {describe}: the engine's database is locked; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn run_once(&self, args: &[&str], describe: &str) -> Result<String, CscliError> {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("-c").arg(&self.config).args(args).kill_on_drop(true);
+        crate::support::process::clean_env(&mut cmd)
+            .arg("-c").arg(&self.config).args(args).kill_on_drop(true);
         let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
             .await
             .map_err(|_| CscliError::Timeout { command: describe.to_owned() })?
@@ -101,7 +131,13 @@ impl Cscli {
 
 #[cfg(test)]
 mod tests {
-    use super::summarise;
+    use super::{is_locked, summarise};
+
+    #[test]
+    fn a_locked_database_is_recognised_in_cscli_messages() {
+        assert!(is_locked("unable to create machine: create \"alerts\" table: database is locked"));
+        assert!(!is_locked("unable to create machine: user 'charon' already exists"));
+    }
 
     #[test]
     fn summarises_logrus_fatal_lines() {

@@ -48,6 +48,7 @@ struct Inner {
     lapi: Lapi,
     env_key: Option<String>,
     ready_timeout: Duration,
+    watchdog: Duration,
     status: process::StatusTx,
     /// The running loop; the mutex also makes start and stop one-at-a-time.
     run: tokio::sync::Mutex<Option<RunLoop>>,
@@ -89,6 +90,7 @@ impl CrowdSec {
                 bins,
                 env_key: c.bouncer_key.as_ref().map(|s| s.expose().to_owned()),
                 ready_timeout: Duration::from_secs(c.ready_timeout_secs),
+                watchdog: Duration::from_secs(c.watchdog_secs),
                 status: Arc::new(watch::channel(initial).0),
                 run: tokio::sync::Mutex::new(None),
                 bouncer: StdMutex::new(Resolution::default()),
@@ -126,15 +128,30 @@ impl CrowdSec {
         settings::get(&self.inner.db, ENABLED_KEY).await.ok().flatten().as_deref() == Some("true")
     }
 
-    /// Server start: start the engine if the user left it enabled. Never blocks the server.
+    /// Server start: start the engine if the user left it enabled. Never blocks the server. A
+    /// failed start is retried with the crash backoff (1 s doubling to 30 s) for as long as the
+    /// engine stays enabled and is not running.
     pub async fn reconcile(&self) {
         let enabled = self.desired().await;
         self.inner.status.send_modify(|s| s.enabled = enabled);
-        if enabled {
-            tracing::info!("[CROWDSEC_STARTUP] CrowdSec was enabled before the restart; starting it");
-            if let Err(e) = self.start().await {
-                tracing::error!("[CROWDSEC_STARTUP] automatic start failed: {e:?}");
+        if !enabled {
+            return;
+        }
+        tracing::info!("[CROWDSEC_STARTUP] CrowdSec was enabled before the restart; starting it");
+        let mut delay = process::BACKOFF_START;
+        let mut attempt = 1u32;
+        loop {
+            match self.start().await {
+                Ok(_) => return,
+                Err(AppError::Engine { code: EngineErrorCode::NotInstalled, .. }) => return,
+                Err(e) => tracing::error!("[CROWDSEC_STARTUP] automatic start failed (attempt {attempt}): {e:?}; retrying in {delay:?}"),
             }
+            tokio::time::sleep(delay).await;
+            if !self.desired().await || matches!(self.status().state, EngineState::Running | EngineState::Starting) {
+                return;
+            }
+            delay = (delay * 2).min(process::BACKOFF_MAX);
+            attempt += 1;
         }
     }
 
@@ -175,12 +192,20 @@ impl CrowdSec {
                 .await
                 .map_err(|e| fail(e.to_string()))?;
         }
+        // Generated files follow the current configuration; so must the machine's credentials,
+        // or a changed LAPI address leaves the agent logging in to the old one.
+        match credentials::MachineCredentials::follow_listen(&self.inner.layout.credentials_file(), self.inner.engine.lapi_listen) {
+            Ok(true) => tracing::info!("[CROWDSEC_STARTUP] the machine credentials now point at {}", self.inner.engine.lapi_listen),
+            Ok(false) => {}
+            Err(e) => return Err(fail(format!("cannot update the machine credentials: {e:#}"))),
+        }
 
         let cfg = ProcessConfig {
             bin,
             layout: self.inner.layout.clone(),
             lapi: self.inner.lapi.clone(),
             ready_timeout: self.inner.ready_timeout,
+            watchdog: self.inner.watchdog,
             loaded: self.inner.loaded.clone(),
         };
         let handle = process::spawn(cfg, self.inner.status.clone())

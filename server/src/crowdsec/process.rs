@@ -24,11 +24,11 @@ use super::credentials::MachineCredentials;
 use super::lapi::Lapi;
 use super::layout::Layout;
 use super::engine_log::{EngineLog, Loaded};
-use crate::support::process::{is_live_process, terminate_pid};
+use crate::support::process::{clean_env, is_live_process, terminate_pid};
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-const BACKOFF_START: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const HEALTHY_RESET: Duration = Duration::from_secs(60);
 
 /// Why a run of the engine ended before or after becoming ready.
@@ -54,6 +54,8 @@ pub struct ProcessConfig {
     pub layout: Layout,
     pub lapi: Lapi,
     pub ready_timeout: Duration,
+    /// How long the LAPI may fail its health check before the engine is restarted.
+    pub watchdog: Duration,
     /// What the current run reported loading; cleared at each spawn.
     pub loaded: Arc<StdMutex<Loaded>>,
 }
@@ -71,6 +73,7 @@ fn mark_stopped(status: &StatusTx) {
         s.pid = None;
         s.lapi_ready = false;
         s.started_at = None;
+        s.unresponsive_since = None;
     });
 }
 
@@ -167,8 +170,20 @@ async fn run_loop(
             if let Some(tx) = first.take() {
                 let _ = tx.send(Ok(()));
             }
-            // Running: until it exits or we are asked to stop.
+            // Running: until it exits, stops answering for too long, or we are asked to stop.
             tokio::select! {
+                frozen_for = watchdog(&cfg.lapi, &status, cfg.watchdog) => {
+                    let msg = format!("CrowdSec's Local API did not answer for {} s; restarting it", frozen_for.as_secs());
+                    tracing::error!("[CROWDSEC] {msg}");
+                    run.terminate().await;
+                    update(&status, |s| {
+                        s.state = EngineState::Crashed;
+                        s.pid = None;
+                        s.lapi_ready = false;
+                        s.unresponsive_since = None;
+                        s.last_error = Some(msg.clone());
+                    });
+                }
                 exit = run.child.wait() => {
                     let how = match exit {
                         Ok(st) => format!("CrowdSec exited unexpectedly ({st})"),
@@ -210,6 +225,53 @@ async fn run_loop(
     }
 }
 
+/// How often the running engine's LAPI is asked `/health`, and how long one answer may take.
+const HEALTH_EVERY: Duration = Duration::from_secs(3);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Watches a running engine: when its LAPI misses two health checks in a row (one slow answer on
+/// a busy machine is not a frozen engine), the status says so ("unresponsive", since when) —
+/// within 10 s; when it answers again, it is running again. Returns (so the engine is restarted)
+/// once it has not answered for `limit`.
+async fn watchdog(lapi: &Lapi, status: &StatusTx, limit: Duration) -> Duration {
+    let mut first_miss: Option<Instant> = None;
+    let mut reported = false;
+    loop {
+        tokio::time::sleep(HEALTH_EVERY).await;
+        let asked = Instant::now();
+        let answered = matches!(tokio::time::timeout(HEALTH_TIMEOUT, lapi.health()).await, Ok(Ok(())));
+        if answered {
+            if reported {
+                tracing::info!("[CROWDSEC] the Local API answers again");
+                update(status, |s| {
+                    s.state = EngineState::Running;
+                    s.lapi_ready = true;
+                    s.unresponsive_since = None;
+                    s.last_error = None;
+                });
+            }
+            first_miss = None;
+            reported = false;
+            continue;
+        }
+        let since = *first_miss.get_or_insert(asked);
+        if !reported && since != asked {
+            reported = true;
+            let at = crate::support::time::rfc3339(crate::support::time::now() - since.elapsed().as_secs() as i64);
+            tracing::warn!("[CROWDSEC] the Local API stopped answering its health check");
+            update(status, |s| {
+                s.state = EngineState::Unresponsive;
+                s.lapi_ready = false;
+                s.last_error = Some(format!("the Local API has not answered since {at}"));
+                s.unresponsive_since = Some(at);
+            });
+        }
+        if since.elapsed() >= limit {
+            return since.elapsed();
+        }
+    }
+}
+
 /// One running engine process.
 struct Run {
     child: Child,
@@ -221,7 +283,8 @@ struct Run {
 impl Run {
     fn spawn(cfg: &ProcessConfig) -> std::io::Result<Run> {
         let mut cmd = Command::new(&cfg.bin);
-        cmd.arg("-c")
+        clean_env(&mut cmd)
+            .arg("-c")
             .arg(cfg.layout.config_file())
             .current_dir(&cfg.layout.root)
             .process_group(0)
@@ -280,6 +343,8 @@ impl Run {
     async fn terminate(&mut self) {
         let pgid = Pid::from_raw(self.pid as i32);
         let _ = killpg(pgid, Signal::SIGTERM);
+        // A frozen (stopped) engine only sees the SIGTERM once it runs again.
+        let _ = killpg(pgid, Signal::SIGCONT);
         match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
             Ok(_) => {}
             Err(_) => {

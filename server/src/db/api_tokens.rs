@@ -64,6 +64,9 @@ pub async fn list_active(db: &Db) -> sqlx::Result<Vec<TokenRow>> {
     .await
 }
 
+/// `last_used_at` is written at most this often per token.
+pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
 /// The token's own role and the user who created it, for an active token. The token acts with its
 /// own role, never more than its creator (a viewer's token is never admin).
 pub async fn authenticate(
@@ -72,16 +75,19 @@ pub async fn authenticate(
     now: i64,
 ) -> sqlx::Result<Option<(TokenRow, Option<UserRow>)>> {
     let token: Option<TokenRow> = sqlx::query_as(&format!(
-        "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL
-         RETURNING {COLUMNS}"
+        "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
     ))
-    .bind(now)
     .bind(token_hash)
     .fetch_optional(db)
     .await?;
-    let Some(token) = token else {
+    let Some(mut token) = token else {
         return Ok(None);
     };
+    // A script calling every second must not turn every read into a database write.
+    if token.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS) {
+        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").bind(now).bind(token.id).execute(db).await?;
+        token.last_used_at = Some(now);
+    }
     let creator: Option<UserRow> = sqlx::query_as(
         "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.created_by
          WHERE api_tokens.id = ?",
@@ -108,6 +114,16 @@ pub async fn revoke_by_name(db: &Db, name: &str, now: i64) -> sqlx::Result<u64> 
     let res = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
         .bind(now)
         .bind(name)
+        .execute(db)
+        .await?;
+    Ok(res.rows_affected())
+}
+
+/// Revokes every active token a user created (a password reset); returns how many.
+pub async fn revoke_created_by(db: &Db, user_id: i64, now: i64) -> sqlx::Result<u64> {
+    let res = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
         .execute(db)
         .await?;
     Ok(res.rows_affected())

@@ -27,11 +27,16 @@ pub async fn connect(path: &Path) -> anyhow::Result<Db> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
+    // The raw driver error ("code: 14") names neither the file nor what to do about it.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
-        .await?;
-    MIGRATOR.run(&pool).await?;
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", path.display()))?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare the database {}: {e}", path.display()))?;
     Ok(pool)
 }
 

@@ -1,6 +1,6 @@
 //! The JSON configuration Charon loads into Caddy 2.6.2 (`caddy run --config`, then `POST /load`):
 //!
-//! - admin API on loopback only;
+//! - admin API on a Unix socket inside the data directory (never TCP);
 //! - one server on the proxy listen address; per enabled host a route `host → [forward_auth →]
 //!   reverse_proxy upstream`; unknown hosts get 404;
 //! - `forward_auth` is written out as the `reverse_proxy` it is sugar for (`GET /bouncer/check`,
@@ -24,7 +24,8 @@ use crate::bouncer::forward_auth::{FailMode, DECISION_HEADER};
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
     pub listen: String,
-    pub admin: SocketAddr,
+    /// `admin.listen`: `unix/<data>/caddy/admin.sock`.
+    pub admin: String,
     pub bouncer: SocketAddr,
     pub access_log: PathBuf,
     pub fail_mode: FailMode,
@@ -71,10 +72,19 @@ fn phase(p: &str) -> Value {
     json!({"handle": [{"handler": "vars", PHASE: p}]})
 }
 
+/// Caddy takes the first route whose host matches, so exact hosts must come before wildcards:
+/// otherwise an unprotected `*.example.com` would serve a protected `app.example.com` without
+/// the bouncer. (A Caddy wildcard covers one label, so two wildcards never match the same host.)
+fn by_precedence(sites: &[Site]) -> Vec<&Site> {
+    let mut ordered: Vec<&Site> = sites.iter().collect();
+    ordered.sort_by_key(|s| (s.domain.is_wildcard(), s.domain.as_str().to_owned()));
+    ordered
+}
+
 pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
     let mut routes = Vec::new();
     let mut error_routes = Vec::new();
-    for site in sites {
+    for site in by_precedence(sites) {
         let host = json!([{"host": [site.domain.as_str()]}]);
         let inner = if site.protect {
             vec![
@@ -130,7 +140,7 @@ pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
         http["http_port"] = json!(port);
     }
     json!({
-        "admin": {"listen": s.admin.to_string()},
+        "admin": {"listen": s.admin},
         "logging": {"logs": {
             "default": {"exclude": [logger]},
             "access": {
@@ -151,7 +161,7 @@ mod tests {
     fn settings(fail_mode: FailMode) -> ProxySettings {
         ProxySettings {
             listen: ":8088".into(),
-            admin: "127.0.0.1:2019".parse().unwrap(),
+            admin: "unix//d/caddy/admin.sock".into(),
             bouncer: "127.0.0.1:8081".parse().unwrap(),
             access_log: "/d/logs/access.log".into(),
             fail_mode,
@@ -175,11 +185,21 @@ mod tests {
         assert_eq!(server["routes"][2]["handle"][0]["status_code"], 404);
         assert_eq!(server["errors"]["routes"][0]["handle"][0]["status_code"], 503);
         assert_eq!(server["automatic_https"]["skip"], json!(["app.localhost"]));
-        assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2019");
+        assert_eq!(cfg["admin"]["listen"], "unix//d/caddy/admin.sock");
         assert_eq!(cfg["apps"]["http"]["http_port"], 8088);
         let open = build(&settings(FailMode::Open), &[site("app.localhost", true)]);
         let fallback = &open["apps"]["http"]["servers"]["charon"]["errors"]["routes"][0]["handle"][0]["routes"];
         assert_eq!(fallback[0]["handle"][0]["request"]["set"][DECISION_HEADER], json!(["unavailable"]));
         assert_eq!(fallback[1]["handle"][0]["handler"], "reverse_proxy");
+    }
+
+    #[test]
+    fn an_exact_host_wins_over_a_wildcard_that_also_matches_it() {
+        // Sorted by name, `*` came first and the unprotected wildcard swallowed the protected host.
+        let cfg = build(&settings(FailMode::Open), &[site("*.example.com", false), site("app.example.com", true), site("www.example.com", false)]);
+        let routes = &cfg["apps"]["http"]["servers"]["charon"]["routes"];
+        let hosts: Vec<&str> = (0..3).map(|i| routes[i]["match"][0]["host"][0].as_str().unwrap()).collect();
+        assert_eq!(hosts, ["app.example.com", "www.example.com", "*.example.com"]);
+        assert_eq!(routes[0]["handle"][0]["routes"][1]["handle"][0]["rewrite"]["uri"], "/bouncer/check", "the protected host asks the bouncer");
     }
 }

@@ -41,7 +41,8 @@ impl DaemonSpec {
         }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_file)?;
         let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(&self.args)
+        crate::support::process::clean_env(&mut cmd)
+            .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

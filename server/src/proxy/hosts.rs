@@ -33,7 +33,7 @@ fn db_error(e: sqlx::Error) -> AppError {
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<ProxyHost>> {
     let rows: Vec<Row> =
-        sqlx::query_as("SELECT id, domain, upstream, enabled, protect FROM proxy_hosts ORDER BY domain").fetch_all(db).await?;
+        sqlx::query_as("SELECT id, domain, upstream, enabled, protect FROM proxy_hosts ORDER BY domain LIKE '*.%', domain").fetch_all(db).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -4,6 +4,7 @@
 //! admin API (`POST /load`), so a rejected configuration leaves the running one in place; the
 //! configuration itself is built in `caddy_config`, the hosts are stored in `hosts`.
 
+pub mod caddy_admin;
 pub mod caddy_config;
 pub mod data_plane;
 pub mod hosts;
@@ -16,9 +17,11 @@ use std::time::Duration;
 use app::error::{AppError, EngineErrorCode};
 use app::proxy::model::ProxyHostSpec;
 
+use self::caddy_admin::CaddyAdmin;
 use self::caddy_config::{ProxySettings, Site};
 use self::data_plane::DaemonSpec;
 use crate::bouncer::daemon::{BouncerFiles, DaemonSettings};
+use crate::bouncer::forward_auth::SYNC_HEADER;
 use crate::config::Config;
 use crate::crowdsec::CrowdSec;
 use crate::db::Db;
@@ -41,6 +44,7 @@ struct Inner {
     daemon: DaemonSettings,
     files: BouncerFiles,
     caddy_dir: PathBuf,
+    admin: CaddyAdmin,
     caddy: Option<DaemonSpec>,
     bouncer: DaemonSpec,
     http: reqwest::Client,
@@ -60,7 +64,9 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 impl Proxy {
     pub fn new(db: Db, engine: CrowdSec, config: &Config) -> Self {
         let logs_dir = config.data_dir.join("logs");
-        let caddy_dir = config.data_dir.join("caddy");
+        // Absolute: Caddy gets the socket's path in its configuration.
+        let caddy_dir = std::path::absolute(config.data_dir.join("caddy")).unwrap_or_else(|_| config.data_dir.join("caddy"));
+        let admin = CaddyAdmin::new(caddy_dir.join("admin.sock"));
         let files = BouncerFiles::new(&config.data_dir);
         let caddy_bin = crate::support::process::find_binary(config.caddy_bin.as_deref(), "caddy");
         let exe = config
@@ -70,7 +76,7 @@ impl Proxy {
             .unwrap_or_else(|| PathBuf::from("charon"));
         let settings = ProxySettings {
             listen: config.proxy_listen.clone(),
-            admin: config.caddy_admin,
+            admin: admin.listen(),
             bouncer: config.bouncer_listen,
             access_log: engine.layout().access_log.clone(),
             fail_mode: config.bouncer_fail_mode,
@@ -95,6 +101,7 @@ impl Proxy {
                 daemon,
                 files,
                 caddy_dir,
+                admin,
                 http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"),
                 change: tokio::sync::Mutex::new(()),
                 errors: StdMutex::new((None, None)),
@@ -138,6 +145,9 @@ impl Proxy {
         std::fs::create_dir_all(&self.inner.files.dir)?;
         crate::support::files::private(&self.inner.files.dir)?;
         crate::support::files::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
+        if !self.inner.files.sync_token().exists() {
+            crate::support::files::write_private_file(&self.inner.files.sync_token(), crate::auth::secret::random_hex(32).as_bytes())?;
+        }
         Ok(())
     }
 
@@ -159,23 +169,30 @@ impl Proxy {
         std::fs::create_dir_all(&self.inner.caddy_dir)?;
         crate::support::files::private(&self.inner.caddy_dir)?;
         crate::support::files::write_if_changed(&self.inner.caddy_dir.join("caddy.json"), &config.to_string())?;
-        if let Some(pid) = spec.running() {
-            tracing::info!(pid, "[DATA_PLANE] adopted the running Caddy");
-            self.load(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        } else {
-            spec.spawn()?;
-            self.wait_admin().await?;
+        match spec.running() {
+            Some(pid) if self.inner.admin.socket().exists() => {
+                tracing::info!(pid, "[DATA_PLANE] adopted the running Caddy");
+                self.load(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            running => {
+                if let Some(pid) = running {
+                    // Started by an older Charon with its admin API on TCP: replace it.
+                    tracing::warn!(pid, "[DATA_PLANE] the running Caddy has no admin socket; restarting it");
+                    spec.stop(STOP_TIMEOUT).await;
+                }
+                spec.spawn()?;
+                self.wait_admin().await?;
+            }
         }
         self.set_error(true, None);
         Ok(())
     }
 
     async fn wait_admin(&self) -> anyhow::Result<()> {
-        let url = format!("http://{}/config/", self.inner.settings.admin);
         let started = std::time::Instant::now();
         let deadline = started + Duration::from_secs(15);
         loop {
-            if self.inner.http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+            if self.inner.admin.get("/config/").await.is_ok_and(|a| (200..300).contains(&a.status)) {
                 return Ok(());
             }
             // Right after the fork `/proc/<pid>/cmdline` can still be ours: judge after a moment.
@@ -265,32 +282,23 @@ impl Proxy {
     /// still starting gets a few seconds to open its admin API.
     async fn load(&self, config: &serde_json::Value) -> Result<(), AppError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let res = loop {
-            match self
-                .inner
-                .http
-                .post(format!("http://{}/load", self.inner.settings.admin))
-                .header("Content-Type", "application/json")
-                .body(config.to_string())
-                .send()
-                .await
-            {
-                Ok(res) => break res,
+        let answer = loop {
+            match self.inner.admin.post_json("/load", config.to_string()).await {
+                Ok(answer) => break answer,
                 Err(e) if std::time::Instant::now() >= deadline => {
-                    tracing::warn!("[DATA_PLANE] Caddy's admin API is unreachable: {e}");
+                    tracing::warn!("[DATA_PLANE] Caddy's admin API is unreachable: {e:#}");
                     return Err(AppError::Engine { code: EngineErrorCode::ProxyUnavailable, detail: None });
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        if res.status().is_success() {
+        if (200..300).contains(&answer.status) {
             return Ok(());
         }
-        let text = res.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<serde_json::Value>(&text)
+        let detail = serde_json::from_str::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or(text);
+            .unwrap_or(answer.body);
         tracing::warn!("[DATA_PLANE] Caddy refused the configuration: {detail}");
         Err(AppError::Engine { code: EngineErrorCode::ProxyRejected, detail: Some(detail) })
     }
@@ -313,7 +321,9 @@ impl Proxy {
             return;
         }
         let url = format!("http://{}/bouncer/sync", self.inner.settings.bouncer);
-        let _ = self.inner.http.post(url).timeout(Duration::from_millis(500)).send().await;
+        let token = std::fs::read_to_string(self.inner.files.sync_token()).unwrap_or_default();
+        let request = self.inner.http.post(url).header(SYNC_HEADER, token.trim()).timeout(Duration::from_millis(500));
+        let _ = request.send().await;
     }
 
     /// The allowlist, for the bouncer process (it re-reads its settings file within a second).

@@ -53,3 +53,22 @@ pub fn is_live_process(pid: i32, program: &str, arg: &Path) -> bool {
     let is_program = args.first().is_some_and(|a| a.ends_with(program));
     is_program && args.iter().any(|a| Path::new(a) == arg)
 }
+
+/// What a child process (crowdsec, cscli, caddy, the bouncer) keeps of Charon's environment.
+/// Everything else stays behind — `CHARON_CROWDSEC_BOUNCER_KEY` and whatever else the console was
+/// started with must not leak into programs that do not need it (nor into `/proc/<pid>/environ`).
+const KEPT_ENV: &[&str] = &[
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE",
+    "CHARON_LOG_FORMAT", "CHARON_LOG_LEVEL",
+];
+
+/// Clears `cmd`'s environment down to [`KEPT_ENV`].
+pub fn clean_env(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    cmd.env_clear();
+    for key in KEPT_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}

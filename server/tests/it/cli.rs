@@ -67,3 +67,24 @@ async fn admin_create_reset_and_tokens_work_on_the_servers_data_dir() {
     let none = charon(&dir, &["admin", "token", "revoke", "--name", "backup-script"], "");
     assert!(!none.status.success());
 }
+
+#[test]
+fn admin_commands_create_a_missing_data_dir_or_name_the_path_they_cannot_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("new/charon-data");
+    let out = charon(&fresh, &["admin", "create", "--username", "first", "--password-stdin"], "first password 1\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(fresh.join("charon.db").exists());
+
+    // A data dir that cannot exist (its parent is a file): the error names the path, and no raw
+    // database error reaches the user.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = charon(&file.join("data"), &["admin", "token", "list"], "");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&file.join("data").display().to_string()), "{err}");
+    assert!(!err.contains("code: 14"), "{err}");
+}

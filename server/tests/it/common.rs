@@ -78,19 +78,28 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let state = AppState::new(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = charon::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The production listener (timeouts, connection cap), never stopped: the test ends first.
+    let app = charon::router(state.clone());
+    let limits = charon::startup::limits(&state.config);
+    tokio::spawn(charon::listener::serve(listener, app, limits, std::future::pending()));
     TestApp { addr, state, dir }
 }
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
+/// The one-time code `/setup` asks for, as Charon wrote it into the data dir.
+pub fn setup_code(app: &TestApp) -> String {
+    std::fs::read_to_string(app.state.config.data_dir.join("setup-code")).expect("a setup code while no admin exists").trim().to_owned()
+}
+
 /// Completes first-run setup as `admin`; the returned client holds the admin's session.
 pub async fn setup_admin(app: &TestApp) -> reqwest::Client {
     let client = app.client();
+    let code = setup_code(app);
     let res = client
         .post(app.url("/setup"))
         .form(&[
+            ("setup_code", code.as_str()),
             ("username", "admin"),
             ("password", ADMIN_PASSWORD),
             ("password_confirm", ADMIN_PASSWORD),

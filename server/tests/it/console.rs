@@ -243,9 +243,10 @@ async fn the_key_stays_secret_and_diagnose_reports_typed_json() {
         assert!(t0.elapsed() < Duration::from_secs(30), "server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let code = std::fs::read_to_string(data.join("setup-code")).unwrap();
     client
         .post(format!("{base}/setup"))
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
+        .form(&[("setup_code", code.trim()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -340,5 +341,7 @@ async fn the_key_stays_secret_and_diagnose_reports_typed_json() {
     let engine_log = std::fs::read_to_string(data.join("crowdsec/logs/crowdsec.log")).unwrap_or_default();
     assert!(!engine_log.contains(KEY));
     let db = std::fs::read(data.join("charon.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&db).contains(KEY), "stored sealed only");
+    assert!(!String::from_utf8_lossy(&db).contains(KEY), "the key is not stored");
+    // Not even sealed: the stored state has no key of any form, and no key file to open one.
+    assert!(!data.join("secret.key").exists());
 }

@@ -85,6 +85,17 @@ async fn a_killed_engine_is_restarted_by_the_supervisor() {
     let engine = app.state.crowdsec.clone();
     let st = engine.set_engine_enabled(&admin("test"), true).await.unwrap();
     let pid = st.pid.unwrap();
+    // The engine gets a cleaned environment: nothing of the console's (this test binary has
+    // plenty: CARGO_*, …) beyond the few variables every program needs.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let names: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v).split('=').next().unwrap_or_default().to_owned())
+        .collect();
+    let kept = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "CHARON_LOG_FORMAT", "CHARON_LOG_LEVEL"];
+    assert!(names.iter().all(|n| kept.contains(&n.as_str())), "the engine inherited {names:?}");
+    assert!(std::env::vars().count() > names.len(), "the test process has more to leak than the engine got");
 
     let t0 = Instant::now();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
@@ -290,4 +301,106 @@ async fn only_one_start_or_stop_runs_at_a_time() {
         .collect();
     assert_eq!(running.len(), 1, "exactly one engine on this data dir");
     engine.set_engine_enabled(&admin("a"), false).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_changed_lapi_address_is_applied_everywhere_at_the_next_start() {
+    let app = spawn_app().await;
+    let engine = app.state.crowdsec.clone();
+    engine.set_engine_enabled(&admin("test"), true).await.unwrap();
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
+    // Same data dir, another LAPI address: config.yaml and the machine credentials must agree.
+    let mut config = app.state.config.as_ref().clone();
+    config.crowdsec_lapi_listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let moved = charon::AppState::new(config.clone()).await.unwrap();
+    let st = moved.crowdsec.set_engine_enabled(&admin("test"), true).await.unwrap();
+    assert_eq!(st.state, EngineState::Running, "{st:?}");
+    assert!(st.lapi_ready);
+    let creds = std::fs::read_to_string(moved.crowdsec.layout().credentials_file()).unwrap();
+    assert!(creds.contains(&config.crowdsec_lapi_listen.to_string()), "{creds}");
+    moved.crowdsec.set_engine_enabled(&admin("test"), false).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_automatic_start_is_retried_until_it_succeeds() {
+    let app = spawn_app().await;
+    // The user left the engine on, and its LAPI port is taken for now: the first start fails.
+    charon::db::settings::set(&app.state.db, "crowdsec.enabled", "true", charon::support::time::now()).await.unwrap();
+    let squatter = std::net::TcpListener::bind(app.state.config.crowdsec_lapi_listen).unwrap();
+    let engine = app.state.crowdsec.clone();
+    let reconcile = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.reconcile().await }
+    });
+    let e = engine.clone();
+    wait_until("the first start to fail", Duration::from_secs(90), move || e.status().state == EngineState::Crashed).await;
+    drop(squatter);
+    let e = engine.clone();
+    let took = wait_until("a retried start", Duration::from_secs(120), move || {
+        let s = e.status();
+        s.state == EngineState::Running && s.lapi_ready
+    })
+    .await;
+    println!("MEASURE port freed -> running after an automatic retry: {:.1} s", took.as_secs_f64());
+    tokio::time::timeout(Duration::from_secs(30), reconcile).await.expect("the retry loop ends once running").unwrap();
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_fresh_data_dirs_all_reach_ready_when_switched_on_at_once() {
+    let apps = futures_util::future::join_all((0..10).map(|_| spawn_app())).await;
+    let t0 = Instant::now();
+    // As at a console's first start: the data plane's bouncer registration (cscli bouncers add)
+    // races the engine start (cscli machines add) on a database that does not exist yet.
+    let starts = apps.iter().map(|app| async move {
+        let engine = app.state.crowdsec.clone();
+        let key_file = app.state.config.data_dir.join("bouncer/forward-auth.key");
+        let admin = admin("test");
+        let (started, registered) = tokio::join!(
+            engine.set_engine_enabled(&admin, true),
+            engine.ensure_extra_bouncer("charon-forward-auth", &key_file)
+        );
+        (started, registered.map_err(|e| format!("{e:#}")))
+    });
+    let results = futures_util::future::join_all(starts).await;
+    println!("MEASURE 10 fresh engines switched on at once: all answered after {:.1} s", t0.elapsed().as_secs_f64());
+    for (i, (started, registered)) in results.iter().enumerate() {
+        let st = started.as_ref().unwrap_or_else(|e| panic!("engine {i}: {e:?}"));
+        assert!(st.lapi_ready, "engine {i}: {st:?}");
+        registered.as_ref().unwrap_or_else(|e| panic!("engine {i} bouncer: {e}"));
+    }
+    for app in &apps {
+        app.state.crowdsec.set_engine_enabled(&admin("test"), false).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_engine_is_reported_unresponsive_and_restarted_by_the_watchdog() {
+    // Long enough for the "unresponsive" state to be seen before the restart.
+    let app = spawn_app_with(|c| c.crowdsec_watchdog_secs = 20).await;
+    let admin_client = setup_admin(&app).await;
+    let engine = app.state.crowdsec.clone();
+    let st = engine.set_engine_enabled(&admin("test"), true).await.unwrap();
+    let pid = st.pid.unwrap();
+    // SIGSTOP: the process exists, its LAPI no longer answers.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let e = engine.clone();
+    let noticed = wait_until("the status to say unresponsive", Duration::from_secs(15), move || e.status().state == EngineState::Unresponsive).await;
+    let s = engine.status();
+    assert!(s.unresponsive_since.is_some() && !s.lapi_ready, "{s:?}");
+    let (api_status, body) = app.get_json(&admin_client, "/api/v1/cerberus/crowdsec/status").await;
+    assert_eq!((api_status, body["state"].as_str()), (200, Some("unresponsive")), "{body}");
+    let e = engine.clone();
+    let restarted = wait_until("the watchdog's restart", Duration::from_secs(60), move || {
+        let s = e.status();
+        s.state == EngineState::Running && s.lapi_ready && s.pid.is_some_and(|p| p != pid)
+    })
+    .await;
+    println!(
+        "MEASURE frozen engine: unresponsive after {:.1} s, running again (new pid) {:.1} s later",
+        noticed.as_secs_f64(),
+        restarted.as_secs_f64()
+    );
+    assert!(!is_our_engine(pid as i32, &engine.layout().config_file()), "the frozen process is gone");
+    engine.set_engine_enabled(&admin("test"), false).await.unwrap();
 }

@@ -29,10 +29,24 @@ async fn first_run_sends_every_page_to_setup_and_setup_disappears_afterwards() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Create the administrator account"));
 
+    // Without the setup code (printed in the log, kept in <data>/setup-code) nothing happens.
+    let code = setup_code(&app);
+    for wrong in ["", "AAAAA-BBBBB-CCCCC-DDDDD"] {
+        let res = c
+            .post(app.url("/setup"))
+            .form(&[("setup_code", wrong), ("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/setup?error=setup_code_invalid&username=admin");
+    }
+    assert!(!charon::db::users::admin_exists(&app.state.db).await.unwrap());
+
     // Bad input changes nothing.
     let res = c
         .post(app.url("/setup"))
-        .form(&[("username", "admin"), ("password", "short"), ("password_confirm", "short")])
+        .form(&[("setup_code", code.as_str()), ("username", "admin"), ("password", "short"), ("password_confirm", "short")])
         .send()
         .await
         .unwrap();
@@ -40,7 +54,7 @@ async fn first_run_sends_every_page_to_setup_and_setup_disappears_afterwards() {
     assert_eq!(res.headers()["location"], "/setup?error=password_too_short&username=admin");
     let res = c
         .post(app.url("/setup"))
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", "something else!")])
+        .form(&[("setup_code", code.as_str()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", "something else!")])
         .send()
         .await
         .unwrap();
@@ -49,9 +63,10 @@ async fn first_run_sends_every_page_to_setup_and_setup_disappears_afterwards() {
 
     let admin = setup_admin(&app).await;
     assert_eq!(c.get(app.url("/setup")).send().await.unwrap().status(), 404);
+    assert!(!app.state.config.data_dir.join("setup-code").exists(), "the code is spent");
     let again = c
         .post(app.url("/setup"))
-        .form(&[("username", "second"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
+        .form(&[("setup_code", code.as_str()), ("username", "second"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -157,6 +172,209 @@ async fn repeated_failures_are_rate_limited_with_retry_after() {
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert!(res.text().await.unwrap().contains("Too many failed sign-in attempts"));
+}
+
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_gets_no_more_verdicts_than_the_limit() {
+    let app = spawn_app().await; // 5 failures per minute
+    setup_admin(&app).await;
+    let burst = (0..40).map(|i| {
+        let app = &app;
+        async move {
+            // Variants of the name share the bucket of the name the lookup reads.
+            let name = ["admin", " admin", "admin\t", "ADMIN"][i % 4];
+            let res = app
+                .client()
+                .post(app.url("/login"))
+                .form(&[("username", name), ("password", "wrong password!!"), ("next", "/security")])
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()))
+        }
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let verdicts = answers.iter().filter(|(s, l)| *s == 303 && l.as_deref().is_some_and(|l| l.contains("error=invalid"))).count();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    println!("MEASURE 40 parallel wrong passwords: {verdicts} verdicts, {limited} answered 429");
+    assert!(verdicts <= 5, "{verdicts} passwords were checked");
+    assert_eq!(verdicts + limited, 40, "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_finish_its_headers_is_cut_off_and_delays_nobody() {
+    let app = spawn_app_with(|c| c.http_header_timeout_secs = 1).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Slow clients: a request line and one header, then nothing.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(s);
+    }
+    // Everyone else is served at once.
+    let t0 = std::time::Instant::now();
+    let res = app.client().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(t0.elapsed() < std::time::Duration::from_millis(500), "{:?}", t0.elapsed());
+    // And the slow ones are cut off after the header timeout (not kept forever).
+    for mut s in slow {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a slow client was still connected after 5 s");
+    }
+}
+
+#[tokio::test]
+async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sent() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    // Behind a TLS-terminating proxy (X-Forwarded-Proto: https).
+    let res = app
+        .client()
+        .post(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/security")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-charon_session=") && cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(res.headers()["strict-transport-security"], "max-age=31536000");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let me = app.client().get(app.url("/api/v1/auth/me")).header("cookie", &pair).send().await.unwrap();
+    assert_eq!(me.status(), 200, "the __Host- cookie authenticates");
+    // Plain HTTP: the plain name, no HSTS.
+    let (_, plain) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let cookie = plain.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("charon_session=") && !cookie.contains("Secure"), "{cookie}");
+    assert!(plain.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn a_https_public_url_makes_cookies_secure_and_origin_must_match_it() {
+    let app = spawn_app_with(|c| c.public_url = Some("https://charon.example.com".into())).await;
+    setup_admin(&app).await;
+    let login_with = |origin: String| {
+        let c = app.client();
+        let url = app.url("/login");
+        async move {
+            c.post(url)
+                .header("origin", origin)
+                .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/security")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A page whose Origin matches its own Host (DNS rebinding) is not the console.
+    let rebound = login_with(format!("http://{}", app.addr)).await;
+    assert_eq!(rebound.status(), 403);
+    let ok = login_with("https://charon.example.com".to_owned()).await;
+    assert_eq!(ok.status(), 303);
+    assert!(ok.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-charon_session="));
+}
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_with_the_nonce_of_their_scripts() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let res = admin.get(app.url("/security")).send().await.unwrap();
+    let policy = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let html = res.text().await.unwrap();
+    let nonce = policy.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce in the policy").to_owned();
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let tags: Vec<&str> = html.split("<script").skip(1).map(|t| &t[..t.len().min(120)]).collect();
+    assert!(!tags.is_empty());
+    // Every script with code (or a source) carries it; Leptos ends the body with an empty
+    // `<script></script>`, which runs nothing.
+    let running: Vec<&str> = tags.into_iter().filter(|t| !t.starts_with("></script>")).collect();
+    let without: Vec<&&str> = running
+        .iter()
+        .filter(|t| !t.split('>').next().unwrap_or_default().contains(&format!("nonce=\"{nonce}\"")))
+        .collect();
+    assert!(!running.is_empty());
+    assert!(without.is_empty(), "scripts without the nonce: {without:?}");
+    // Every other answer gets a policy too.
+    let api = admin.get(app.url("/api/v1/auth/me")).send().await.unwrap();
+    assert!(api.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    // A second page gets another nonce.
+    let again = admin.get(app.url("/security")).send().await.unwrap();
+    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
+}
+
+#[tokio::test]
+async fn dot_segment_paths_are_refused_before_routing() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    for path in ["/pkg/../settings", "/pkg/%2e%2e/settings", "/pkg/./../security"] {
+        // reqwest would normalise the path; send it as written.
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", app.addr).as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {}", answer.lines().next().unwrap_or_default());
+        assert!(!answer.contains("create-user-form") && !answer.contains("<html"), "{path} rendered a page");
+    }
+}
+
+#[tokio::test]
+async fn after_sign_in_only_a_path_on_this_origin_is_followed() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    for (next, expected) in [
+        ("/\t/evil.example", "/security"),
+        ("/\\evil.example", "/security"),
+        ("//evil.example", "/security"),
+        ("https://evil.example/", "/security"),
+        ("/settings?tab=tokens", "/settings?tab=tokens"),
+    ] {
+        let res = app
+            .client()
+            .post(app.url("/login"))
+            .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], expected, "next={next:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_revokes_the_users_tokens_and_token_use_is_written_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let admin_client = setup_admin(&app).await;
+    let (status, created) =
+        app.send_json(&admin_client, reqwest::Method::POST, "/api/v1/tokens", &json!({"name": "ci", "role": "viewer"})).await;
+    assert_eq!(status, 201);
+    let token = created["token"].as_str().unwrap().to_owned();
+    let me = |token: String| {
+        let c = app.client();
+        let url = app.url("/api/v1/auth/me");
+        async move { c.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(token.clone()).await, 200);
+    let last_used = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM api_tokens WHERE name = 'ci'").fetch_one(&app.state.db).await.unwrap()
+    };
+    let first = last_used().await.unwrap();
+    // Within a minute a use is not written again; after it, it is.
+    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE name = 'ci'").bind(first - 30).execute(&app.state.db).await.unwrap();
+    assert_eq!(me(token.clone()).await, 200);
+    assert_eq!(last_used().await, Some(first - 30), "written again within a minute");
+    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE name = 'ci'").bind(first - 61).execute(&app.state.db).await.unwrap();
+    assert_eq!(me(token.clone()).await, 200);
+    assert!(last_used().await.unwrap() >= first, "not written after a minute");
+
+    let username = app::accounts::model::Username::parse("admin").unwrap();
+    let password = app::accounts::model::Password::parse("a brand new password").unwrap();
+    let revoked = app.state.accounts.reset_password(&admin("test"), &username, password).await.unwrap();
+    assert_eq!(revoked, 1);
+    assert_eq!(me(token).await, 401, "the token died with the old password");
 }
 
 #[tokio::test]

@@ -59,7 +59,6 @@ struct Site {
 fn data_plane_config(c: &mut charon::config::Config, proxy: SocketAddr, bouncer: SocketAddr, fail_mode: FailMode) {
     c.proxy_enabled = true;
     c.proxy_listen = proxy.to_string();
-    c.caddy_admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     c.bouncer_listen = bouncer;
     c.bouncer_bin = Some(env!("CARGO_BIN_EXE_charon").into());
     c.bouncer_fail_mode = fail_mode;
@@ -151,6 +150,17 @@ async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data
     let (status, body) = get(&site, &visitor, "/").await;
     assert_eq!(status, 200);
     assert_eq!(body, "hello from upstream; decision=allow", "the copied header is the bouncer's, never a placeholder");
+    // Caddy's admin API is a socket in the private data dir, never TCP; the bouncer's "sync now"
+    // answers only the console, which knows the token.
+    let admin_socket = site.app.state.config.data_dir.join("caddy/admin.sock");
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(&std::fs::metadata(&admin_socket).unwrap().file_type()));
+    let caddy_json = std::fs::read_to_string(site.app.state.config.data_dir.join("caddy/caddy.json")).unwrap();
+    assert!(caddy_json.contains("\"listen\":\"unix/") && !caddy_json.contains("2019"), "{caddy_json}");
+    let sync = format!("http://{}/bouncer/sync", site.bouncer);
+    assert_eq!(reqwest::Client::new().post(&sync).send().await.unwrap().status(), 401);
+    assert_eq!(reqwest::Client::new().post(&sync).header("x-charon-sync", "guess").send().await.unwrap().status(), 401);
+    let token = std::fs::read_to_string(site.app.state.config.data_dir.join("bouncer/sync-token")).unwrap();
+    assert_eq!(reqwest::Client::new().post(&sync).header("x-charon-sync", token.trim()).send().await.unwrap().status(), 202);
     // A forged decision header from the visitor is overwritten.
     let res = visitor.get(format!("http://{}/", site.proxy)).header("Host", HOST).header("X-Crowdsec-Decision", "allow-me").send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), "hello from upstream; decision=allow");
