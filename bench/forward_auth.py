@@ -76,6 +76,8 @@ class Console:
         if form is not None:
             data = "&".join(f"{k}={urllib.parse.quote(v)}" for k, v in form.items()).encode()
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        # Like a browser on the console's pages: cookie mutations must say where they come from.
+        headers["Origin"] = self.base
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with self.opener.open(req, timeout=120) as r:

@@ -41,7 +41,9 @@ export default defineConfig({
   reporter: [["list"]],
   outputDir: "test-results",
   globalTeardown: "./teardown.ts",
-  use: { baseURL: BASE_URL, trace: "retain-on-failure" },
+  // `page.request` calls share the page's session cookie; like the browser's own requests they
+  // say where they come from (the console refuses cookie mutations that do not).
+  use: { baseURL: BASE_URL, trace: "retain-on-failure", extraHTTPHeaders: { Origin: BASE_URL } },
   projects: [
     // Creates the administrator and a viewer on the fresh data dir; the others depend on it.
     { name: "setup", testMatch: /first-run\.setup\.ts/, use: chromium },

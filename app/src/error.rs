@@ -33,6 +33,8 @@ pub enum ErrorCode {
     ReasonInvalid,
     #[error("type_invalid")]
     TypeInvalid,
+    #[error("range_too_wide")]
+    RangeTooWide,
     /// The allowlist already has this value.
     #[error("duplicate")]
     Duplicate,
@@ -69,6 +71,7 @@ impl ErrorCode {
             ErrorCode::DurationInvalid => "duration_invalid",
             ErrorCode::ReasonInvalid => "reason_invalid",
             ErrorCode::TypeInvalid => "type_invalid",
+            ErrorCode::RangeTooWide => "range_too_wide",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::HubItemInvalid => "hub_item_invalid",
             ErrorCode::DomainInvalid => "domain_invalid",
@@ -94,6 +97,7 @@ impl ErrorCode {
             ErrorCode::DurationInvalid,
             ErrorCode::ReasonInvalid,
             ErrorCode::TypeInvalid,
+            ErrorCode::RangeTooWide,
             ErrorCode::Duplicate,
             ErrorCode::HubItemInvalid,
             ErrorCode::DomainInvalid,
@@ -239,7 +243,7 @@ impl ErrorCode {
             ErrorCode::SetupCodeInvalid => "setup_code",
             ErrorCode::NameInvalid => "name",
             ErrorCode::RoleInvalid => "role",
-            ErrorCode::ValueInvalid | ErrorCode::Duplicate => "value",
+            ErrorCode::ValueInvalid | ErrorCode::Duplicate | ErrorCode::RangeTooWide => "value",
             ErrorCode::HubItemInvalid => "name",
             ErrorCode::DomainInvalid | ErrorCode::DomainTaken => "domain",
             ErrorCode::UpstreamInvalid => "upstream",

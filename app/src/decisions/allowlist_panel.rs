@@ -65,6 +65,7 @@ pub fn AllowlistSection() -> impl IntoView {
                     <input id="allow-value" name="value" required maxlength="64" autocomplete="off" />
                     <label for="allow-reason">{t!(i18n, decisions_ban_reason)}</label>
                     <input id="allow-reason" name="reason" maxlength="256" />
+                    <label class="check"><input type="checkbox" name="force" value="on" data-testid="allow-force" />{t!(i18n, decisions_force_wide)}</label>
                     <button type="submit" class="btn btn-primary" data-testid="allowlist-submit">{t!(i18n, allowlist_add)}</button>
                 </ActionForm>
                 <div aria-live="polite">

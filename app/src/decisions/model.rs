@@ -111,6 +111,8 @@ pub enum BanInputError {
     Reason,
     #[error("type must be ban, captcha or throttle")]
     Type,
+    #[error("ranges shorter than /8 (IPv4) or /32 (IPv6) need force")]
+    TooWide,
 }
 
 impl BanInputError {
@@ -120,6 +122,7 @@ impl BanInputError {
             BanInputError::Duration => "duration",
             BanInputError::Reason => "reason",
             BanInputError::Type => "type",
+            BanInputError::TooWide => "value",
         }
     }
 }
@@ -160,6 +163,25 @@ impl IpOrRange {
         } else {
             Ok(IpOrRange::Range(net))
         }
+    }
+
+    /// Shorter than /8 (IPv4) or /32 (IPv6): one click on it blocks or frees a large part of the
+    /// Internet, so it needs an explicit `force`.
+    pub fn is_too_wide(&self) -> bool {
+        match self {
+            IpOrRange::Ip(_) => false,
+            IpOrRange::Range(ipnet::IpNet::V4(n)) => n.prefix_len() < 8,
+            IpOrRange::Range(ipnet::IpNet::V6(n)) => n.prefix_len() < 32,
+        }
+    }
+
+    /// `parse`, refusing a too-wide range unless `force`.
+    pub fn parse_guarded(raw: &str, force: bool) -> Result<Self, BanInputError> {
+        let target = Self::parse(raw)?;
+        if target.is_too_wide() && !force {
+            return Err(BanInputError::TooWide);
+        }
+        Ok(target)
     }
 
     /// CrowdSec's scope, capitalised (a lowercase scope never reaches the decision stream).
@@ -271,9 +293,10 @@ pub struct BanRequest {
 }
 
 impl BanRequest {
-    pub fn parse(value: &str, duration: &str, reason: &str, kind: &str) -> Result<Self, BanInputError> {
+    /// `force` allows a range shorter than /8 or /32 (see `IpOrRange::is_too_wide`).
+    pub fn parse(value: &str, duration: &str, reason: &str, kind: &str, force: bool) -> Result<Self, BanInputError> {
         Ok(BanRequest {
-            target: IpOrRange::parse(value)?,
+            target: IpOrRange::parse_guarded(value, force)?,
             duration: BanDuration::parse(duration)?,
             reason: Reason::parse(reason)?,
             kind: DecisionType::parse(kind)?,
@@ -297,6 +320,18 @@ mod tests {
         for bad in ["999.1.1.1", "10.0.0.0/33", "fe80::/129", "1.2.3.4; rm -rf /", "", "example.com"] {
             assert_eq!(IpOrRange::parse(bad), Err(BanInputError::Value), "{bad}");
         }
+    }
+
+    #[test]
+    fn ranges_that_cover_much_of_the_internet_need_force() {
+        for wide in ["0.0.0.0/0", "10.0.0.0/7", "::/0", "2000::/3", "2001:db8::/31"] {
+            assert_eq!(IpOrRange::parse_guarded(wide, false), Err(BanInputError::TooWide), "{wide}");
+            assert!(IpOrRange::parse_guarded(wide, true).is_ok(), "{wide} with force");
+        }
+        for fine in ["10.0.0.0/8", "2001:db8::/32", "203.0.113.7", "::1"] {
+            assert!(IpOrRange::parse_guarded(fine, false).is_ok(), "{fine}");
+        }
+        assert_eq!(BanRequest::parse("0.0.0.0/0", "4h", "", "ban", false), Err(BanInputError::TooWide));
     }
 
     #[test]
@@ -328,6 +363,7 @@ impl From<BanInputError> for ErrorCode {
             B::Duration => ErrorCode::DurationInvalid,
             B::Reason => ErrorCode::ReasonInvalid,
             B::Type => ErrorCode::TypeInvalid,
+            B::TooWide => ErrorCode::RangeTooWide,
         }
     }
 }

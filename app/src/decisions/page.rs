@@ -238,6 +238,7 @@ fn DecisionsView() -> impl IntoView {
                         <option value="captcha">"captcha"</option>
                         <option value="throttle">"throttle"</option>
                     </select>
+                    <label class="check"><input type="checkbox" name="force" value="on" data-testid="ban-force" />{t!(i18n, decisions_force_wide)}</label>
                     <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().try_get().unwrap_or(false)>
                         {move || if ban.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, decisions_ban_submit) }}
                     </button>

@@ -18,10 +18,11 @@ pub async fn list_decisions(query: DecisionQuery) -> Result<DecisionPage, AppErr
 }
 
 #[server(prefix = "/rpc", endpoint = "decisions/ban")]
-pub async fn ban_decision(value: String, duration: String, reason: String, kind: String) -> Result<Decision, AppError> {
+/// `force` arrives only when its checkbox is ticked (a range shorter than /8 or /32).
+pub async fn ban_decision(value: String, duration: String, reason: String, kind: String, force: Option<String>) -> Result<Decision, AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let request = BanRequest::parse(&value, &duration, &reason, &kind)?;
+        let request = BanRequest::parse(&value, &duration, &reason, &kind, force.is_some())?;
         guard::services()?.decisions.ban(&actor, request).await
     }
     .await;
@@ -41,10 +42,10 @@ pub async fn list_allowlist() -> Result<Vec<crate::decisions::model::AllowEntry>
 }
 
 #[server(prefix = "/rpc", endpoint = "allowlist/add")]
-pub async fn add_allowlist(value: String, reason: String) -> Result<crate::decisions::model::AllowAdded, AppError> {
+pub async fn add_allowlist(value: String, reason: String, force: Option<String>) -> Result<crate::decisions::model::AllowAdded, AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let target = crate::decisions::model::IpOrRange::parse(&value)?;
+        let target = crate::decisions::model::IpOrRange::parse_guarded(&value, force.is_some())?;
         let reason = crate::decisions::model::Reason::parse(&reason)?;
         guard::services()?.decisions.allow(&actor, target, reason).await
     }

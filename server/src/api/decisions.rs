@@ -63,6 +63,9 @@ struct BanBody {
     /// `ban` (default) or `captcha`.
     #[serde(default, rename = "type")]
     kind: String,
+    /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
+    #[serde(default)]
+    force: bool,
 }
 
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -71,7 +74,7 @@ struct BanBody {
         (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available")))]
 async fn ban(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<BanBody>) -> Result<(StatusCode, Json<Decision>), ApiError> {
     let Json(b) = body?;
-    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind)?;
+    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind, b.force)?;
     Ok((StatusCode::CREATED, Json(s.decisions.ban(&admin, req).await?)))
 }
 
@@ -128,6 +131,9 @@ struct AllowBody {
     value: String,
     #[serde(default)]
     reason: String,
+    /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
+    #[serde(default)]
+    force: bool,
 }
 
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -136,7 +142,7 @@ struct AllowBody {
         (status = 403, description = "Not an administrator"), (status = 409, description = "Already on the allowlist")))]
 async fn allow_add(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<AllowBody>) -> Result<(StatusCode, Json<AllowAdded>), ApiError> {
     let Json(b) = body?;
-    let target = IpOrRange::parse(&b.value)?;
+    let target = IpOrRange::parse_guarded(&b.value, b.force)?;
     let reason = Reason::parse(&b.reason)?;
     Ok((StatusCode::CREATED, Json(s.decisions.allow(&admin, target, reason).await?)))
 }

@@ -96,6 +96,13 @@ pub fn origin_allowed(headers: &HeaderMap, public_origin: Option<&str>) -> bool 
     origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host))
 }
 
+/// The request says where it comes from: an `Origin` (checked by `origin_allowed`) or
+/// `Sec-Fetch-Site: same-origin`.
+fn declares_same_origin(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ORIGIN)
+        || headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "same-origin")
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -162,6 +169,14 @@ pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) 
                 .into_response();
         }
     };
+    // A browser sends `Origin` (or `Sec-Fetch-Site`) with every mutation; a cookie-carrying
+    // mutation with neither did not come from a page of ours (scripts use a bearer token).
+    if is_mutating(req.method())
+        && principal.as_ref().is_some_and(|p| p.method == app::accounts::model::AuthMethod::Session)
+        && !declares_same_origin(req.headers())
+    {
+        return forbidden_origin();
+    }
     if let Some(p) = principal.clone() {
         req.extensions_mut().insert(p);
     }
@@ -257,6 +272,14 @@ mod tests {
         assert!(!origin_allowed(&headers(&[("host", "evil.example"), ("origin", "http://evil.example")]), public));
         assert!(origin_allowed(&headers(&[("host", "10.0.0.5:8080"), ("origin", "https://charon.example.com")]), public));
         assert!(!origin_allowed(&headers(&[("host", "charon.example.com"), ("origin", "http://charon.example.com")]), public), "scheme matters");
+    }
+
+    #[test]
+    fn a_request_declares_its_origin_by_origin_or_fetch_metadata() {
+        assert!(declares_same_origin(&headers(&[("origin", "http://127.0.0.1:8080")])));
+        assert!(declares_same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!declares_same_origin(&headers(&[("sec-fetch-site", "none")])));
+        assert!(!declares_same_origin(&headers(&[("host", "127.0.0.1:8080")])));
     }
 
     #[test]

@@ -119,7 +119,7 @@ fn no_rest_route_is_registered_outside_the_openapi_router() {
     // one; a plain `.route("/api…")` would.
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let mut offenders = Vec::new();
-    for entry in walk(std::path::Path::new(src)) {
+    for entry in rust_files(std::path::Path::new(src)) {
         let text = std::fs::read_to_string(&entry).unwrap();
         for (n, line) in text.lines().enumerate() {
             if line.contains(".route(\"/api/v") {
@@ -128,17 +128,4 @@ fn no_rest_route_is_registered_outside_the_openapi_router() {
         }
     }
     assert!(offenders.is_empty(), "routes outside the OpenAPI router: {offenders:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-    out
 }

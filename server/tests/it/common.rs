@@ -36,9 +36,13 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
-    /// A client that keeps cookies and never follows redirects, so tests see each response.
+    /// A client that keeps cookies and never follows redirects, so tests see each response. Like a
+    /// browser on one of the console's pages it sends `Origin` (a request may set another).
     pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", format!("http://{}", self.addr).parse().unwrap());
         reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -163,4 +167,18 @@ pub async fn viewer(app: &TestApp, admin_client: &reqwest::Client) -> reqwest::C
     let (client, res) = login(app, "vera", VIEWER_PASSWORD).await;
     assert_eq!(res.status(), 303, "the viewer signs in");
     client
+}
+
+/// Every `.rs` file below `dir`.
+pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -237,7 +237,14 @@ async fn the_key_stays_secret_and_diagnose_reports_typed_json() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut origin = reqwest::header::HeaderMap::new();
+    origin.insert("origin", base.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .default_headers(origin)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let t0 = Instant::now();
     while client.get(format!("{base}/health")).send().await.is_err() {
         assert!(t0.elapsed() < Duration::from_secs(30), "server did not start");

@@ -256,7 +256,17 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sen
 #[tokio::test]
 async fn a_https_public_url_makes_cookies_secure_and_origin_must_match_it() {
     let app = spawn_app_with(|c| c.public_url = Some("https://charon.example.com".into())).await;
-    setup_admin(&app).await;
+    // The browser is on the public address: that is the Origin its forms carry.
+    let code = setup_code(&app);
+    let res = app
+        .client()
+        .post(app.url("/setup"))
+        .header("origin", "https://charon.example.com")
+        .form(&[("setup_code", code.as_str()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
     let login_with = |origin: String| {
         let c = app.client();
         let url = app.url("/login");
@@ -303,6 +313,51 @@ async fn pages_carry_a_content_security_policy_with_the_nonce_of_their_scripts()
     // A second page gets another nonce.
     let again = admin.get(app.url("/security")).send().await.unwrap();
     assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
+}
+
+#[tokio::test]
+async fn a_ban_or_allowlist_entry_wider_than_8_or_32_needs_force() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    for (path, body) in [
+        ("/api/v1/cerberus/crowdsec/decisions", json!({"value": "0.0.0.0/0", "duration": "4h"})),
+        ("/api/v1/cerberus/crowdsec/decisions", json!({"value": "2000::/3", "duration": "4h"})),
+        ("/api/v1/cerberus/crowdsec/allowlist", json!({"value": "0.0.0.0/1"})),
+    ] {
+        let (status, answer) = app.send_json(&admin, reqwest::Method::POST, path, &body).await;
+        assert_eq!((status, answer["code"].as_str()), (400, Some("range_too_wide")), "{path} {body}");
+    }
+    let (_, list) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/allowlist").await;
+    assert_eq!(list, json!([]), "nothing was added");
+    // With the explicit flag the (here harmless) allowlist entry is taken.
+    let (status, _) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/allowlist", &json!({"value": "0.0.0.0/1", "force": true}))
+        .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_cookie_mutation_that_does_not_say_where_it_comes_from_is_refused() {
+    let app = spawn_app().await;
+    setup_admin(&app).await;
+    // A client that keeps the session cookie but, unlike a browser, sends no Origin.
+    let bare = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = bare
+        .post(app.url("/login"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/security")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "signing in needs no session");
+    let token = |c: &reqwest::Client| c.post(app.url("/api/v1/tokens")).json(&json!({"name": "t", "role": "admin"}));
+    assert_eq!(token(&bare).send().await.unwrap().status(), 403);
+    assert_eq!(bare.get(app.url("/api/v1/tokens")).send().await.unwrap().status(), 200, "reads are fine");
+    let created = token(&bare).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    // Scripts use a bearer token, which needs no Origin.
+    let bearer = created.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let scripted = reqwest::Client::new().post(app.url("/api/v1/tokens")).bearer_auth(&bearer).json(&json!({"name": "u"})).send().await.unwrap();
+    assert_eq!(scripted.status(), 201);
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::common::rust_files;
+
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 #[test]
@@ -64,19 +66,6 @@ fn modules(src: &Path) -> BTreeMap<String, Vec<PathBuf>> {
             out.entry("crate".into()).or_default().push(p);
         } else if p.extension().is_some_and(|x| x == "rs") {
             out.insert(name, vec![p]);
-        }
-    }
-    out
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(rust_files(&p));
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
         }
     }
     out
