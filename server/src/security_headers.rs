@@ -1,7 +1,7 @@
-//! The headers every answer carries for the browser's protection: no sniffing, no framing, no
-//! referrer to other sites, a Content-Security-Policy (pages: only this origin's scripts plus the
-//! hydration script with its per-request nonce; everything else: this origin only), and HSTS when
-//! the console is reached over TLS (or `public_url` is https).
+//! The Content-Security-Policy (pages: only this origin's scripts plus the hydration script with
+//! its per-render nonce, set by `web.rs`; every other answer: this origin only) and HSTS when the
+//! console is reached over TLS (or `public_url` is https). `startup::router` layers them with the
+//! other protective headers (no sniffing, no framing, same-origin referrer).
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
