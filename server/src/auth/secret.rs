@@ -16,6 +16,11 @@ pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Whether two secrets are equal, in time that depends only on their length (which is public).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub const TOKEN_PREFIX: &str = "chr_";
 
 /// A new API token: recognisable prefix + 256 random bits.
@@ -42,5 +47,13 @@ mod tests {
         assert_eq!(d.len(), 64);
         assert!(!d.contains(&a[TOKEN_PREFIX.len()..]));
         assert_eq!(token_display_prefix(&a).len(), TOKEN_PREFIX.len() + 4);
+    }
+
+    #[test]
+    fn secrets_are_equal_only_byte_for_byte() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"abcd"));
+        assert!(same(b"", b""));
     }
 }

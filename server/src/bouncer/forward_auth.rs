@@ -166,8 +166,7 @@ async fn sync_now(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode
     let Some(token) = s.sync_token.as_deref() else {
         return StatusCode::UNAUTHORIZED;
     };
-    let same = presented.len() == token.len() && presented.iter().zip(token.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !same {
+    if !crate::auth::secret::same(presented, token.as_bytes()) {
         return StatusCode::UNAUTHORIZED;
     }
     s.sync_now.notify_one();
