@@ -25,6 +25,8 @@ use axum::{Json, Router};
 use ipnet::IpNet;
 use tokio::sync::Notify;
 
+use app::decisions::model::normalise_ip;
+
 pub use app::proxy::model::{BlockedBy, BouncerStats, FailMode};
 
 use super::cache::DecisionCache;
@@ -66,19 +68,12 @@ pub fn router(state: CheckState) -> Router {
         .with_state(state)
 }
 
-fn normalise(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
-
 /// The visitor: walking `X-Forwarded-For` (all of its headers, in order) from the right, the
 /// first address that is not a trusted proxy; the peer itself when it is not trusted or sent no
 /// header. `None` when an entry a trusted proxy wrote cannot be read: the visitor is then unknown
 /// and the fail mode decides (a garbled header must not mean "allow").
 pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = normalise(peer);
+    let peer = normalise_ip(peer);
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -92,7 +87,7 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option
         .collect();
     let mut last = peer;
     for entry in entries.into_iter().rev() {
-        let ip = normalise(entry.parse::<IpAddr>().ok()?);
+        let ip = normalise_ip(entry.parse::<IpAddr>().ok()?);
         last = ip;
         if !is_trusted(&ip) {
             return Some(ip);
