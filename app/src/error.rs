@@ -54,6 +54,11 @@ pub enum ErrorCode {
     AgentNameInvalid,
     #[error("tags_invalid")]
     TagsInvalid,
+    #[error("origin_invalid")]
+    OriginInvalid,
+    /// An imported list that cannot be read at all (bad JSON, empty, too long).
+    #[error("list_invalid")]
+    ListInvalid,
 }
 
 impl ErrorCode {
@@ -80,6 +85,8 @@ impl ErrorCode {
             ErrorCode::EnrollmentKeyInvalid => "enrollment_key_invalid",
             ErrorCode::AgentNameInvalid => "agent_name_invalid",
             ErrorCode::TagsInvalid => "tags_invalid",
+            ErrorCode::OriginInvalid => "origin_invalid",
+            ErrorCode::ListInvalid => "list_invalid",
         }
     }
 
@@ -106,6 +113,8 @@ impl ErrorCode {
             ErrorCode::EnrollmentKeyInvalid,
             ErrorCode::AgentNameInvalid,
             ErrorCode::TagsInvalid,
+            ErrorCode::OriginInvalid,
+            ErrorCode::ListInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -253,6 +262,8 @@ impl ErrorCode {
             ErrorCode::DurationInvalid => "duration",
             ErrorCode::ReasonInvalid => "reason",
             ErrorCode::TypeInvalid => "type",
+            ErrorCode::OriginInvalid => "origin",
+            ErrorCode::ListInvalid => "list",
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::AppError;
 use crate::decisions::model::{
-    AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
+    AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
@@ -72,6 +72,12 @@ pub trait DecisionService: Send + Sync {
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError>;
     async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
+    /// Reads the list and starts sending its decisions to the engine in batches, in the
+    /// background; answers at once with the job's id and size (`ListInvalid` when the list cannot
+    /// be read, `LapiUnavailable` when the engine does not answer).
+    async fn import(&self, actor: &Admin, request: ImportRequest) -> Result<ImportProgress, AppError>;
+    /// Where an import stands; `None` for an unknown (or long finished) id.
+    fn import_progress(&self, id: u64) -> Option<ImportProgress>;
 }
 
 /// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled

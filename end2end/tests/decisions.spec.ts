@@ -67,6 +67,41 @@ test("decisions appear live, a manual ban is listed, and unban reaches the engin
   await page.request.post("/api/v1/cerberus/crowdsec/stop");
 });
 
+test("a decision of a scope the bouncer cannot enforce is listed as not enforced", async ({ page }, info) => {
+  await login(page, info);
+  expect((await page.request.post("/api/v1/cerberus/crowdsec/start")).status()).toBe(200);
+  const country = info.project.name.endsWith("-js") ? "FR" : "DE";
+  cscli("decisions", "add", "--scope", "Country", "--value", country, "-d", "1h");
+  const row = page.locator(`tr[data-value="${country}"]`);
+  await expect(async () => {
+    await page.goto("/security/decisions");
+    await expect(row).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 5_000 });
+  await expect(row.getByTestId("not-enforced")).toHaveText("Country · not enforced by this bouncer");
+  await expect(row.getByTestId("country")).toContainText(country);
+  const listed = await (await page.request.get(`/api/v1/cerberus/crowdsec/decisions?q=${country}`)).json();
+  for (const d of listed.decisions) await page.request.delete(`/api/v1/cerberus/crowdsec/decisions/${d.id}`);
+});
+
+test("a pasted blocklist is imported, with a report of what was skipped", async ({ page }, info) => {
+  await login(page, info);
+  expect((await page.request.post("/api/v1/cerberus/crowdsec/start")).status()).toBe(200);
+  const base = jsEnabled(info) ? "192.0.2." : "198.18.0.";
+  await page.goto("/security/decisions");
+  await ready(page, info);
+  await page.getByText("Import a blocklist").click();
+  const form = page.getByTestId("import-form");
+  await form.getByLabel("Addresses and ranges").fill(`${base}101\n${base}102\n${base}102\nbogus\n`);
+  await form.getByLabel("Origin label").fill("e2e-list");
+  await page.getByTestId("import-submit").click();
+  if (jsEnabled(info)) {
+    await expect(page.getByTestId("import-report")).toHaveText("Added 2, skipped 1 duplicates, refused 1 invalid rows.");
+    await expect(page.getByTestId("import-refused")).toContainText("bogus");
+  }
+  await expect.poll(engineValues, { timeout: 10_000 }).toEqual(expect.arrayContaining([`${base}101`, `${base}102`]));
+  for (const v of ["101", "102"]) await page.request.delete(`/api/v1/cerberus/crowdsec/decisions?value=${base}${v}`);
+});
+
 test("bad ban input shows the field's message and nothing reaches the engine", async ({ page }, info) => {
   test.skip(!jsEnabled(info), "the inline error needs JavaScript");
   await login(page, info);

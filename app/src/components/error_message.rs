@@ -63,6 +63,8 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::EnrollmentKeyInvalid => t_string!(i18n, console_error_key_format),
         ErrorCode::AgentNameInvalid => t_string!(i18n, console_error_agent_name),
         ErrorCode::TagsInvalid => t_string!(i18n, console_error_tags),
+        ErrorCode::OriginInvalid => t_string!(i18n, error_origin_invalid),
+        ErrorCode::ListInvalid => t_string!(i18n, error_list_invalid),
     }
 }
 

@@ -12,7 +12,8 @@ use crate::error::{AppError, ErrorCode};
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub id: i64,
-    /// An address (`Ip` scope) or a CIDR range (`Range` scope).
+    /// An address (`Ip` scope), a CIDR range (`Range` scope), or — for decisions this bouncer
+    /// does not enforce — a country code (`Country`), an AS number (`AS`), ….
     pub value: String,
     pub scope: String,
     /// `ban`, `captcha`, `throttle`, …
@@ -27,6 +28,10 @@ pub struct Decision {
     /// An allowlist entry covers it: it is listed but never enforced.
     #[serde(default)]
     pub allowlisted: bool,
+    /// Its scope (Country, AS, …) is not one the forward-auth bouncer can enforce: the engine
+    /// holds it, but no request is blocked by it.
+    #[serde(default)]
+    pub not_enforced: bool,
 }
 
 /// An allowlist entry.
@@ -113,6 +118,8 @@ pub enum BanInputError {
     Type,
     #[error("ranges shorter than /8 (IPv4) or /32 (IPv6) need force")]
     TooWide,
+    #[error("origin must be 1 to 32 letters, digits, '-', '_' or '.'")]
+    Origin,
 }
 
 impl BanInputError {
@@ -123,12 +130,13 @@ impl BanInputError {
             BanInputError::Reason => "reason",
             BanInputError::Type => "type",
             BanInputError::TooWide => "value",
+            BanInputError::Origin => "origin",
         }
     }
 }
 
 /// An address or a network, normalised: IPv4-mapped IPv6 becomes IPv4, host bits are cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpOrRange {
     Ip(IpAddr),
     Range(ipnet::IpNet),
@@ -283,6 +291,113 @@ impl DecisionType {
     }
 }
 
+/// How an imported blocklist is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ListFormat {
+    /// A `value` (or `ip`) column, or the first column when there is no header.
+    Csv,
+    /// An array of strings, or of objects with a `value`.
+    Json,
+    /// One address or range per line; `#` starts a comment.
+    Lines,
+}
+
+/// The origin imported decisions carry unless another label is given.
+pub const IMPORT_ORIGIN: &str = "charon-import";
+
+/// An origin label: 1–32 letters, digits, `-`, `_` or `.` (it is shown and filtered on).
+pub fn parse_origin_label(raw: &str) -> Result<String, BanInputError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(IMPORT_ORIGIN.to_owned());
+    }
+    if s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(BanInputError::Origin);
+    }
+    Ok(s.to_owned())
+}
+
+/// A row of an imported list that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RefusedRow {
+    /// 1-based line (plain lines, CSV) or array index (JSON).
+    pub line: usize,
+    pub value: String,
+    pub reason: String,
+}
+
+/// What a blocklist import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ImportReport {
+    /// Decisions created in the engine.
+    pub added: usize,
+    /// Rows repeating an earlier row, or a target that already has an active decision of this type.
+    pub duplicates: usize,
+    /// Rows that are not an address or range (or too wide without `force`).
+    pub invalid: usize,
+    /// The first refused rows (all are counted in `invalid`).
+    pub refused: Vec<RefusedRow>,
+    /// `LAPI` answers "database is locked" that were waited out and retried.
+    pub retries: usize,
+}
+
+/// Where a running import stands (`GET …/decisions/imports/{id}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ImportProgress {
+    pub id: u64,
+    /// Decisions sent so far, of `total` to send.
+    pub done: usize,
+    pub total: usize,
+    /// Set when the import has ended.
+    pub report: Option<ImportReport>,
+    /// Set when it ended early; `done` decisions were added before.
+    pub error: Option<String>,
+}
+
+/// A blocklist import with its options validated; the list itself is read by the server
+/// (`format` `None`: guessed from the text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRequest {
+    pub text: String,
+    pub format: Option<ListFormat>,
+    pub duration: BanDuration,
+    pub reason: Reason,
+    pub kind: DecisionType,
+    pub origin: String,
+    pub force: bool,
+}
+
+/// Imported decisions last this long unless a duration is given (as `cscli decisions import`).
+pub const IMPORT_DURATION: &str = "4h";
+
+impl ImportRequest {
+    pub fn parse(
+        text: String,
+        format: Option<ListFormat>,
+        duration: &str,
+        reason: &str,
+        kind: &str,
+        origin: &str,
+        force: bool,
+    ) -> Result<Self, BanInputError> {
+        let duration = if duration.trim().is_empty() { IMPORT_DURATION } else { duration };
+        Ok(ImportRequest {
+            text,
+            format,
+            duration: BanDuration::parse(duration)?,
+            reason: Reason::parse(reason)?,
+            kind: DecisionType::parse(kind)?,
+            origin: parse_origin_label(origin)?,
+            force,
+        })
+    }
+}
+
 /// A manual ban, fully validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BanRequest {
@@ -307,6 +422,19 @@ impl BanRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_options_are_checked_and_defaulted() {
+        let r = ImportRequest::parse("203.0.113.7".into(), None, "", "", "", "", false).unwrap();
+        assert_eq!(r.duration.to_go(), "4h");
+        assert_eq!(r.origin, IMPORT_ORIGIN);
+        assert_eq!(r.kind, DecisionType::Ban);
+        assert_eq!(ImportRequest::parse(String::new(), None, "1d", "", "", "firehol_level1", false).unwrap().origin, "firehol_level1");
+        for bad in ["has space", "x/y", "a-very-long-origin-label-over-32-chars"] {
+            assert_eq!(ImportRequest::parse(String::new(), None, "", "", "", bad, false), Err(BanInputError::Origin), "{bad}");
+        }
+        assert_eq!(ImportRequest::parse(String::new(), None, "0h", "", "", "", false), Err(BanInputError::Duration));
+    }
 
     #[test]
     fn values_are_parsed_and_normalised() {
@@ -364,6 +492,7 @@ impl From<BanInputError> for ErrorCode {
             B::Reason => ErrorCode::ReasonInvalid,
             B::Type => ErrorCode::TypeInvalid,
             B::TooWide => ErrorCode::RangeTooWide,
+            B::Origin => ErrorCode::OriginInvalid,
         }
     }
 }

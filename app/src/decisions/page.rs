@@ -5,6 +5,7 @@ use leptos_router::hooks::{use_location, use_query_map};
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
 use crate::decisions::allowlist_panel::AllowlistSection;
+use crate::decisions::import_panel::ImportPanel;
 use crate::decisions::rpc::{list_decisions, BanDecision, UnbanDecision};
 use crate::decisions::model::{Decision, DecisionPage, DecisionQuery};
 use crate::i18n::*;
@@ -250,6 +251,7 @@ fn DecisionsView() -> impl IntoView {
                     })}
                 </div>
             </details>
+            <ImportPanel />
         </Show>
     }
 }
@@ -292,6 +294,11 @@ fn DecisionRow(
             <td>
                 <code>{d.value.clone()}</code>
                 {d.allowlisted.then(|| view! { " "<span class="badge badge-ok" data-testid="allowlisted">{t!(i18n, allowlist_marked)}</span> })}
+                {d.not_enforced.then(|| view! {
+                    " "<span class="badge badge-warn" data-testid="not-enforced" title=t_string!(i18n, decisions_not_enforced_hint)>
+                        {d.scope.clone()}" · "{t!(i18n, decisions_not_enforced)}
+                    </span>
+                })}
             </td>
             <td data-testid="country">{match d.country.clone() {
                 Some(code) => view! { <span aria-hidden="true">{flag(&code)}" "</span>{code} }.into_any(),

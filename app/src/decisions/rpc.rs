@@ -80,3 +80,37 @@ pub async fn unban_values(values: Vec<String>) -> Result<u64, AppError> {
     .await;
     guard::status_for(result)
 }
+
+/// Starts a blocklist import (the list pasted or read from a file); progress via
+/// `import_progress`. `format` empty: guessed from the text.
+#[server(prefix = "/rpc", endpoint = "decisions/import")]
+pub async fn start_import(
+    list: String,
+    format: String,
+    duration: String,
+    reason: String,
+    origin: String,
+    kind: String,
+    force: Option<String>,
+) -> Result<crate::decisions::model::ImportProgress, AppError> {
+    use crate::decisions::model::{ImportRequest, ListFormat};
+    let actor = guard::admin()?;
+    let result = async {
+        let format = match format.as_str() {
+            "csv" => Some(ListFormat::Csv),
+            "json" => Some(ListFormat::Json),
+            "lines" => Some(ListFormat::Lines),
+            _ => None,
+        };
+        let request = ImportRequest::parse(list, format, &duration, &reason, &kind, &origin, force.is_some())?;
+        guard::services()?.decisions.import(&actor, request).await
+    }
+    .await;
+    guard::status_for(result)
+}
+
+#[server(prefix = "/rpc", endpoint = "decisions/import-progress")]
+pub async fn import_progress(id: u64) -> Result<crate::decisions::model::ImportProgress, AppError> {
+    guard::admin()?;
+    guard::status_for(guard::services()?.decisions.import_progress(id).ok_or(AppError::NotFound))
+}

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 pub mod console;
 pub mod crowdsec;
+pub mod decision_import;
 pub mod decisions;
 pub mod error;
 pub mod hub;
@@ -33,6 +34,7 @@ where
         .merge(accounts::routes())
         .merge(crowdsec::routes())
         .merge(decisions::routes())
+        .merge(decision_import::routes())
         .merge(hub::routes())
         .merge(console::routes())
         .merge(proxy_hosts::routes())

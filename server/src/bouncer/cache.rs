@@ -2,7 +2,9 @@
 //! `lookup(ip)`. Keyed by (scope, value, type) because the LAPI stream de-duplicates per value;
 //! exact addresses live in hash maps, ranges in longest-prefix tries (`prefix-trie`), IPv4-mapped
 //! IPv6 is folded into IPv4, and origin/scenario/type strings are interned so a decision costs a
-//! few dozen bytes. Every change bumps a version published on a broadcast channel.
+//! few dozen bytes. Decisions of scopes the lookup cannot enforce (Country, AS) are kept apart
+//! (`unenforced`) so they can be listed as such. Every change bumps a version published on a
+//! broadcast channel.
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -15,6 +17,7 @@ use app::decisions::model::{Decision, IpOrRange};
 
 use super::go_duration;
 use super::tables::{AllowSet, Tables};
+use super::unenforced::{self, Unenforced};
 use crate::crowdsec::lapi::StreamDecision;
 
 /// What `lookup` found. Building it allocates nothing (strings are shared, the target is a
@@ -32,6 +35,7 @@ pub struct Hit {
 pub struct DecisionCache {
     allow: RwLock<AllowSet>,
     tables: RwLock<Tables>,
+    unenforced: RwLock<Unenforced>,
     version: broadcast::Sender<u64>,
     counter: std::sync::atomic::AtomicU64,
 }
@@ -42,14 +46,29 @@ impl Default for DecisionCache {
     }
 }
 
-/// Parses a stream decision's target; unknown scopes (Country, AS, …) and bad values are skipped.
+/// A stream decision's target: an address or range this bouncer enforces, a decision of another
+/// scope (Country, AS, …: listed, not enforced), or a bad value (skipped).
 /// A CIDR under scope `Ip` is a range: `cscli decisions import` on 1.4.6 stores every row as `Ip`
 /// whatever its scope column says, and the engine itself matches it as a range.
-fn target_of(scope: &str, value: &str) -> Option<IpOrRange> {
+enum Target {
+    Enforced(IpOrRange),
+    Unenforced,
+    Invalid,
+}
+
+fn target_of(scope: &str, value: &str) -> Target {
     match scope.to_ascii_lowercase().as_str() {
-        "ip" | "range" => IpOrRange::parse(value).ok(),
-        _ => None,
+        "ip" | "range" => IpOrRange::parse(value).map_or(Target::Invalid, Target::Enforced),
+        _ if value.trim().is_empty() || scope.trim().is_empty() => Target::Invalid,
+        _ => Target::Unenforced,
     }
+}
+
+/// What `select` hands its filter: the row's target as the lookup knows it, or the raw value of a
+/// decision this bouncer does not enforce.
+pub enum Subject<'a> {
+    Address(&'a IpOrRange),
+    Other(&'a str),
 }
 
 impl DecisionCache {
@@ -57,6 +76,7 @@ impl DecisionCache {
         DecisionCache {
             allow: RwLock::new(AllowSet::default()),
             tables: RwLock::new(Tables::default()),
+            unenforced: RwLock::new(Unenforced::default()),
             version: broadcast::channel(64).0,
             counter: std::sync::atomic::AtomicU64::new(0),
         }
@@ -76,8 +96,14 @@ impl DecisionCache {
         self.counter.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Decisions the lookup enforces.
     pub fn len(&self) -> usize {
         self.tables.read().expect("cache lock").len()
+    }
+
+    /// Decisions of scopes the lookup cannot enforce (Country, AS, …).
+    pub fn not_enforced_len(&self) -> usize {
+        self.unenforced.read().expect("unenforced lock").len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,36 +114,48 @@ impl DecisionCache {
     /// tables are built without the lock and swapped in, so lookups never wait for a full rebuild
     /// (100 000 decisions take tens of milliseconds). Returns how many entries were added or removed.
     pub fn apply_stream(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64) -> usize {
-        let insert_all = |t: &mut Tables| {
+        let insert_all = |t: &mut Tables, u: &mut Unenforced| {
             let mut n = 0;
             for d in new {
-                let Some(target) = target_of(&d.scope, &d.value) else { continue };
                 let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
                 let until = now + secs.ceil() as i64;
                 if until <= now {
                     continue;
                 }
-                t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until);
+                match target_of(&d.scope, &d.value) {
+                    Target::Enforced(target) => t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until),
+                    Target::Unenforced => {
+                        let e = unenforced::Entry { id: d.id, origin: Arc::from(&*d.origin), scenario: Arc::from(&*d.scenario), until };
+                        if !u.insert(&d.scope, &d.value, &d.kind, e) {
+                            continue;
+                        }
+                    }
+                    Target::Invalid => continue,
+                }
                 n += 1;
             }
             n
         };
         let changes = if startup {
-            let mut fresh = Tables::default();
-            let added = insert_all(&mut fresh);
+            let (mut fresh, mut fresh_u) = (Tables::default(), Unenforced::default());
+            let added = insert_all(&mut fresh, &mut fresh_u);
             let old = std::mem::replace(&mut *self.tables.write().expect("cache lock"), fresh);
-            let removed = old.len();
+            let old_u = std::mem::replace(&mut *self.unenforced.write().expect("unenforced lock"), fresh_u);
+            let removed = old.len() + old_u.len();
             drop(old); // freed outside the lock too
             removed + added
         } else {
             let mut t = self.tables.write().expect("cache lock");
+            let mut u = self.unenforced.write().expect("unenforced lock");
             let mut changes = 0;
             for d in deleted {
-                if let Some(target) = target_of(&d.scope, &d.value) {
-                    changes += t.remove(target, &d.kind) as usize;
-                }
+                changes += match target_of(&d.scope, &d.value) {
+                    Target::Enforced(target) => t.remove(target, &d.kind) as usize,
+                    Target::Unenforced => u.remove(&d.scope, &d.value, &d.kind) as usize,
+                    Target::Invalid => 0,
+                };
             }
-            changes + insert_all(&mut t)
+            changes + insert_all(&mut t, &mut u)
         };
         if changes > 0 {
             self.changed();
@@ -129,6 +167,21 @@ impl DecisionCache {
     #[allow(clippy::too_many_arguments)]
     pub fn insert(&self, target: IpOrRange, kind: &str, origin: &str, scenario: &str, id: i64, until: i64) {
         self.tables.write().expect("cache lock").insert(target, kind, origin, scenario, id, until);
+        self.changed();
+    }
+
+    /// Whether exactly `target` (not a range around it) has a live decision of type `kind`.
+    pub fn has_active(&self, target: IpOrRange, kind: &str, now: i64) -> bool {
+        self.tables.read().expect("cache lock").active(target, kind, now)
+    }
+
+    /// Many decisions of one kind at once (an import's batch): one lock, one change event.
+    pub fn insert_many(&self, targets: &[IpOrRange], kind: &str, origin: &str, scenario: &str, until: i64) {
+        let mut t = self.tables.write().expect("cache lock");
+        for target in targets {
+            t.insert(*target, kind, origin, scenario, 0, until);
+        }
+        drop(t);
         self.changed();
     }
 
@@ -144,7 +197,8 @@ impl DecisionCache {
         n
     }
 
-    /// Removes the decision with this id; returns its target.
+    /// Removes the decision with this id; returns its target (`None` for an unenforced scope,
+    /// which is removed all the same).
     pub fn remove_id(&self, id: i64) -> Option<IpOrRange> {
         let mut found = None;
         {
@@ -155,7 +209,12 @@ impl DecisionCache {
                 }
             });
         }
-        let (target, kind) = found?;
+        let Some((target, kind)) = found else {
+            if self.unenforced.write().expect("unenforced lock").remove_id(id) {
+                self.changed();
+            }
+            return None;
+        };
         self.tables.write().expect("cache lock").remove(target, &kind);
         self.changed();
         Some(target)
@@ -163,6 +222,14 @@ impl DecisionCache {
 
     /// Drops expired decisions (the stream reports them too, but not always promptly).
     pub fn sweep(&self, now: i64) -> usize {
+        let gone = self.unenforced.write().expect("unenforced lock").sweep(now);
+        if gone > 0 {
+            self.changed();
+        }
+        gone + self.sweep_tables(now)
+    }
+
+    fn sweep_tables(&self, now: i64) -> usize {
         let mut expired = Vec::new();
         {
             let t = self.tables.read().expect("cache lock");
@@ -213,8 +280,9 @@ impl DecisionCache {
         self.allow.read().expect("allow lock").covers_target(target)
     }
 
-    /// All live decisions as DTOs, for listing (filtering and paging happen on top).
-    pub fn select(&self, now: i64, mut keep: impl FnMut(&IpOrRange, &str, &str, &str) -> bool) -> Vec<Decision> {
+    /// All live decisions as DTOs, for listing (filtering and paging happen on top), those of
+    /// unenforced scopes included and marked.
+    pub fn select(&self, now: i64, mut keep: impl FnMut(Subject<'_>, &str, &str, &str) -> bool) -> Vec<Decision> {
         let t = self.tables.read().expect("cache lock");
         let allow = self.allow.read().expect("allow lock");
         let mut out = Vec::new();
@@ -224,7 +292,7 @@ impl DecisionCache {
             }
             let allowlisted = allow.covers_target(&target);
             let (kind, origin, scenario) = (t.syms.name(k), t.origins.name(s.origin()), t.syms.name(s.scenario));
-            if keep(&target, kind, origin, scenario) {
+            if keep(Subject::Address(&target), kind, origin, scenario) {
                 out.push(Decision {
                     id: s.id(),
                     value: target.value(),
@@ -235,6 +303,24 @@ impl DecisionCache {
                     country: None,
                     until: crate::support::time::rfc3339(s.until()),
                     allowlisted,
+                    not_enforced: false,
+                });
+            }
+        });
+        drop((t, allow));
+        self.unenforced.read().expect("unenforced lock").for_each(|r| {
+            if r.entry.until > now && keep(Subject::Other(r.value), r.kind, &r.entry.origin, &r.entry.scenario) {
+                out.push(Decision {
+                    id: r.entry.id,
+                    value: r.value.to_owned(),
+                    scope: r.scope.to_owned(),
+                    kind: r.kind.to_owned(),
+                    origin: r.entry.origin.to_string(),
+                    scenario: r.entry.scenario.to_string(),
+                    country: None,
+                    until: crate::support::time::rfc3339(r.entry.until),
+                    allowlisted: false,
+                    not_enforced: true,
                 });
             }
         });
@@ -251,6 +337,14 @@ impl DecisionCache {
             }
         });
         let mut v: Vec<_> = counts.into_iter().map(|(o, n)| (t.origins.name(o).clone(), n)).collect();
+        self.unenforced.read().expect("unenforced lock").for_each(|r| {
+            if r.entry.until > now {
+                match v.iter_mut().find(|(o, _)| *o == r.entry.origin) {
+                    Some((_, n)) => *n += 1,
+                    None => v.push((r.entry.origin.clone(), 1)),
+                }
+            }
+        });
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v
     }
@@ -298,7 +392,14 @@ mod tests {
     fn expiry_deletion_and_unknown_scopes() {
         let c = DecisionCache::new();
         c.apply_stream(&[d("203.0.113.9", "Ip", "ban", "10s"), d("FR", "Country", "ban", "1h"), d("bogus", "Ip", "ban", "1h")], &[], true, 0);
-        assert_eq!(c.len(), 1, "unknown scopes and bad values are ignored");
+        assert_eq!(c.len(), 1, "bad values are ignored, other scopes are not enforced");
+        assert_eq!(c.not_enforced_len(), 1);
+        let listed = c.select(0, |_, _, _, _| true);
+        let fr = listed.iter().find(|d| d.value == "FR").expect("the Country decision is listed");
+        assert!(fr.not_enforced && fr.scope == "Country");
+        assert!(listed.iter().any(|d| d.value == "203.0.113.9" && !d.not_enforced));
+        c.apply_stream(&[], &[d("FR", "country", "ban", "-1s")], false, 0);
+        assert_eq!(c.not_enforced_len(), 0, "deleted through the stream");
         assert!(c.lookup(ip("203.0.113.9"), 9).is_some());
         assert!(c.lookup(ip("203.0.113.9"), 10).is_none(), "expired decisions never match");
         assert_eq!(c.sweep(10), 1);
@@ -326,6 +427,18 @@ mod tests {
         assert_eq!(&*c.lookup(ip("203.0.113.9"), 0).unwrap().kind, "ban");
         assert_eq!(c.remove_all(IpOrRange::parse("203.0.113.9").unwrap()), 2);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn active_means_exactly_this_target_and_type() {
+        let c = DecisionCache::new();
+        c.apply_stream(&[d("203.0.113.9", "Ip", "ban", "1h"), d("198.51.100.0/24", "Range", "ban", "10s")], &[], true, 0);
+        let t = |s: &str| IpOrRange::parse(s).unwrap();
+        assert!(c.has_active(t("203.0.113.9"), "ban", 0));
+        assert!(!c.has_active(t("203.0.113.9"), "captcha", 0));
+        assert!(!c.has_active(t("198.51.100.7"), "ban", 0), "covered by a range is not the same target");
+        assert!(c.has_active(t("198.51.100.0/24"), "ban", 9));
+        assert!(!c.has_active(t("198.51.100.0/24"), "ban", 10), "expired");
     }
 
     #[test]

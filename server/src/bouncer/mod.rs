@@ -6,4 +6,5 @@ pub mod daemon;
 pub mod forward_auth;
 pub mod go_duration;
 pub mod sync;
+pub mod unenforced;
 mod tables;

@@ -48,6 +48,10 @@ pub struct SyncHealth {
     pub last_error: Option<String>,
     /// A complete (startup) answer has been applied since the engine started.
     pub synced: bool,
+    /// Someone asked for a complete answer at the next poll (after a bulk import: 1.4.6 leaves
+    /// rows written during a poll out of every delta, and a complete answer taken during the
+    /// import replaced what the cache had been told directly).
+    pub full_requested: bool,
 }
 
 pub type Health = Arc<Mutex<SyncHealth>>;
@@ -89,7 +93,7 @@ pub async fn run(
             }
             continue;
         };
-        if last_full.elapsed() >= full_resync {
+        if last_full.elapsed() >= full_resync || std::mem::take(&mut health.lock().expect("health lock").full_requested) {
             need_startup = true;
         }
         if need_startup {

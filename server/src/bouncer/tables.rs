@@ -177,6 +177,18 @@ impl Tables {
         self.v4.len() + self.v6.len() + self.ranges
     }
 
+    /// Whether exactly this target has a live decision of this type.
+    pub(super) fn active(&self, target: IpOrRange, kind: &str, now: i64) -> bool {
+        let Some(kind) = self.syms.find(kind) else { return false };
+        let live = |s: &Slot| s.until() > now;
+        match target {
+            IpOrRange::Ip(IpAddr::V4(a)) => self.v4.get(&k4(a, kind)).is_some_and(live),
+            IpOrRange::Ip(IpAddr::V6(a)) => self.v6.get(&(a.octets(), kind)).is_some_and(live),
+            IpOrRange::Range(IpNet::V4(n)) => self.r4.get(&n).is_some_and(|l| l.iter().any(|(k, s)| *k == kind && live(s))),
+            IpOrRange::Range(IpNet::V6(n)) => self.r6.get(&n).is_some_and(|l| l.iter().any(|(k, s)| *k == kind && live(s))),
+        }
+    }
+
     pub(super) fn hit(&self, target: IpOrRange, kind: u32, s: &Slot) -> Hit {
         Hit {
             id: s.id(),

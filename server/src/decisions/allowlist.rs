@@ -9,7 +9,7 @@ use app::error::{AppError, ErrorCode};
 use app::accounts::model::Admin;
 use serde_json::json;
 
-use crate::bouncer::cache::DecisionCache;
+use crate::bouncer::cache::{DecisionCache, Subject};
 use crate::support::files::write_if_changed;
 use crate::crowdsec::CrowdSec;
 use crate::db::{audit, Db};
@@ -116,11 +116,13 @@ impl Allowlist {
         };
         audit::record(&self.db, crate::support::time::now(), actor.username(), "allowlist.add", &format!("{} ({})", row.value, row.reason)).await;
         self.apply().await?;
+        // Only addresses and ranges can be covered (a Country decision is not).
         let covered = self.cache.select(crate::support::time::now(), |t, _, _, _| match (&target, t) {
-            (IpOrRange::Ip(a), IpOrRange::Ip(b)) => a == b,
-            (IpOrRange::Ip(a), IpOrRange::Range(n)) => n.contains(a),
-            (IpOrRange::Range(n), IpOrRange::Ip(b)) => n.contains(b),
-            (IpOrRange::Range(n), IpOrRange::Range(m)) => n.contains(m) || m.contains(n),
+            (_, Subject::Other(_)) => false,
+            (IpOrRange::Ip(a), Subject::Address(IpOrRange::Ip(b))) => a == b,
+            (IpOrRange::Ip(a), Subject::Address(IpOrRange::Range(n))) => n.contains(a),
+            (IpOrRange::Range(n), Subject::Address(IpOrRange::Ip(b))) => n.contains(b),
+            (IpOrRange::Range(n), Subject::Address(IpOrRange::Range(m))) => n.contains(m) || m.contains(n),
         });
         Ok(AllowAdded { entry: row.entry(), covered })
     }

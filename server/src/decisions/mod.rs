@@ -6,6 +6,8 @@
 //! functions both call.
 
 pub mod allowlist;
+pub mod import;
+pub mod import_list;
 pub mod query;
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AllowAdded, AllowEntry, BanRequest, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::AppError;
@@ -38,16 +40,21 @@ pub struct Decisions {
     db: Db,
     geo: Arc<Geo>,
     allowlist: Allowlist,
+    imports: Arc<import::Imports>,
 }
 
 impl Decisions {
     pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist }
+        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default() }
     }
 
     /// Countries are looked up for the rows shown only (at most a page).
     fn with_country(&self, mut d: Decision) -> Decision {
-        d.country = IpOrRange::parse(&d.value).ok().and_then(|t| self.geo.country(&t));
+        d.country = if d.scope.eq_ignore_ascii_case("country") {
+            Some(d.value.to_uppercase())
+        } else {
+            IpOrRange::parse(&d.value).ok().and_then(|t| self.geo.country(&t))
+        };
         d
     }
 
@@ -65,7 +72,7 @@ impl DecisionService for Decisions {
     fn list(&self, q: &DecisionQuery) -> DecisionPage {
         let now = now();
         let filter = query::Filter::new(q);
-        let mut rows = self.cache.select(now, |target, kind, origin, scenario| filter.matches(target, kind, origin, scenario));
+        let mut rows = self.cache.select(now, |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
         query::sort(&mut rows, q.sort.as_deref());
         let page = query::page(rows, q.page, q.per_page);
         let health = self.health.lock().expect("health lock").clone();
@@ -134,6 +141,7 @@ impl DecisionService for Decisions {
             country: None,
             until: rfc3339(until),
             allowlisted: self.cache.is_allowlisted(&req.target),
+            not_enforced: false,
         }))
     }
 
@@ -175,5 +183,13 @@ impl DecisionService for Decisions {
 
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
         self.allowlist.remove(actor, target).await
+    }
+
+    async fn import(&self, actor: &Admin, request: ImportRequest) -> Result<ImportProgress, AppError> {
+        self.start_import(actor.username(), request).await
+    }
+
+    fn import_progress(&self, id: u64) -> Option<ImportProgress> {
+        self.imports.progress(id)
     }
 }

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use app::decisions::model::{Decision, DecisionQuery, IpOrRange, PER_PAGE_DEFAULT, PER_PAGE_MAX};
 
+use crate::bouncer::cache::Subject;
+
 /// Whether a decision's target matches the `q` filter: an IP matches decisions covering it, a
 /// CIDR matches decisions inside it, anything else is a substring of the value.
 enum Needle {
@@ -27,7 +29,12 @@ impl Needle {
         })
     }
 
-    fn matches(&self, target: &IpOrRange) -> bool {
+    fn matches(&self, subject: &Subject<'_>) -> bool {
+        let target = match subject {
+            Subject::Address(t) => *t,
+            // A Country or AS decision matches text only (`fr`, `6449`).
+            Subject::Other(value) => return matches!(self, Needle::Text(s) if value.to_lowercase().contains(s.as_str())),
+        };
         match (self, target) {
             (Needle::Ip(ip), IpOrRange::Ip(t)) => ip == t,
             (Needle::Ip(ip), IpOrRange::Range(n)) => n.contains(ip),
@@ -61,11 +68,11 @@ impl Filter {
     }
 
     /// Origin and type match exactly (any case), the scenario as a substring.
-    pub fn matches(&self, target: &IpOrRange, kind: &str, origin: &str, scenario: &str) -> bool {
+    pub fn matches(&self, subject: &Subject<'_>, kind: &str, origin: &str, scenario: &str) -> bool {
         self.origin.as_ref().is_none_or(|f| origin.eq_ignore_ascii_case(f))
             && self.kind.as_ref().is_none_or(|f| kind.eq_ignore_ascii_case(f))
             && self.scenario.as_ref().is_none_or(|f| scenario.to_lowercase().contains(f.as_str()))
-            && self.needle.as_ref().is_none_or(|n| n.matches(target))
+            && self.needle.as_ref().is_none_or(|n| n.matches(subject))
     }
 }
 
@@ -128,13 +135,17 @@ mod tests {
             country: None,
             until: until.into(),
             allowlisted: false,
+            not_enforced: false,
         }
     }
 
     fn matching(q: DecisionQuery, rows: &[Decision]) -> Vec<String> {
         let f = Filter::new(&q);
         rows.iter()
-            .filter(|r| f.matches(&IpOrRange::parse(&r.value).unwrap(), &r.kind, &r.origin, &r.scenario))
+            .filter(|r| match IpOrRange::parse(&r.value) {
+                Ok(t) => f.matches(&Subject::Address(&t), &r.kind, &r.origin, &r.scenario),
+                Err(_) => f.matches(&Subject::Other(&r.value), &r.kind, &r.origin, &r.scenario),
+            })
             .map(|r| r.value.clone())
             .collect()
     }
@@ -154,6 +165,10 @@ mod tests {
         assert_eq!(matching(q("192.0.2.0/24"), &rows()), ["192.0.2.7"]);
         assert_eq!(matching(q("2001:db8"), &rows()), ["2001:db8::1"], "text is a substring of the value");
         assert_eq!(matching(q("  "), &rows()).len(), 3, "a blank filter is no filter");
+        let mut with_country = rows();
+        with_country.push(d("FR", "cscli", "manual", "ban", "2026-01-01T00:00:04Z"));
+        assert_eq!(matching(q("fr"), &with_country), ["FR"], "a Country decision matches its code as text");
+        assert_eq!(matching(q("192.0.2.0/24"), &with_country), ["192.0.2.7"], "but never an address filter");
     }
 
     #[test]

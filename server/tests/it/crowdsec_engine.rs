@@ -28,6 +28,9 @@ fn pid_alive_as_engine(engine: &CrowdSec, pid: u32) -> bool {
 
 #[tokio::test]
 async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_it() {
+    // A variable only this test sets and nothing reads (not `CHARON_*`: the config refuses unknown
+    // keys of its own prefix), so setting it races with no other test.
+    std::env::set_var("ENV_CANARY_OF_A_TEST", "must-not-reach-children");
     let app = spawn_app().await;
     let admin = setup_admin(&app).await;
     let engine = app.state.crowdsec.clone();
@@ -44,6 +47,11 @@ async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_
     assert_eq!(body["enabled"], true);
     let pid = body["pid"].as_u64().unwrap() as u32;
     assert!(pid_alive_as_engine(&engine, pid));
+    // The engine keeps only the short list of the console's environment (a bouncer key or any
+    // other secret the console was started with must not show in /proc/<pid>/environ).
+    let environ = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap()).into_owned();
+    assert!(!environ.contains("must-not-reach-children"), "the console's environment leaked into the engine");
+    assert!(environ.split('\0').any(|v| v.starts_with("PATH=")), "PATH is kept");
 
     // The LAPI is really up and the machine can log in; the bouncer key works.
     engine.lapi().health().await.unwrap();

@@ -74,6 +74,35 @@ async fn cscli_decisions_appear_and_ui_unbans_reach_the_engine() {
 }
 
 #[tokio::test]
+async fn decisions_of_scopes_the_bouncer_cannot_enforce_are_listed_as_such() {
+    let (app, admin) = started().await;
+    cscli(&app, &["decisions", "add", "--scope", "Country", "--value", "FR", "-d", "1h"]);
+    cscli(&app, &["decisions", "add", "-i", "203.0.113.40", "-d", "1h"]);
+    wait_for_decisions(&app, &admin, "", Duration::from_secs(5), |v| v["total"] == 2).await;
+    let cache = app.state.decisions.cache();
+    assert_eq!(cache.not_enforced_len(), 1, "held apart from what the lookup enforces");
+    let v = list_decisions(&app, &admin, "?q=fr").await;
+    assert_eq!(v["total"], 1, "{v}");
+    let d = &v["decisions"][0];
+    assert_eq!(d["scope"], "Country");
+    assert_eq!(d["value"], "FR");
+    assert_eq!(d["not_enforced"], true);
+    assert_eq!(d["country"], "FR");
+    let ip = list_decisions(&app, &admin, "?q=203.0.113.40").await;
+    assert_eq!(ip["decisions"][0]["not_enforced"], false, "{ip}");
+    let counted: u64 = v["counts"].as_array().unwrap().iter().filter(|c| c["origin"] == "cscli").map(|c| c["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 2, "origin counts include it: {v}");
+
+    // It can be removed like any other decision, from the engine too.
+    let id = d["id"].as_i64().unwrap();
+    let res = admin.delete(app.url(&format!("/api/v1/cerberus/crowdsec/decisions/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(cache.not_enforced_len(), 0);
+    assert!(!cscli_values(&app).contains(&"FR".to_owned()));
+    assert_eq!(list_decisions(&app, &admin, "?q=fr").await["total"], 0);
+}
+
+#[tokio::test]
 async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     let (app, admin) = started().await;
     let cache = app.state.decisions.cache().clone();

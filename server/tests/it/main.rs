@@ -9,6 +9,7 @@ mod console;
 mod crowdsec_engine;
 mod decisions;
 mod http;
+mod import;
 mod hub;
 mod proxy;
 mod scale;

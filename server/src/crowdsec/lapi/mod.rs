@@ -49,14 +49,18 @@ async fn json_answer<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> 
     }
 }
 
+/// The scopes the decision stream is asked for.
+pub const STREAM_SCOPES: &str = "ip,range,country,as";
+
 impl Lapi {
     /// The decision stream's raw body for the bouncer key (`startup` = everything active); parse it
-    /// with `StreamAnswer::parse`.
+    /// with `StreamAnswer::parse`. The LAPI sends only `Ip` and `Range` decisions unless asked for
+    /// more: `Country` and `AS` are asked for too, so they can be listed as not enforced.
     pub async fn stream(&self, key: &str, startup: bool) -> Result<bytes::Bytes, LapiError> {
         let res = self
             .http
             .get(format!("{}/v1/decisions/stream", self.base))
-            .query(&[("startup", if startup { "true" } else { "false" })])
+            .query(&[("startup", if startup { "true" } else { "false" }), ("scopes", STREAM_SCOPES)])
             .header("X-Api-Key", key)
             .timeout(Duration::from_secs(30))
             .send()

@@ -33,7 +33,7 @@ impl MachineSession {
         &self.engine
     }
 
-    async fn token(&self) -> Result<String, AppError> {
+    pub async fn token(&self) -> Result<String, AppError> {
         if !self.engine.status().lapi_ready {
             return Err(AppError::Engine { code: EngineErrorCode::LapiUnavailable, detail: None });
         }
