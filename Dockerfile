@@ -16,8 +16,8 @@ COPY tools/package.json tools/package-lock.json tools/
 RUN cd tools && npm ci --no-audit --no-fund
 ENV PATH=/src/tools/node_modules/.bin:$PATH
 COPY . .
-RUN cargo leptos build --release \
- && python3 scripts/check_wasm_tables.py target/site/pkg/charon.wasm
+RUN cargo leptos build --release --precompress \
+ && python3 scripts/finish_site.py target/site target/release
 
 FROM debian:bookworm-slim AS runtime
 # crowdsec's post-install registers online unless this file exists; Charon generates its own

@@ -6,7 +6,6 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 SITE_ROOT := target/site
-WASM := $(SITE_ROOT)/pkg/charon.wasm
 BIN := target/release/charon
 
 .PHONY: setup build run test test-rust test-e2e check-wasm check-docker bench bench-blocking clean
@@ -16,8 +15,8 @@ setup:
 
 ## Release build: the server binary and the hydrating WASM site.
 build: setup
-	cargo leptos build --release
-	python3 scripts/check_wasm_tables.py $(WASM)
+	cargo leptos build --release --precompress
+	python3 scripts/finish_site.py $(SITE_ROOT) target/release
 
 ## Start Charon on 0.0.0.0:8080 with its data under ./data.
 run: build
@@ -47,7 +46,7 @@ check-docker:
 	python3 scripts/check_dockerfile.py
 
 check-wasm:
-	python3 scripts/check_wasm_tables.py $(WASM)
+	python3 scripts/finish_site.py $(SITE_ROOT) target/release
 
 clean:
 	cargo clean

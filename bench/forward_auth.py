@@ -158,13 +158,18 @@ def main():
         for host, protect in [("a.localhost", False), ("c.localhost", True)]:
             st, body = c.call("POST", "/api/v1/proxy-hosts", {"domain": host, "upstream": f"http://127.0.0.1:{P['up']}", "protect": protect})
             assert st == 201, body
-        # (b): a copy of c's route whose forward_auth goes to the null responder, added to the same Caddy.
+        # (b): a copy of c's route whose forward_auth goes to the null responder, added to the same
+        # Caddy; (d): one whose forward_auth reaches the same bouncer over loopback TCP instead of
+        # its Unix socket (what Charon configures).
         routes = caddy_admin(data, "GET", "/config/apps/http/servers/charon/routes")
         c_route = next(r for r in routes if r.get("match", [{}])[0].get("host") == ["c.localhost"])
-        b_route = json.loads(json.dumps(c_route).replace("c.localhost", "b.localhost").replace(f"127.0.0.1:{P['bouncer']}", f"127.0.0.1:{P['nullauth']}"))
-        caddy_admin(data, "PUT", "/config/apps/http/servers/charon/routes/0", json.dumps(b_route))
-        caddy_admin(data, "POST", "/config/apps/http/servers/charon/automatic_https/skip", '"b.localhost"')
-        for k in "abc":
+        socket_dial = "unix/" + os.path.abspath(os.path.join(data, "bouncer", "check.sock"))
+        assert socket_dial in json.dumps(c_route), "Charon's forward_auth dials the bouncer's socket"
+        for k, dial in [("b", f"127.0.0.1:{P['nullauth']}"), ("d", f"127.0.0.1:{P['bouncer']}")]:
+            route = json.loads(json.dumps(c_route).replace("c.localhost", f"{k}.localhost").replace(socket_dial, dial))
+            caddy_admin(data, "PUT", "/config/apps/http/servers/charon/routes/0", json.dumps(route))
+            caddy_admin(data, "POST", "/config/apps/http/servers/charon/automatic_https/skip", f'"{k}.localhost"')
+        for k in "abcd":
             st = status_from("127.0.0.1", "/", f"{k}.localhost")
             if st != 200:
                 out = subprocess.run(["curl", "-sv", "-H", f"Host: {k}.localhost", f"http://127.0.0.1:{P['proxy']}/"], capture_output=True, text=True)
@@ -217,21 +222,24 @@ def main():
         print(f"bouncer /bouncer/check alone (100k decisions): one connection {one['rps']:.0f} req/s, p50 {one['p50']:.3f} ms, "
               f"p99 {one['p99']:.3f} ms; saturated (-t2 -c32) {sat['rps']:.0f} req/s, p50 {sat['p50']:.3f} ms, p99 {sat['p99']:.3f} ms\n")
         url = f"http://127.0.0.1:{P['proxy']}/"
-        runs = {"a": [], "b": [], "c": []}
-        # ABC then CBA: CrowdSec parses the access log of every run in the background, so later
+        runs = {"a": [], "b": [], "c": [], "d": []}
+        # ABCD then DCBA: CrowdSec parses the access log of every run in the background, so later
         # runs share the CPU with a growing backlog; the mirrored order gives each host the same.
-        for order in ("abc", "cba"):
+        for order in ("abcd", "dcba"):
             for k in order:
                 runs[k].append(wrk(url, f"{k}.localhost", args.duration))
         res = {k: dict(rps=statistics.mean(r["rps"] for r in v), p50=statistics.mean(r["p50"] for r in v),
                        p99=statistics.mean(r["p99"] for r in v), errors=sum(r["errors"] for r in v)) for k, v in runs.items()}
-        names = {"a": "(a) no forward_auth", "b": "(b) forward_auth → null responder", "c": "(c) forward_auth → Charon bouncer, 100k decisions"}
-        print(f"wrk -t2 -c32 -d{args.duration}s, rounds in the order a b c c b a, mean of the two:\n")
+        names = {"a": "(a) no forward_auth", "b": "(b) forward_auth → null responder (TCP)",
+                 "c": "(c) forward_auth → Charon bouncer over its Unix socket, 100k decisions",
+                 "d": "(d) forward_auth → Charon bouncer over loopback TCP, 100k decisions"}
+        print(f"wrk -t2 -c32 -d{args.duration}s, rounds in the order a b c d d c b a, mean of the two:\n")
         print("| host | requests/s | p50 ms | p99 ms | non-2xx |\n|---|---:|---:|---:|---:|")
-        for k in "abc":
+        for k in "abcd":
             r = res[k]
             print(f"| {names[k]} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |")
-        print(f"\nc/b = {res['c']['rps'] / res['b']['rps']:.3f}   c/a = {res['c']['rps'] / res['a']['rps']:.3f}   b/a = {res['b']['rps'] / res['a']['rps']:.3f}\n")
+        print(f"\nc/a = {res['c']['rps'] / res['a']['rps']:.3f}   d/a = {res['d']['rps'] / res['a']['rps']:.3f}   "
+              f"b/a = {res['b']['rps'] / res['a']['rps']:.3f}   c/d = {res['c']['rps'] / res['d']['rps']:.3f}\n")
     finally:
         for pid_file in ["caddy/caddy.pid", "bouncer/bouncer.pid"]:
             try:

@@ -33,7 +33,7 @@ need("tools/node_modules/.bin" in docker and "npm ci" in docker,
      "the builder must use npm binaryen's wasm-opt (tools/)")
 need(re.search(r"apt-get install[^\n]*\bbinaryen\b", docker) is None,
      "Debian's binaryen (wasm-opt 108) must not be installed")
-need("check_wasm_tables.py" in docker, "the builder must check the release wasm's tables")
+need("finish_site.py" in docker, "the builder must finish the site (hash list, the wasm's tables, its weight)")
 stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", docker, re.M)
 need(len(stages) >= 2, "multi-stage build expected")
 need(stages and stages[-1][0] == "debian:bookworm-slim", "runtime stage must be debian:bookworm-slim")

@@ -28,7 +28,7 @@ pub mod services;
 pub mod signin;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
@@ -53,6 +53,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
+                // `/pkg/charon.<hash>.css` in a release build (cargo-leptos `hash-files`), so it can
+                // be cached for good; the server sends it precompressed.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -85,7 +88,6 @@ pub fn App() -> impl IntoView {
     let_server_effects_run();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/charon.css" />
         <I18nContextProvider>
             <Title text="Charon" />
             <components::hydration::HydrationMarker />

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod security_headers;
 pub mod shutdown;
 pub mod startup;
+pub mod static_files;
 pub mod state;
 pub mod support;
 pub mod telemetry;

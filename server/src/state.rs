@@ -67,6 +67,7 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
+        let leptos = crate::static_files::with_hashes(leptos, &config.site_root);
         let crowdsec = crowdsec::CrowdSec::new(db.clone(), &config);
         let cache = Arc::new(bouncer::cache::DecisionCache::new());
         let health = bouncer::sync::Health::default();
@@ -108,6 +109,7 @@ impl AppState {
             session_ttl_hours: config.session_ttl_hours,
             data_dir: config.data_dir.clone(),
             public_origin: config.public_origin(),
+            stylesheet: crate::static_files::stylesheet_href(&leptos).into(),
         };
         // Until the first administrator exists, /setup needs the code this prints.
         if !crate::db::users::admin_exists(&db).await.unwrap_or(false) {

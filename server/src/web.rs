@@ -1,5 +1,5 @@
 //! The Leptos side of the router: server-rendered pages, server functions under `/rpc`, and the
-//! static site (`/pkg`, favicon). Each request gets the `Services` context the server functions use.
+//! static site (`/pkg` through `static_files`, the favicon). Each request gets the `Services` context the server functions use.
 
 use axum::Router;
 use leptos::prelude::*;
@@ -20,10 +20,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
             if let Ok(value) = axum::http::HeaderValue::from_str(&crate::security_headers::page_policy(&nonce)) {
                 res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
             }
+            // Pages are per user and change with every decision: always asked for again.
+            res.insert_header(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-cache"));
         }
     };
     let leptos_options = state.leptos.clone();
     Router::new()
+        .nest_service("/pkg", crate::static_files::pkg_service(&state.leptos))
         .leptos_routes_with_context(state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

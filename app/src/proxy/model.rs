@@ -173,6 +173,9 @@ pub struct BouncerStats {
     pub blocked: u64,
     pub blocked_by: Vec<BlockedBy>,
     pub decisions: usize,
+    /// Decisions of scopes the bouncer cannot enforce (Country, AS, …), listed apart.
+    #[serde(default)]
+    pub not_enforced: usize,
     pub synced: bool,
     pub stale_since: Option<i64>,
     pub fail_mode: Option<FailMode>,

@@ -56,6 +56,9 @@ pub fn DataPlaneCard() -> impl IntoView {
                                         <div><dt>{t!(i18n, dp_allowed)}</dt><dd>{st.allowed}</dd></div>
                                         <div><dt>{t!(i18n, dp_blocked)}</dt><dd data-testid="dp-blocked">{st.blocked}</dd></div>
                                         <div><dt>{t!(i18n, dp_decisions)}</dt><dd>{st.decisions}</dd></div>
+                                        {(st.not_enforced > 0).then(|| view! {
+                                            <div><dt>{t!(i18n, dp_not_enforced)}</dt><dd data-testid="dp-not-enforced">{st.not_enforced}</dd></div>
+                                        })}
                                     </dl>
                                     {(!st.blocked_by.is_empty()).then(|| view! {
                                         <table class="table">

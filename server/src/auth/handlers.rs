@@ -51,7 +51,7 @@ pub async fn login(
         Ok(attempt) => attempt,
         Err(wait) => {
             tracing::warn!(client = %peer.ip(), "sign-in refused: too many failed attempts");
-            return rate_limited_page(&headers, wait.as_secs(), &next);
+            return rate_limited_page(&state, &headers, wait.as_secs(), &next);
         }
     };
     let failed = || async {
@@ -106,16 +106,17 @@ pub async fn login(
 
 /// 429 with `Retry-After`, as a small self-contained page in the visitor's language (no scripts,
 /// so there is nothing to hydrate against a URL that does not carry the error).
-fn rate_limited_page(headers: &HeaderMap, retry_after: u64, next: &str) -> Response {
+fn rate_limited_page(state: &AuthState, headers: &HeaderMap, retry_after: u64, next: &str) -> Response {
     let locale = crate::locale::from_headers(headers);
     let (title, msg) = app::auth::rate_limited_texts(locale);
     let lang = crate::locale::code(locale);
     let body = format!(
         "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/charon.css\"></head><body><main id=\"main\" class=\"auth-page\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main id=\"main\" class=\"auth-page\">\
          <div class=\"auth-card\"><p class=\"alert alert-error\" role=\"alert\" data-testid=\"login-error\">{msg}</p>\
          <p><a href=\"/login?next={next}\">{title}</a></p></div></main></body></html>",
         next = query_value(next),
+        css = state.stylesheet,
     );
     let mut res = (StatusCode::TOO_MANY_REQUESTS, Html(body)).into_response();
     res.headers_mut()
@@ -151,7 +152,7 @@ pub async fn setup(
     // The code first, counted like a sign-in: guessing it is throttled per address.
     let attempt = match state.limiter.reserve(&[ip_key(peer.ip())], Instant::now()) {
         Ok(attempt) => attempt,
-        Err(wait) => return rate_limited_page(&headers, wait.as_secs(), "/security"),
+        Err(wait) => return rate_limited_page(&state, &headers, wait.as_secs(), "/security"),
     };
     if !setup_code::matches(&state.data_dir, &form.setup_code) {
         tracing::warn!(client = %peer.ip(), "setup refused: wrong setup code");

@@ -34,6 +34,8 @@ pub struct AuthState {
     pub data_dir: std::path::PathBuf,
     /// The configured public origin (`public_url`), compared with `Origin` instead of `Host`.
     pub public_origin: Option<String>,
+    /// The stylesheet's `/pkg/…` path, for the pages rendered outside Leptos.
+    pub stylesheet: Arc<str>,
 }
 
 impl AuthState {

@@ -5,6 +5,7 @@
 //! key, so it cannot share the console's), and answers Caddy from its own decision cache. A change
 //! of the settings file (the allowlist) is picked up within a second.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,10 @@ impl BouncerFiles {
     }
     pub fn pid(&self) -> PathBuf {
         self.dir.join("bouncer.pid")
+    }
+    /// Where Caddy asks `GET /bouncer/check` (a Unix socket: cheaper than a loopback TCP hop).
+    pub fn check_socket(&self) -> PathBuf {
+        self.dir.join("check.sock")
     }
     /// The secret the console presents to `POST /bouncer/sync` (0600; written by the console).
     pub fn sync_token(&self) -> PathBuf {
@@ -149,9 +154,27 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
-    tracing::info!(listen = %settings.listen, fail_mode = ?settings.fail_mode, "bouncer listening");
-    let app = forward_auth::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.wait()).await?;
+    // A socket left by a killed predecessor would make the bind fail; the directory is private.
+    let socket_path = files.check_socket();
+    let _ = std::fs::remove_file(&socket_path);
+    let socket = tokio::net::UnixListener::bind(&socket_path)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", socket_path.display()))?;
+    tracing::info!(listen = %settings.listen, socket = %socket_path.display(), fail_mode = ?settings.fail_mode, "bouncer listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(async move {
+        shutdown.wait().await;
+        let _ = stop_tx.send(true);
+    });
+    let tcp = axum::serve(listener, forward_auth::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let unix = axum::serve(socket, forward_auth::socket_router(state).into_make_service()).with_graceful_shutdown(stopped(stop_rx));
+    let (a, b) = tokio::join!(tcp.into_future(), unix.into_future());
+    let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(files.pid());
+    a?;
+    b?;
     Ok(())
 }

@@ -58,6 +58,14 @@ pub struct CheckState {
 /// The header the console's poke carries.
 pub const SYNC_HEADER: &str = "x-charon-sync";
 
+/// The check alone, for the bouncer's Unix socket (`<data>/bouncer/check.sock`): only Caddy
+/// connects there (the directory is private to Charon's user), so the peer is a trusted proxy
+/// whatever `bouncer_trusted_proxies` says, and the visitor is the right-most untrusted address of
+/// `X-Forwarded-For`.
+pub fn socket_router(state: CheckState) -> Router {
+    Router::new().route("/bouncer/check", get(check_socket)).with_state(state)
+}
+
 pub fn router(state: CheckState) -> Router {
     Router::new()
         .route("/bouncer/check", get(check))
@@ -72,11 +80,12 @@ pub fn router(state: CheckState) -> Router {
 /// first address that is not a trusted proxy; the peer itself when it is not trusted or sent no
 /// header. `None` when an entry a trusted proxy wrote cannot be read: the visitor is then unknown
 /// and the fail mode decides (a garbled header must not mean "allow").
-pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = normalise_ip(peer);
+/// `peer` is `None` for a request over the Unix socket (Caddy's, trusted).
+pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -> Option<IpAddr> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
+    let peer = peer.map(normalise_ip);
+    if let Some(p) = peer.filter(|p| !is_trusted(p)) {
+        return Some(p);
     }
     let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
@@ -88,13 +97,14 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option
     let mut last = peer;
     for entry in entries.into_iter().rev() {
         let ip = normalise_ip(entry.parse::<IpAddr>().ok()?);
-        last = ip;
+        last = Some(ip);
         if !is_trusted(&ip) {
             return Some(ip);
         }
     }
-    // Everything was a trusted proxy: the left-most one is as close to the client as we know.
-    Some(last)
+    // Everything was a trusted proxy: the left-most one is as close to the client as we know
+    // (over the socket without any header, nobody is: the fail mode decides).
+    last
 }
 
 const DENIED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access denied</title></head>\
@@ -115,9 +125,17 @@ fn answer(status: StatusCode, decision: &'static str, page: Option<&'static str>
 }
 
 async fn check(State(s): State<CheckState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    decide(&s, Some(peer.ip()), &headers)
+}
+
+async fn check_socket(State(s): State<CheckState>, headers: HeaderMap) -> Response {
+    decide(&s, None, &headers)
+}
+
+fn decide(s: &CheckState, peer: Option<IpAddr>, headers: &HeaderMap) -> Response {
     s.counters.checked.fetch_add(1, Ordering::Relaxed);
     let synced = s.health.lock().map(|h| h.synced).unwrap_or(false);
-    let ip = client_ip(&headers, peer.ip(), &s.trusted);
+    let ip = client_ip(headers, peer, &s.trusted);
     let Some(ip) = ip.filter(|_| synced) else {
         // Not synced yet, or the visitor cannot be told: the fail mode decides.
         return match s.fail_mode {
@@ -188,6 +206,7 @@ impl CheckState {
             blocked: self.counters.blocked.load(Ordering::Relaxed),
             blocked_by,
             decisions: self.cache.len(),
+            not_enforced: self.cache.not_enforced_len(),
             synced,
             stale_since,
             fail_mode: Some(self.fail_mode),
@@ -244,29 +263,39 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), lo, &trusted), ip("6.6.6.6"));
+        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), Some(lo), &trusted), ip("6.6.6.6"));
         // A forged left part cannot hide the real client, garbage there included.
-        assert_eq!(client_ip(&h(&["1.2.3.4, 5.5.5.5, 10.0.0.1"]), lo, &trusted), ip("5.5.5.5"));
-        assert_eq!(client_ip(&h(&["1.2.3.4", "5.5.5.5"]), lo, &trusted), ip("5.5.5.5"));
-        assert_eq!(client_ip(&h(&["not-an-ip, 5.5.5.5"]), lo, &trusted), ip("5.5.5.5"));
+        assert_eq!(client_ip(&h(&["1.2.3.4, 5.5.5.5, 10.0.0.1"]), Some(lo), &trusted), ip("5.5.5.5"));
+        assert_eq!(client_ip(&h(&["1.2.3.4", "5.5.5.5"]), Some(lo), &trusted), ip("5.5.5.5"));
+        assert_eq!(client_ip(&h(&["not-an-ip, 5.5.5.5"]), Some(lo), &trusted), ip("5.5.5.5"));
         // An untrusted peer is the client, whatever it claims.
         let peer: IpAddr = "198.51.100.7".parse().unwrap();
-        assert_eq!(client_ip(&h(&["1.2.3.4"]), peer, &trusted), Some(peer));
+        assert_eq!(client_ip(&h(&["1.2.3.4"]), Some(peer), &trusted), Some(peer));
         // IPv4-mapped IPv6 is the IPv4 address.
-        assert_eq!(client_ip(&h(&["::ffff:203.0.113.9"]), lo, &trusted), ip("203.0.113.9"));
-        assert_eq!(client_ip(&HeaderMap::new(), "::ffff:127.0.0.2".parse().unwrap(), &[]), ip("127.0.0.2"));
+        assert_eq!(client_ip(&h(&["::ffff:203.0.113.9"]), Some(lo), &trusted), ip("203.0.113.9"));
+        assert_eq!(client_ip(&HeaderMap::new(), Some("::ffff:127.0.0.2".parse().unwrap()), &[]), ip("127.0.0.2"));
         // No header from a trusted peer: the peer.
-        assert_eq!(client_ip(&HeaderMap::new(), lo, &trusted), Some(lo));
-        assert_eq!(client_ip(&h(&["10.1.1.1, 127.0.0.5"]), lo, &trusted), ip("10.1.1.1"));
+        assert_eq!(client_ip(&HeaderMap::new(), Some(lo), &trusted), Some(lo));
+        assert_eq!(client_ip(&h(&["10.1.1.1, 127.0.0.5"]), Some(lo), &trusted), ip("10.1.1.1"));
+    }
+
+    #[test]
+    fn over_the_socket_caddy_is_trusted_whatever_the_list_says() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(&h(&["6.6.6.6"]), None, &[]), ip("6.6.6.6"));
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_ip(&h(&["6.6.6.6, 10.0.0.1"]), None, &trusted), ip("6.6.6.6"));
+        assert_eq!(client_ip(&HeaderMap::new(), None, &trusted), None, "no header: unknown, the fail mode decides");
+        assert_eq!(client_ip(&h(&["garbage"]), None, &trusted), None);
     }
 
     #[test]
     fn an_unreadable_address_from_a_trusted_proxy_leaves_the_visitor_unknown() {
         let trusted: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(client_ip(&h(&["not-an-ip"]), lo, &trusted), None);
-        assert_eq!(client_ip(&h(&["5.5.5.5, garbage"]), lo, &trusted), None);
-        assert_eq!(client_ip(&h(&[""]), lo, &trusted), None);
+        assert_eq!(client_ip(&h(&["not-an-ip"]), Some(lo), &trusted), None);
+        assert_eq!(client_ip(&h(&["5.5.5.5, garbage"]), Some(lo), &trusted), None);
+        assert_eq!(client_ip(&h(&[""]), Some(lo), &trusted), None);
     }
 
     #[test]

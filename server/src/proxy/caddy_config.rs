@@ -11,7 +11,6 @@
 //! - a JSON access log with rotation at `<data>/logs/access.log`, which CrowdSec follows;
 //! - automatic HTTPS skipped for `localhost`, `*.localhost` and IP hosts.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -26,7 +25,8 @@ pub struct ProxySettings {
     pub listen: String,
     /// `admin.listen`: `unix/<data>/caddy/admin.sock`.
     pub admin: String,
-    pub bouncer: SocketAddr,
+    /// Where `forward_auth` dials the bouncer: `unix/<data>/bouncer/check.sock`, or `host:port`.
+    pub bouncer_dial: String,
     pub access_log: PathBuf,
     pub fail_mode: FailMode,
 }
@@ -50,10 +50,10 @@ fn upstream_proxy(u: &Upstream) -> Value {
     h
 }
 
-fn forward_auth(bouncer: SocketAddr) -> Value {
+fn forward_auth(bouncer: &str) -> Value {
     json!({
         "handler": "reverse_proxy",
-        "upstreams": [{"dial": bouncer.to_string()}],
+        "upstreams": [{"dial": bouncer}],
         "rewrite": {"method": "GET", "uri": "/bouncer/check"},
         "headers": {"request": {"set": {
             "X-Forwarded-Method": ["{http.request.method}"],
@@ -89,7 +89,7 @@ pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
         let inner = if site.protect {
             vec![
                 phase("auth"),
-                json!({"handle": [forward_auth(s.bouncer)]}),
+                json!({"handle": [forward_auth(&s.bouncer_dial)]}),
                 phase("upstream"),
                 json!({"handle": [upstream_proxy(&site.upstream)]}),
             ]
@@ -162,7 +162,7 @@ mod tests {
         ProxySettings {
             listen: ":8088".into(),
             admin: "unix//d/caddy/admin.sock".into(),
-            bouncer: "127.0.0.1:8081".parse().unwrap(),
+            bouncer_dial: "unix//d/bouncer/check.sock".into(),
             access_log: "/d/logs/access.log".into(),
             fail_mode,
         }
@@ -178,7 +178,7 @@ mod tests {
         let server = &cfg["apps"]["http"]["servers"]["charon"];
         let inner = &server["routes"][0]["handle"][0]["routes"];
         assert_eq!(inner[1]["handle"][0]["rewrite"]["uri"], "/bouncer/check");
-        assert_eq!(inner[1]["handle"][0]["upstreams"][0]["dial"], "127.0.0.1:8081");
+        assert_eq!(inner[1]["handle"][0]["upstreams"][0]["dial"], "unix//d/bouncer/check.sock");
         assert_eq!(inner[3]["handle"][0]["upstreams"][0]["dial"], "127.0.0.1:9000");
         // Unprotected: straight to the upstream.
         assert_eq!(server["routes"][1]["handle"][0]["routes"][0]["handle"][0]["handler"], "reverse_proxy");

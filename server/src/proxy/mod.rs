@@ -77,7 +77,7 @@ impl Proxy {
         let settings = ProxySettings {
             listen: config.proxy_listen.clone(),
             admin: admin.listen(),
-            bouncer: config.bouncer_listen,
+            bouncer_dial: format!("unix/{}", std::path::absolute(files.check_socket()).unwrap_or_else(|_| files.check_socket()).display()),
             access_log: engine.layout().access_log.clone(),
             fail_mode: config.bouncer_fail_mode,
         };
@@ -154,10 +154,19 @@ impl Proxy {
     async fn start_bouncer(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
         self.write_daemon_settings(allowlist)?;
         self.inner.engine.ensure_extra_bouncer(FORWARD_AUTH_BOUNCER, &self.inner.files.key()).await?;
-        if let Some(pid) = self.inner.bouncer.running() {
-            tracing::info!(pid, "[DATA_PLANE] adopted the running bouncer");
-        } else {
-            self.inner.bouncer.spawn()?;
+        match self.inner.bouncer.running() {
+            Some(pid) if self.inner.files.check_socket().exists() => {
+                tracing::info!(pid, "[DATA_PLANE] adopted the running bouncer");
+            }
+            Some(pid) => {
+                // Started by an older Charon without the check socket Caddy now dials.
+                tracing::warn!(pid, "[DATA_PLANE] the running bouncer has no check socket; restarting it");
+                self.inner.bouncer.stop(STOP_TIMEOUT).await;
+                self.inner.bouncer.spawn()?;
+            }
+            None => {
+                self.inner.bouncer.spawn()?;
+            }
         }
         self.set_error(false, None);
         Ok(())
@@ -320,7 +329,7 @@ impl Proxy {
         if !self.inner.enabled {
             return;
         }
-        let url = format!("http://{}/bouncer/sync", self.inner.settings.bouncer);
+        let url = format!("http://{}/bouncer/sync", self.inner.daemon.listen);
         let token = std::fs::read_to_string(self.inner.files.sync_token()).unwrap_or_default();
         let request = self.inner.http.post(url).header(SYNC_HEADER, token.trim()).timeout(Duration::from_millis(500));
         let _ = request.send().await;

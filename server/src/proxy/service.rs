@@ -37,7 +37,7 @@ impl Proxy {
 
     /// The bouncer's counters, or `None` when it does not answer.
     async fn bouncer_stats(&self) -> Option<app::proxy::model::BouncerStats> {
-        let url = format!("http://{}/bouncer/stats", self.inner.settings.bouncer);
+        let url = format!("http://{}/bouncer/stats", self.inner.daemon.listen);
         let res = self.inner.http.get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
         res.error_for_status().ok()?.json().await.ok()
     }

@@ -628,3 +628,58 @@ async fn pages_render_on_the_server_in_the_chosen_language() {
     let missing = admin.get(app.url("/no-such-page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// A release site: hashed names listed in `hash.txt`, a brotli and a gzip copy beside each file.
+fn hashed_site(root: &std::path::Path) {
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(root.join("hash.txt"), "js: J1\nwasm: W1\ncss: C1\n").unwrap();
+    for (name, body) in [("charon.W1.wasm", "\0asm-raw"), ("charon.J1.js", "js-raw"), ("charon.C1.css", "css-raw")] {
+        std::fs::write(pkg.join(name), body).unwrap();
+        std::fs::write(pkg.join(format!("{name}.br")), "br-bytes").unwrap();
+        std::fs::write(pkg.join(format!("{name}.gz")), "gz-bytes").unwrap();
+    }
+}
+
+#[tokio::test]
+async fn static_files_are_sent_precompressed_and_hashed_ones_cached_for_good() {
+    let site = tempfile::tempdir().unwrap();
+    hashed_site(site.path());
+    let root = site.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.site_root = root).await;
+    let c = app.client();
+    let get = |path: &str, enc: Option<&str>| {
+        let mut r = c.get(app.url(path));
+        if let Some(e) = enc {
+            r = r.header("accept-encoding", e);
+        }
+        r.send()
+    };
+
+    let br = get("/pkg/charon.W1.wasm", Some("gzip, deflate, br")).await.unwrap();
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "application/wasm");
+    assert_eq!(br.headers()["vary"], "accept-encoding");
+    assert_eq!(br.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(br.text().await.unwrap(), "br-bytes");
+    let gz = get("/pkg/charon.J1.js", Some("gzip")).await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.text().await.unwrap(), "gz-bytes");
+    let raw = get("/pkg/charon.C1.css", None).await.unwrap();
+    assert!(raw.headers().get("content-encoding").is_none());
+    assert_eq!(raw.text().await.unwrap(), "css-raw");
+    // A file that is not there is never cached (the next deployment may have it).
+    let missing = get("/pkg/charon.OLD.wasm", Some("br")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-store");
+
+    // Pages name the hashed files and are revalidated every time.
+    let page = get("/setup", Some("br")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "private, no-cache");
+    let html = page.text().await.unwrap();
+    for name in ["/pkg/charon.W1.wasm", "/pkg/charon.J1.js", "/pkg/charon.C1.css"] {
+        assert!(html.contains(name), "{name} missing from the page");
+    }
+}
