@@ -9,6 +9,10 @@ use app::{shell, App};
 
 use crate::state::AppState;
 
+/// The largest request body a page form or server function may send: a blocklist of a million
+/// rows pasted into the import form. (Server functions read their bodies without axum's limit.)
+pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
 pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let services = state.services.clone();
@@ -33,4 +37,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
 }

@@ -45,6 +45,8 @@ impl TestApp {
             .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A request that never ends fails its test (naming it) instead of stalling the suite.
+            .timeout(std::time::Duration::from_secs(120))
             .build()
             .unwrap()
     }

@@ -683,3 +683,18 @@ async fn static_files_are_sent_precompressed_and_hashed_ones_cached_for_good() {
         assert!(html.contains(name), "{name} missing from the page");
     }
 }
+
+#[tokio::test]
+async fn an_oversized_server_function_body_is_refused_before_it_is_read() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let huge = "a".repeat(charon::web::BODY_LIMIT + 1);
+    let res = admin
+        .post(app.url("/rpc/decisions/import"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("list={huge}&format=&duration=4h&reason=&origin=&kind=ban"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
