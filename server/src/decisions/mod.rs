@@ -147,6 +147,10 @@ impl DecisionService for Decisions {
 
     /// Deletes one decision by id (any origin: engine, cscli, CAPI, lists, manual).
     async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError> {
+        // The engine's ids start at 1; 0 marks an imported decision whose id has not arrived yet.
+        if id <= 0 {
+            return Err(AppError::NotFound);
+        }
         let n = self.session.call(|t| async move { self.session.engine().lapi().delete_decisions(&t, Some(id), &[]).await }).await?;
         let target = self.cache.remove_id(id);
         if n == 0 && target.is_none() {
