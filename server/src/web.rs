@@ -1,5 +1,6 @@
 //! The Leptos side of the router: server-rendered pages, server functions under `/rpc`, and the
-//! static site (`/pkg` through `static_files`, the favicon). Each request gets the `Services` context the server functions use.
+//! static site (`/pkg` through `static_files`, the favicon). Each request gets the `Services`
+//! context the server functions use.
 
 use axum::Router;
 use leptos::prelude::*;

@@ -41,7 +41,8 @@ impl BouncerFiles {
     pub fn pid(&self) -> PathBuf {
         self.dir.join("bouncer.pid")
     }
-    /// Where Caddy asks `GET /bouncer/check` (a Unix socket: cheaper than a loopback TCP hop).
+    /// Where Caddy asks `GET /bouncer/check`: a Unix socket in the private directory, so only Charon's
+    /// user reaches it (as fast as loopback TCP; measured in docs/benchmarks.md).
     pub fn check_socket(&self) -> PathBuf {
         self.dir.join("check.sock")
     }
