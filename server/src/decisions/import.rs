@@ -17,7 +17,7 @@ use app::error::{AppError, ErrorCode};
 
 use super::import_list;
 use crate::crowdsec::lapi::LapiError;
-use crate::support::time::{now, rfc3339};
+use crate::support::time::now;
 
 /// Decisions per alert.
 pub const BATCH: usize = 1000;
@@ -70,23 +70,16 @@ fn scenario(req: &ImportRequest, actor: &str) -> String {
 
 /// The alert one batch travels in.
 fn alert(batch: &[IpOrRange], req: &ImportRequest, actor: &str) -> serde_json::Value {
-    let stamp = rfc3339(now());
     let scenario = scenario(req, actor);
-    let decisions: Vec<_> = batch
+    let decisions = batch
         .iter()
         .map(|t| {
             json!({"duration": req.duration.to_go(), "origin": req.origin, "scenario": scenario,
                    "scope": t.scope(), "type": req.kind.as_str(), "value": t.value()})
         })
         .collect();
-    json!([{
-        "scenario": scenario, "scenario_hash": "", "scenario_version": "",
-        "message": format!("{} decisions imported by {actor}", batch.len()),
-        "events_count": batch.len(), "start_at": stamp, "stop_at": stamp,
-        "capacity": 0, "leakspeed": "0", "simulated": false, "events": [], "remediation": true,
-        "source": {"scope": "charon/import", "value": req.origin},
-        "decisions": decisions
-    }])
+    let message = format!("{} decisions imported by {actor}", batch.len());
+    super::alert(&scenario, message, json!({"scope": "charon/import", "value": req.origin}), decisions)
 }
 
 impl super::Decisions {

@@ -67,6 +67,18 @@ impl Decisions {
     }
 }
 
+/// The alert that carries decisions made in Charon (a manual ban, an import batch) to
+/// `POST /v1/alerts`: no events, started and stopped now.
+fn alert(scenario: &str, message: String, source: serde_json::Value, decisions: Vec<serde_json::Value>) -> serde_json::Value {
+    let stamp = rfc3339(now());
+    json!([{
+        "scenario": scenario, "scenario_hash": "", "scenario_version": "",
+        "message": message, "events_count": decisions.len(), "start_at": stamp, "stop_at": stamp,
+        "capacity": 0, "leakspeed": "0", "simulated": false, "events": [], "remediation": true,
+        "source": source, "decisions": decisions
+    }])
+}
+
 #[async_trait::async_trait]
 impl DecisionService for Decisions {
     fn list(&self, q: &DecisionQuery) -> DecisionPage {
@@ -101,7 +113,6 @@ impl DecisionService for Decisions {
 
     async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
         let req = request;
-        let now_rfc = rfc3339(now());
         let scenario = if req.reason.as_str().is_empty() {
             format!("manual '{}' from '{MANUAL_ORIGIN}'", req.kind.as_str())
         } else {
@@ -112,17 +123,12 @@ impl DecisionService for Decisions {
             IpOrRange::Ip(_) => json!({"scope": "Ip", "value": value, "ip": value}),
             IpOrRange::Range(_) => json!({"scope": "Range", "value": value, "range": value}),
         };
-        let body = json!([{
-            "scenario": scenario, "scenario_hash": "", "scenario_version": "",
-            "message": format!("manual '{}' from '{MANUAL_ORIGIN}' by {}", req.kind.as_str(), actor.username()),
-            "events_count": 1, "start_at": now_rfc, "stop_at": now_rfc,
-            "capacity": 0, "leakspeed": "0", "simulated": false, "events": [], "remediation": true,
-            "source": source,
-            "decisions": [{
-                "duration": req.duration.to_go(), "origin": MANUAL_ORIGIN, "scenario": scenario,
-                "scope": req.target.scope(), "type": req.kind.as_str(), "value": value
-            }]
-        }]);
+        let decision = json!({
+            "duration": req.duration.to_go(), "origin": MANUAL_ORIGIN, "scenario": scenario,
+            "scope": req.target.scope(), "type": req.kind.as_str(), "value": value
+        });
+        let message = format!("manual '{}' from '{MANUAL_ORIGIN}' by {}", req.kind.as_str(), actor.username());
+        let body = alert(&scenario, message, source, vec![decision]);
         let ids = self.session.call(|t| { let body = body.clone(); async move { self.session.engine().lapi().post_alerts(&t, &body).await } }).await?;
         let alert_id = ids.first().cloned().ok_or_else(|| lapi_down("no alert id returned"))?;
         let alert = self.session.call(|t| { let id = alert_id.clone(); async move { self.session.engine().lapi().get_alert(&t, &id).await } }).await?;
