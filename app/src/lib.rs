@@ -71,12 +71,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// anything (the sign-in page) could be sent, and its reactive owner force-disposed, before that
 /// tick came; the effect then panicked in a detached task ("Tried to access a reactive value that
 /// has already been disposed"). The response now waits a moment before it ends, so every effect
-/// spawned during the render has run while its signals exist.
+/// spawned during the render has run while its signals exist. 2 ms proved too short once the
+/// machine was busy (seen once in five Playwright runs, at the first render after start-up); 20 ms
+/// is still far below what a page takes to load, but it is a wait, not a guarantee.
 #[cfg(feature = "ssr")]
 fn let_server_effects_run() {
     if let Some(context) = Owner::current_shared_context() {
         context.defer_stream(Box::pin(async {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }));
     }
 }
