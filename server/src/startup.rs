@@ -67,20 +67,20 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Starts or adopts Caddy and the bouncer process (in the background), and pokes the bouncer at
-/// every change of the console's decision cache so a manual ban is enforced without waiting for
-/// its next poll. The data plane is not stopped when the console stops.
+/// every change the console makes itself (a manual ban, an unban, an import) so it is enforced
+/// without waiting for the next poll. Changes the console read from the bouncer's feed poke
+/// nobody: that would make the engine's database busier with every change it reports. The data
+/// plane is not stopped when the console stops.
 pub async fn start_data_plane(state: &AppState) {
     let allow: Vec<String> = state.decisions.allowlist_store().list().await.unwrap_or_default().into_iter().map(|e| e.value).collect();
     let proxy = state.proxy.clone();
     tokio::spawn(async move { proxy.start(allow).await });
     let proxy = state.proxy.clone();
-    let mut changes = state.decisions.cache().subscribe();
+    let cache = state.decisions.cache().clone();
     tokio::spawn(async move {
         loop {
-            match changes.recv().await {
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => proxy.poke_bouncer().await,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
+            cache.local_change().await;
+            proxy.poke_bouncer().await;
         }
     });
 }

@@ -71,13 +71,19 @@ impl AppState {
         let crowdsec = crowdsec::CrowdSec::new(db.clone(), &config);
         let cache = Arc::new(bouncer::cache::DecisionCache::new());
         let health = bouncer::sync::Health::default();
+        // With a data plane, the console follows the bouncer process's cache instead of polling the
+        // engine as a second consumer.
+        let relay = config
+            .proxy_enabled
+            .then(|| bouncer::feed_client::Relay::new(config.bouncer_listen, bouncer::daemon::BouncerFiles::new(&config.data_dir).sync_token()));
         tokio::spawn(bouncer::sync::run(
-            crowdsec.clone(),
+            bouncer::feed_client::ConsoleSource::new(crowdsec.clone(), relay),
             cache.clone(),
             health.clone(),
             Duration::from_millis(config.decision_sync_interval_ms),
             Duration::from_secs(config.decision_full_resync_secs),
             Arc::new(tokio::sync::Notify::new()),
+            None,
         ));
         let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config);
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());

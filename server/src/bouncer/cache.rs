@@ -4,7 +4,10 @@
 //! IPv6 is folded into IPv4, and origin/scenario/type strings are interned so a decision costs a
 //! few dozen bytes. Decisions of scopes the lookup cannot enforce (Country, AS) are kept apart
 //! (`unenforced`) so they can be listed as such. Every change bumps a version published on a
-//! broadcast channel.
+//! broadcast channel; changes this process made itself (a manual ban, an import, an unban) also
+//! wake `local_change`, which is what the console pokes the bouncer process for. A complete stream
+//! answer is compared with what is held, so only real changes count, and `apply` can report them
+//! (the bouncer relays them to the console: `feed`).
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -32,12 +35,69 @@ pub struct Hit {
     pub until: i64,
 }
 
+/// One decision as a change reports it: owned, with an absolute expiry (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: i64,
+    pub scope: Arc<str>,
+    pub value: Arc<str>,
+    pub kind: Arc<str>,
+    pub origin: Arc<str>,
+    pub scenario: Arc<str>,
+    pub until: i64,
+}
+
+/// What one stream answer changed: decisions added or replaced, and decisions removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub new: Vec<Change>,
+    pub deleted: Vec<Change>,
+}
+
+impl Delta {
+    pub fn len(&self) -> usize {
+        self.new.len() + self.deleted.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A complete answer holds the same decision as before when its expiry moved by at most this
+/// (remaining durations are rounded up to whole seconds at each read).
+const SAME_UNTIL_SLACK: i64 = 2;
+
 pub struct DecisionCache {
     allow: RwLock<AllowSet>,
     tables: RwLock<Tables>,
     unenforced: RwLock<Unenforced>,
     version: broadcast::Sender<u64>,
     counter: std::sync::atomic::AtomicU64,
+    local: tokio::sync::Notify,
+}
+
+fn change_of(t: &Tables, target: IpOrRange, k: u32, s: &super::tables::Slot) -> Change {
+    Change {
+        id: s.id(),
+        scope: Arc::from(target.scope()),
+        value: Arc::from(target.value()),
+        kind: t.syms.name(k).clone(),
+        origin: t.origins.name(s.origin()).clone(),
+        scenario: t.syms.name(s.scenario).clone(),
+        until: s.until(),
+    }
+}
+
+fn change_of_row(r: &unenforced::Row<'_>) -> Change {
+    Change {
+        id: r.entry.id,
+        scope: Arc::from(r.scope),
+        value: Arc::from(r.value),
+        kind: Arc::from(r.kind),
+        origin: r.entry.origin.clone(),
+        scenario: r.entry.scenario.clone(),
+        until: r.entry.until,
+    }
 }
 
 impl Default for DecisionCache {
@@ -54,6 +114,18 @@ enum Target {
     Enforced(IpOrRange),
     Unenforced,
     Invalid,
+}
+
+fn stream_change(d: &StreamDecision<'_>, until: i64) -> Change {
+    Change {
+        id: d.id,
+        scope: Arc::from(&*d.scope),
+        value: Arc::from(&*d.value),
+        kind: Arc::from(&*d.kind),
+        origin: Arc::from(&*d.origin),
+        scenario: Arc::from(&*d.scenario),
+        until,
+    }
 }
 
 fn target_of(scope: &str, value: &str) -> Target {
@@ -79,12 +151,25 @@ impl DecisionCache {
             unenforced: RwLock::new(Unenforced::default()),
             version: broadcast::channel(64).0,
             counter: std::sync::atomic::AtomicU64::new(0),
+            local: tokio::sync::Notify::new(),
         }
     }
 
     fn changed(&self) {
         let v = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let _ = self.version.send(v);
+    }
+
+    /// A change made here (not read from a stream): also wakes `local_change`.
+    fn changed_locally(&self) {
+        self.changed();
+        self.local.notify_one();
+    }
+
+    /// Resolves after the next change made here rather than read from a stream (several changes
+    /// in between resolve it once).
+    pub async fn local_change(&self) {
+        self.local.notified().await
     }
 
     /// A change counter, for Server-Sent Events and for pages that refetch.
@@ -114,7 +199,14 @@ impl DecisionCache {
     /// tables are built without the lock and swapped in, so lookups never wait for a full rebuild
     /// (100 000 decisions take tens of milliseconds). Returns how many entries were added or removed.
     pub fn apply_stream(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64) -> usize {
-        let insert_all = |t: &mut Tables, u: &mut Unenforced| {
+        self.apply(new, deleted, startup, now, None)
+    }
+
+    /// `apply_stream` that also reports what changed in `out`. For a complete answer that is the
+    /// difference from what was held before (a decision missing from it is reported deleted), so a
+    /// complete answer that repeats what is known changes nothing and wakes nobody.
+    pub fn apply(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64, mut out: Option<&mut Delta>) -> usize {
+        let insert_all = |t: &mut Tables, u: &mut Unenforced, mut out: Option<&mut Delta>| {
             let mut n = 0;
             for d in new {
                 let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
@@ -132,30 +224,63 @@ impl DecisionCache {
                     }
                     Target::Invalid => continue,
                 }
+                if let Some(out) = out.as_deref_mut() {
+                    out.new.push(stream_change(d, until));
+                }
                 n += 1;
             }
             n
         };
         let changes = if startup {
             let (mut fresh, mut fresh_u) = (Tables::default(), Unenforced::default());
-            let added = insert_all(&mut fresh, &mut fresh_u);
+            insert_all(&mut fresh, &mut fresh_u, None);
+            let mut changes = 0;
+            {
+                let old = self.tables.read().expect("cache lock");
+                let old_u = self.unenforced.read().expect("unenforced lock");
+                let mut report = |c: &mut dyn FnMut() -> Change, added: bool| {
+                    changes += 1;
+                    if let Some(out) = out.as_deref_mut() {
+                        if added { out.new.push(c()) } else { out.deleted.push(c()) }
+                    }
+                };
+                old.each_not_in(&fresh, SAME_UNTIL_SLACK, |target, k, s| {
+                    // Only a decision that is gone is deleted; one held differently is reported new below.
+                    let kept = fresh.syms.find(old.syms.name(k)).and_then(|fk| fresh.get(target, fk)).is_some();
+                    if !kept {
+                        report(&mut || change_of(&old, target, k, s), false);
+                    }
+                });
+                fresh.each_not_in(&old, SAME_UNTIL_SLACK, |target, k, s| report(&mut || change_of(&fresh, target, k, s), true));
+                old_u.each_not_in(&fresh_u, SAME_UNTIL_SLACK, |r| {
+                    if !fresh_u.contains(r.scope, r.value, r.kind) {
+                        report(&mut || change_of_row(&r), false);
+                    }
+                });
+                fresh_u.each_not_in(&old_u, SAME_UNTIL_SLACK, |r| report(&mut || change_of_row(&r), true));
+            }
             let old = std::mem::replace(&mut *self.tables.write().expect("cache lock"), fresh);
             let old_u = std::mem::replace(&mut *self.unenforced.write().expect("unenforced lock"), fresh_u);
-            let removed = old.len() + old_u.len();
-            drop(old); // freed outside the lock too
-            removed + added
+            drop((old, old_u)); // freed outside the lock too
+            changes
         } else {
             let mut t = self.tables.write().expect("cache lock");
             let mut u = self.unenforced.write().expect("unenforced lock");
             let mut changes = 0;
             for d in deleted {
-                changes += match target_of(&d.scope, &d.value) {
-                    Target::Enforced(target) => t.remove(target, &d.kind) as usize,
-                    Target::Unenforced => u.remove(&d.scope, &d.value, &d.kind) as usize,
-                    Target::Invalid => 0,
+                let gone = match target_of(&d.scope, &d.value) {
+                    Target::Enforced(target) => t.remove(target, &d.kind),
+                    Target::Unenforced => u.remove(&d.scope, &d.value, &d.kind),
+                    Target::Invalid => false,
                 };
+                if gone {
+                    changes += 1;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.deleted.push(stream_change(d, now));
+                    }
+                }
             }
-            changes + insert_all(&mut t, &mut u)
+            changes + insert_all(&mut t, &mut u, out)
         };
         if changes > 0 {
             self.changed();
@@ -163,11 +288,29 @@ impl DecisionCache {
         changes
     }
 
+    /// Every live decision as a change (what a consumer that knows nothing yet needs).
+    pub fn export(&self, now: i64) -> Vec<Change> {
+        let mut out = Vec::new();
+        let t = self.tables.read().expect("cache lock");
+        t.for_each(|target, k, s| {
+            if s.until() > now {
+                out.push(change_of(&t, target, k, s));
+            }
+        });
+        drop(t);
+        self.unenforced.read().expect("unenforced lock").for_each(|r| {
+            if r.entry.until > now {
+                out.push(change_of_row(&r));
+            }
+        });
+        out
+    }
+
     /// A decision this server just made: enforced at once, before the next poll.
     #[allow(clippy::too_many_arguments)]
     pub fn insert(&self, target: IpOrRange, kind: &str, origin: &str, scenario: &str, id: i64, until: i64) {
         self.tables.write().expect("cache lock").insert(target, kind, origin, scenario, id, until);
-        self.changed();
+        self.changed_locally();
     }
 
     /// Whether exactly `target` (not a range around it) has a live decision of type `kind`.
@@ -182,7 +325,7 @@ impl DecisionCache {
             t.insert(*target, kind, origin, scenario, 0, until);
         }
         drop(t);
-        self.changed();
+        self.changed_locally();
     }
 
     /// Removes every type of decision on `target`; returns how many.
@@ -192,7 +335,7 @@ impl DecisionCache {
         let n = kinds.iter().filter(|k| t.remove(target, k)).count();
         drop(t);
         if n > 0 {
-            self.changed();
+            self.changed_locally();
         }
         n
     }
@@ -211,12 +354,12 @@ impl DecisionCache {
         }
         let Some((target, kind)) = found else {
             if self.unenforced.write().expect("unenforced lock").remove_id(id) {
-                self.changed();
+                self.changed_locally();
             }
             return None;
         };
         self.tables.write().expect("cache lock").remove(target, &kind);
-        self.changed();
+        self.changed_locally();
         Some(target)
     }
 
@@ -411,6 +554,52 @@ mod tests {
         assert_eq!(c.lookup(ip("11.0.1.9"), 21).unwrap().target.value(), "11.0.1.0/24");
         c.apply_stream(&[d("203.0.113.1", "ip", "ban", "1h")], &[], false, 21);
         assert!(c.lookup(ip("203.0.113.1"), 21).is_some());
+    }
+
+    fn values(v: &[Change]) -> Vec<String> {
+        let mut v: Vec<String> = v.iter().map(|c| format!("{} {}", c.value, c.kind)).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_complete_answer_reports_only_what_differs_from_what_is_held() {
+        let c = DecisionCache::new();
+        let mut first = Delta::default();
+        let held = [d("203.0.113.9", "Ip", "ban", "1h"), d("198.51.100.0/24", "Range", "ban", "1h"), d("FR", "Country", "ban", "1h"), d("203.0.113.7", "Ip", "ban", "1h")];
+        assert_eq!(c.apply(&held, &[], true, 1000, Some(&mut first)), 4);
+        assert_eq!(values(&first.new).len(), 4);
+        let version = c.version();
+        // The same decisions a second later (remaining time one second less): nothing changed.
+        let later = [d("203.0.113.9", "Ip", "ban", "3599s"), d("198.51.100.0/24", "Range", "ban", "3599s"), d("FR", "Country", "ban", "3599s"), d("203.0.113.7", "Ip", "ban", "3599s")];
+        let mut same = Delta::default();
+        assert_eq!(c.apply(&later, &[], true, 1001, Some(&mut same)), 0);
+        assert!(same.is_empty(), "{same:?}");
+        assert_eq!(c.version(), version, "nobody is woken");
+        // One gone, one with a longer expiry, one new type, the country gone.
+        let next = [d("203.0.113.9", "Ip", "ban", "4h"), d("198.51.100.0/24", "Range", "ban", "3599s"), d("203.0.113.9", "Ip", "captcha", "1h")];
+        let mut delta = Delta::default();
+        assert_eq!(c.apply(&next, &[], true, 1001, Some(&mut delta)), 4);
+        assert_eq!(values(&delta.new), ["203.0.113.9 ban", "203.0.113.9 captcha"]);
+        assert_eq!(values(&delta.deleted), ["203.0.113.7 ban", "FR ban"]);
+        // A delta reports what it applied.
+        let mut delta = Delta::default();
+        c.apply(&[d("192.0.2.1", "Ip", "ban", "1h")], &[d("203.0.113.9", "Ip", "captcha", "-1s"), d("192.0.2.99", "Ip", "ban", "-1s")], false, 1002, Some(&mut delta));
+        assert_eq!(values(&delta.new), ["192.0.2.1 ban"]);
+        assert_eq!(values(&delta.deleted), ["203.0.113.9 captcha"], "only what was held is reported removed");
+        assert_eq!(delta.new[0].until, 1002 + 3600);
+        let exported = c.export(1002);
+        assert_eq!(values(&exported), ["192.0.2.1 ban", "198.51.100.0/24 ban", "203.0.113.9 ban"]);
+    }
+
+    #[tokio::test]
+    async fn only_changes_made_here_wake_local_change() {
+        let c = std::sync::Arc::new(DecisionCache::new());
+        c.apply_stream(&[d("203.0.113.9", "Ip", "ban", "1h")], &[], true, 0);
+        let woke = tokio::time::timeout(std::time::Duration::from_millis(50), c.local_change()).await;
+        assert!(woke.is_err(), "a stream answer is not a local change");
+        c.insert(IpOrRange::parse("192.0.2.1").unwrap(), "ban", "cscli", "manual", 0, 100);
+        tokio::time::timeout(std::time::Duration::from_secs(1), c.local_change()).await.expect("a manual ban is");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! upgrading the console never takes the protected sites down. It reads its settings from
 //! `<data>/bouncer/settings.json` (written by the console; no secrets in it), polls the LAPI's
 //! decision stream with **its own** bouncer key (`<data>/bouncer/key`, mode 0600 — deltas are per
-//! key, so it cannot share the console's), and answers Caddy from its own decision cache. A change
-//! of the settings file (the allowlist) is picked up within a second.
+//! key, so it cannot share the console's), and answers Caddy from its own decision cache. It is the
+//! engine's only stream consumer while it runs: the console reads its change feed
+//! (`GET /bouncer/changes`) instead of polling the engine too. A change of the settings file (the
+//! allowlist) is picked up within a second.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -18,7 +20,8 @@ use app::decisions::model::IpOrRange;
 
 use super::cache::DecisionCache;
 use super::forward_auth::{self, CheckState, Counters, FailMode};
-use super::sync::{self, Health, StreamSource};
+use super::feed::ChangeFeed;
+use super::sync::{self, Fetched, Health, StreamSource, Want};
 use crate::crowdsec::bouncer_key::read_key_file;
 use crate::crowdsec::lapi::Lapi;
 
@@ -84,11 +87,8 @@ struct KeyFileSource {
 }
 
 impl StreamSource for KeyFileSource {
-    fn lapi(&self) -> &Lapi {
-        &self.lapi
-    }
-    fn key(&self) -> Option<String> {
-        read_key_file(&self.key_file)
+    async fn fetch(&self, want: Want) -> Option<Result<Fetched, String>> {
+        sync::from_lapi(&self.lapi, read_key_file(&self.key_file), want).await
     }
 }
 
@@ -106,6 +106,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
     let poke = Arc::new(Notify::new());
     let source = KeyFileSource { lapi: Lapi::new(settings.lapi), key_file: files.key() };
+    let feed = Arc::new(ChangeFeed::new());
     tokio::spawn(sync::run(
         source,
         cache.clone(),
@@ -113,6 +114,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         Duration::from_millis(settings.sync_interval_ms),
         Duration::from_secs(settings.full_resync_secs),
         poke.clone(),
+        Some(feed.clone()),
     ));
 
     // Allowlist changes arrive as a rewritten settings file.
@@ -150,6 +152,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         fail_mode: settings.fail_mode,
         counters: Arc::new(Counters::default()),
         sync_now: poke,
+        feed,
     };
     let shutdown = crate::shutdown::install()?;
     let listener = tokio::net::TcpListener::bind(settings.listen)

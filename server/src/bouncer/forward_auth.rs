@@ -9,7 +9,8 @@
 //! - `X-Crowdsec-Decision` is set on **every** answer: Caddy 2.6.2 copies it unconditionally and
 //!   would otherwise hand the upstream a literal placeholder.
 //!
-//! Also here: `POST /bouncer/sync` (poll the LAPI now, for instant manual bans), `GET /metrics`
+//! Also here: `POST /bouncer/sync` (poll the LAPI now, for instant manual bans), `GET
+//! /bouncer/changes` (the change feed the console reads instead of polling the engine), `GET /metrics`
 //! (Prometheus text), `GET /bouncer/stats` (JSON for the Security page) and `GET /health`.
 
 use std::collections::HashMap;
@@ -29,8 +30,10 @@ use app::decisions::model::normalise_ip;
 
 pub use app::proxy::model::{BlockedBy, BouncerStats, FailMode};
 
-use super::cache::DecisionCache;
+use super::cache::{Change, DecisionCache};
+use super::feed::{ChangeFeed, Owed};
 use super::sync::Health;
+use crate::crowdsec::lapi::{StreamAnswer, StreamDecision};
 
 pub const DECISION_HEADER: &str = "X-Crowdsec-Decision";
 
@@ -51,12 +54,17 @@ pub struct CheckState {
     pub fail_mode: FailMode,
     pub counters: Arc<Counters>,
     pub sync_now: Arc<Notify>,
-    /// What `POST /bouncer/sync` must present in `X-Charon-Sync` (`None`: nobody may).
+    /// What `POST /bouncer/sync` and `GET /bouncer/changes` must present in `X-Charon-Sync`
+    /// (`None`: nobody may).
     pub sync_token: Option<Arc<str>>,
+    pub feed: Arc<ChangeFeed>,
 }
 
 /// The header the console's poke carries.
 pub const SYNC_HEADER: &str = "x-charon-sync";
+/// `GET /bouncer/changes`: the cursor to come back with, and whether the answer is complete.
+pub const CURSOR_HEADER: &str = "x-charon-cursor";
+pub const FULL_HEADER: &str = "x-charon-full";
 
 /// The check alone, for the bouncer's Unix socket (`<data>/bouncer/check.sock`): only Caddy
 /// connects there (the directory is private to Charon's user), so the peer is a trusted proxy
@@ -70,6 +78,7 @@ pub fn router(state: CheckState) -> Router {
     Router::new()
         .route("/bouncer/check", get(check))
         .route("/bouncer/sync", post(sync_now))
+        .route("/bouncer/changes", get(changes))
         .route("/bouncer/stats", get(stats))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
@@ -172,18 +181,83 @@ fn decide(s: &CheckState, peer: Option<IpAddr>, headers: &HeaderMap) -> Response
     }
 }
 
-/// "Poll the LAPI now": only for the console, which knows the token (any local user can reach the
-/// loopback port, and a flood of polls would load the engine).
-async fn sync_now(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode {
+/// Whether the caller is the console (it alone knows the token; any local user can reach the
+/// loopback port).
+fn from_console(s: &CheckState, headers: &HeaderMap) -> bool {
     let presented = headers.get(SYNC_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    let Some(token) = s.sync_token.as_deref() else {
-        return StatusCode::UNAUTHORIZED;
-    };
-    if !crate::auth::secret::same(presented, token.as_bytes()) {
+    s.sync_token.as_deref().is_some_and(|token| crate::auth::secret::same(presented, token.as_bytes()))
+}
+
+/// "Poll the LAPI now": only for the console (a flood of polls would load the engine).
+async fn sync_now(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode {
+    if !from_console(&s, &headers) {
         return StatusCode::UNAUTHORIZED;
     }
     s.sync_now.notify_one();
     StatusCode::ACCEPTED
+}
+
+#[derive(serde::Deserialize)]
+struct ChangesQuery {
+    since: Option<String>,
+    /// Also take a complete answer from the engine at the next poll (after a bulk import).
+    #[serde(default)]
+    resync: bool,
+}
+
+fn wire(c: &Change, now: i64) -> StreamDecision<'_> {
+    StreamDecision {
+        id: c.id,
+        value: (&*c.value).into(),
+        scope: (&*c.scope).into(),
+        kind: (&*c.kind).into(),
+        origin: (&*c.origin).into(),
+        scenario: (&*c.scenario).into(),
+        duration: format!("{}s", (c.until - now).max(0)).into(),
+    }
+}
+
+/// The console's view of the engine's decisions, relayed: LAPI-stream shaped JSON, with the
+/// cursor and completeness in headers. 503 until this process holds a complete answer itself.
+async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<ChangesQuery>) -> Response {
+    if !from_console(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if !s.health.lock().map(|h| h.synced).unwrap_or(false) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the bouncer has not synced yet").into_response();
+    }
+    if q.resync {
+        if let Ok(mut h) = s.health.lock() {
+            h.full_requested = true;
+        }
+        s.sync_now.notify_one();
+    }
+    // A complete answer of a million decisions is ~150 MB of JSON: built off the async workers.
+    let built = tokio::task::spawn_blocking(move || {
+        let (cursor, owed) = s.feed.since(q.since.as_deref());
+        let now = crate::support::time::now();
+        let (full, delta) = match owed {
+            Owed::Changes(d) => (false, d),
+            Owed::Everything => (true, super::cache::Delta { new: s.cache.export(now), deleted: Vec::new() }),
+        };
+        let answer = StreamAnswer {
+            new: delta.new.iter().filter(|c| c.until > now).map(|c| wire(c, now)).collect(),
+            deleted: delta.deleted.iter().map(|c| wire(c, now)).collect(),
+        };
+        serde_json::to_vec(&answer).map(|body| (cursor, full, body))
+    })
+    .await;
+    match built {
+        Ok(Ok((cursor, full, body))) => {
+            let mut res = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cursor) {
+                res.headers_mut().insert(CURSOR_HEADER, v);
+            }
+            res.headers_mut().insert(FULL_HEADER, HeaderValue::from_static(if full { "true" } else { "false" }));
+            res
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 impl CheckState {

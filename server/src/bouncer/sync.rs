@@ -1,5 +1,6 @@
-//! Keeps the decision cache in step with the LAPI: `startup=true` first (and after any error),
-//! then deltas every `interval`, with the dedicated bouncer key. While the LAPI is unreachable
+//! Keeps a decision cache in step with the engine: a complete answer first (and after any error),
+//! then deltas every `interval`, from a `StreamSource`: the LAPI's stream with a bouncer key of its
+//! own, or the bouncer process's change feed. While the LAPI is unreachable
 //! the last state is kept and `stale_since` reports since when; it recovers on its own.
 //!
 //! A full `startup=true` answer is also fetched every `full_resync` (default `FULL_RESYNC`): 1.4.6 sets a key's
@@ -7,14 +8,15 @@
 //! `created_at` (a bulk `cscli decisions import`, say) are never part of any delta. Observed here:
 //! 50 of 100 000 imported decisions missed without it.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::cache::DecisionCache;
+use super::cache::{DecisionCache, Delta};
+use super::feed::ChangeFeed;
 use crate::crowdsec::lapi::Lapi;
-use crate::crowdsec::CrowdSec;
 
 /// How often expired decisions are dropped from memory.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -22,21 +24,37 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// Default interval between complete answers (`decision_full_resync_secs`).
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 
-/// Where a sync loop gets its LAPI and bouncer key: the server's engine (its own key), or the
-/// forward-auth bouncer process (a key of its own: stream deltas are per key).
-pub trait StreamSource: Send + Sync + 'static {
-    fn lapi(&self) -> &Lapi;
-    /// The key to poll with, or `None` while polling makes no sense (engine stopped).
-    fn key(&self) -> Option<String>;
+/// What the loop asks its source for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// What changed since the last answer.
+    Delta,
+    /// A complete answer because it is time for one (`requested`: someone asked, after an import).
+    Refresh { requested: bool },
+    /// A complete answer because the loop holds nothing reliable (first poll, after an error or an
+    /// engine restart).
+    Startup,
 }
 
-impl StreamSource for CrowdSec {
-    fn lapi(&self) -> &Lapi {
-        CrowdSec::lapi(self)
-    }
-    fn key(&self) -> Option<String> {
-        self.active_bouncer_key().filter(|_| self.status().lapi_ready)
-    }
+/// A stream answer's body, and whether it is complete (replaces everything held).
+pub struct Fetched {
+    pub body: bytes::Bytes,
+    pub full: bool,
+}
+
+/// Where a sync loop gets its decisions: the engine's stream with a bouncer key of its own (the
+/// forward-auth bouncer process; the console when no data plane runs), or the bouncer process's
+/// change feed (the console when the data plane runs: `feed_client`).
+pub trait StreamSource: Send + Sync + 'static {
+    /// `None` while polling makes no sense (engine stopped, no key yet).
+    fn fetch(&self, want: Want) -> impl Future<Output = Option<Result<Fetched, String>>> + Send;
+}
+
+/// One poll of the engine's stream with `key`: complete unless only a delta is wanted.
+pub async fn from_lapi(lapi: &Lapi, key: Option<String>, want: Want) -> Option<Result<Fetched, String>> {
+    let key = key?;
+    let full = want != Want::Delta;
+    Some(lapi.stream(&key, full).await.map(|body| Fetched { body, full }).map_err(|e| e.to_string()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,7 +74,8 @@ pub struct SyncHealth {
 
 pub type Health = Arc<Mutex<SyncHealth>>;
 
-/// Runs forever; spawn it once. `poke` makes it poll now instead of at the next tick.
+/// Runs forever; spawn it once. `poke` makes it poll now instead of at the next tick; what each
+/// answer changed is recorded in `feed` when there is one (the bouncer process relays it).
 pub async fn run(
     source: impl StreamSource,
     cache: Arc<DecisionCache>,
@@ -64,6 +83,7 @@ pub async fn run(
     interval: Duration,
     full_resync: Duration,
     poke: Arc<Notify>,
+    feed: Option<Arc<ChangeFeed>>,
 ) {
     let mut need_startup = true;
     let mut last_full = std::time::Instant::now();
@@ -84,7 +104,18 @@ pub async fn run(
             let cache = cache.clone();
             let _ = tokio::task::spawn_blocking(move || cache.sweep(now)).await;
         }
-        let Some(key) = source.key() else {
+        let requested = std::mem::take(&mut health.lock().expect("health lock").full_requested);
+        let want = if need_startup {
+            Want::Startup
+        } else if requested || last_full.elapsed() >= full_resync {
+            Want::Refresh { requested }
+        } else {
+            Want::Delta
+        };
+        if want != Want::Delta {
+            last_full = std::time::Instant::now();
+        }
+        let Some(answer) = source.fetch(want).await else {
             // Engine off or starting: keep what we have; a fresh start needs a full answer.
             need_startup = true;
             let mut h = health.lock().expect("health lock");
@@ -93,23 +124,23 @@ pub async fn run(
             }
             continue;
         };
-        if last_full.elapsed() >= full_resync || std::mem::take(&mut health.lock().expect("health lock").full_requested) {
-            need_startup = true;
-        }
-        if need_startup {
-            last_full = std::time::Instant::now();
-        }
-        let answer = source.lapi().stream(&key, need_startup).await;
         // Parsing and applying a complete answer (100 000 decisions: ~100 ms of CPU) runs on the
         // blocking pool, so the async workers keep answering lookups meanwhile.
+        let full = answer.as_ref().is_ok_and(|a| a.full);
         let applied = match answer {
-            Err(e) => Err(e.to_string()),
-            Ok(body) => {
-                let cache = cache.clone();
-                let startup = need_startup;
+            Err(e) => Err(e),
+            Ok(fetched) => {
+                let (cache, feed) = (cache.clone(), feed.clone());
                 tokio::task::spawn_blocking(move || {
-                    let answer = crate::crowdsec::lapi::StreamAnswer::parse(&body).map_err(|e| e.to_string())?;
-                    Ok(cache.apply_stream(&answer.new, &answer.deleted, startup, now))
+                    let answer = crate::crowdsec::lapi::StreamAnswer::parse(&fetched.body).map_err(|e| e.to_string())?;
+                    let mut delta = feed.as_ref().map(|_| Delta::default());
+                    let changes = cache.apply(&answer.new, &answer.deleted, fetched.full, now, delta.as_mut());
+                    // Recorded after the cache took it: a consumer reading the cache for a complete
+                    // answer takes the feed's cursor first, so it may see a change twice, never miss one.
+                    if let (Some(feed), Some(delta)) = (feed, delta) {
+                        feed.record(delta);
+                    }
+                    Ok(changes)
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -119,10 +150,10 @@ pub async fn run(
         match applied {
             Ok(changes) => {
                 if changes > 0 {
-                    tracing::debug!(changes, startup = need_startup, total = cache.len(), "decision cache updated");
+                    tracing::debug!(changes, full, total = cache.len(), "decision cache updated");
                 }
                 let mut h = health.lock().expect("health lock");
-                if need_startup {
+                if full {
                     h.synced = true;
                 }
                 h.stale_since = None;

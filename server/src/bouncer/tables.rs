@@ -245,6 +245,36 @@ impl Tables {
         best.map(|(_, net, k, s)| self.hit(IpOrRange::Range(net), k, &s))
     }
 
+    /// The slot of exactly this (target, type), live or not.
+    pub(super) fn get(&self, target: IpOrRange, kind: u32) -> Option<&Slot> {
+        fn in_list(l: &Kinds<Slot>, kind: u32) -> Option<&Slot> {
+            l.iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+        }
+        match target {
+            IpOrRange::Ip(IpAddr::V4(a)) => self.v4.get(&k4(a, kind)),
+            IpOrRange::Ip(IpAddr::V6(a)) => self.v6.get(&(a.octets(), kind)),
+            IpOrRange::Range(IpNet::V4(n)) => self.r4.get(&n).and_then(|l| in_list(l, kind)),
+            IpOrRange::Range(IpNet::V6(n)) => self.r6.get(&n).and_then(|l| in_list(l, kind)),
+        }
+    }
+
+    /// Calls `f` for every entry of `self` that `other` does not hold the same way: missing there,
+    /// or with another id, origin or scenario, or an expiry more than `slack` seconds apart (the
+    /// stream sends remaining durations, so the same decision read twice moves by a second).
+    pub(super) fn each_not_in(&self, other: &Tables, slack: i64, mut f: impl FnMut(IpOrRange, u32, &Slot)) {
+        self.for_each(|target, k, s| {
+            let same = other.syms.find(self.syms.name(k)).and_then(|ok| other.get(target, ok)).is_some_and(|o| {
+                o.id() == s.id()
+                    && (o.until() - s.until()).abs() <= slack
+                    && other.origins.name(o.origin()) == self.origins.name(s.origin())
+                    && other.syms.name(o.scenario) == self.syms.name(s.scenario)
+            });
+            if !same {
+                f(target, k, s);
+            }
+        });
+    }
+
     /// Every live decision, in no particular order.
     pub(super) fn for_each(&self, mut f: impl FnMut(IpOrRange, u32, &Slot)) {
         for (key, s) in &self.v4 {

@@ -73,6 +73,10 @@ impl Unenforced {
         self.map.remove(&key).is_some()
     }
 
+    pub fn contains(&self, scope: &str, value: &str, kind: &str) -> bool {
+        self.map.contains_key(&Key { scope: canonical_scope(scope), value: value.into(), kind: kind.into() })
+    }
+
     /// Removes the decision with this id; returns whether there was one.
     pub fn remove_id(&mut self, id: i64) -> bool {
         let before = self.map.len();
@@ -85,6 +89,19 @@ impl Unenforced {
         let before = self.map.len();
         self.map.retain(|_, e| e.until > now);
         before - self.map.len()
+    }
+
+    /// Calls `f` for every entry of `self` that `other` does not hold the same way (as
+    /// `Tables::each_not_in`).
+    pub fn each_not_in(&self, other: &Unenforced, slack: i64, mut f: impl FnMut(Row<'_>)) {
+        for (k, e) in &self.map {
+            let same = other.map.get(k).is_some_and(|o| {
+                o.id == e.id && (o.until - e.until).abs() <= slack && o.origin == e.origin && o.scenario == e.scenario
+            });
+            if !same {
+                f(Row { scope: &k.scope, value: &k.value, kind: &k.kind, entry: e });
+            }
+        }
     }
 
     pub fn for_each(&self, mut f: impl FnMut(Row<'_>)) {

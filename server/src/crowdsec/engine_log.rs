@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// Longer lines are cut here before they are kept or echoed.
+const MAX_LINE: usize = 16 * 1024;
+
 /// The parser, postoverflow and scenario files and the scenarios the engine reported loading at
 /// its last start (its own log: `Loaded N parser nodes file=…`, `Adding <kind> bucket file=…
 /// name=…`). This is how a hub install is verified: the engine, not the file system, says what
@@ -93,8 +96,24 @@ impl EngineLog {
     pub(super) fn pump(&self, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
         let this = self.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            // Read until the end of the stream whatever arrives: a pump that stopped (on a line
+            // that is not UTF-8, say) would let the pipe fill, and the engine blocks on its next
+            // log line — the LAPI with it.
+            let mut reader = BufReader::new(stream);
+            let mut raw = Vec::new();
+            loop {
+                raw.clear();
+                match reader.read_until(b'\n', &mut raw).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!("[CROWDSEC] cannot read the engine's output: {e}");
+                        break;
+                    }
+                }
+                raw.truncate(MAX_LINE);
+                let line = String::from_utf8_lossy(&raw);
+                let line = line.trim_end_matches(['\n', '\r']);
                 if line.contains("Starting processing data") {
                     this.processing.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -103,7 +122,7 @@ impl EngineLog {
                 }
                 if this.starting.load(std::sync::atomic::Ordering::Relaxed) {
                     if let Ok(mut l) = this.loaded.lock() {
-                        l.observe(&line);
+                        l.observe(line);
                     }
                     tracing::info!("[CROWDSEC_STARTUP] {line}");
                 } else if line.contains("level=error") || line.contains("level=fatal") {
@@ -112,7 +131,7 @@ impl EngineLog {
                     tracing::debug!("[CROWDSEC] {line}");
                 }
                 if let Ok(mut t) = this.tail.lock() {
-                    t.push_back(line);
+                    t.push_back(line.to_owned());
                     if t.len() > 20 {
                         t.pop_front();
                     }
@@ -141,6 +160,31 @@ impl EngineLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_pump_reads_past_lines_that_are_not_utf8_so_the_pipe_never_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crowdsec.log");
+        let log = EngineLog::open(&path, Arc::default()).unwrap();
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        log.pump(rx);
+        let mut input = b"level=info msg=\"one\"\nlevel=info msg=\"bad \xff\xfe byte\"\n".to_vec();
+        // Far more than a pipe holds after the bad line: written only if the pump keeps reading.
+        for i in 0..2000 {
+            input.extend_from_slice(format!("level=info msg=\"line {i}\"\n").as_bytes());
+        }
+        let written = tokio::time::timeout(std::time::Duration::from_secs(5), tokio::io::AsyncWriteExt::write_all(&mut tx, &input)).await;
+        written.expect("the pump stopped reading: the pipe is full").unwrap();
+        drop(tx);
+        let t0 = std::time::Instant::now();
+        while !std::fs::read_to_string(&path).unwrap_or_default().contains("line 1999") {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(5), "the pump stopped");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("bad \u{fffd}\u{fffd} byte"), "kept, with replacement characters");
+        assert_eq!(log.tail(), "line 1999");
+    }
 
     #[test]
     fn start_up_lines_name_the_loaded_parsers_and_scenarios() {

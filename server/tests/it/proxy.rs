@@ -66,9 +66,17 @@ fn data_plane_config(c: &mut charon::config::Config, proxy: SocketAddr, bouncer:
 }
 
 async fn protected_site(fail_mode: FailMode, start_engine: bool) -> Site {
+    protected_site_with(fail_mode, start_engine, |_| {}).await
+}
+
+async fn protected_site_with(fail_mode: FailMode, start_engine: bool, tweak: impl FnOnce(&mut charon::config::Config)) -> Site {
     let proxy: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let bouncer: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let app = spawn_app_with(|c| data_plane_config(c, proxy, bouncer, fail_mode)).await;
+    let app = spawn_app_with(|c| {
+        data_plane_config(c, proxy, bouncer, fail_mode);
+        tweak(c);
+    })
+    .await;
     let guard = DataPlaneGuard(app.state.config.data_dir.clone());
     let admin = setup_admin(&app).await;
     if start_engine {
@@ -312,4 +320,86 @@ async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
     assert_eq!(viewer.delete(app.url(&format!("/api/v1/proxy-hosts/{id}"))).send().await.unwrap().status(), 403);
     let audit: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'proxy_host.%'").fetch_all(&app.state.db).await.unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");
+}
+
+/// `last_pull` of each bouncer the engine knows, by name. (`tokio::process`: a blocking wait
+/// would stop this test's runtime from draining the engine's output pipe, and a full pipe stops
+/// the engine.)
+async fn last_pulls(app: &TestApp) -> std::collections::HashMap<String, String> {
+    let out = tokio::process::Command::new("cscli")
+        .arg("-c")
+        .arg(app.state.crowdsec.layout().config_file())
+        .args(["bouncers", "list", "-o", "json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap().to_owned(), b["last_pull"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_cscli_imports_succeed_first_time_while_the_data_plane_runs_with_one_stream_consumer() {
+    const ROWS: usize = 50_000;
+    // A complete answer every 5 s: it catches the rows 1.4.6 leaves out of deltas, and loads the
+    // engine's database more than the default minute would.
+    let site = protected_site_with(FailMode::Open, true, |c| c.decision_full_resync_secs = 5).await;
+    let app = &site.app;
+    let feed = format!("http://{}/bouncer/changes", site.bouncer);
+    assert_eq!(reqwest::get(&feed).await.unwrap().status(), 401, "the feed answers the console only");
+    // The console follows the bouncer: its own bouncer key stops polling the engine.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = last_pulls(app).await;
+    assert!(before.contains_key(charon::proxy::FORWARD_AUTH_BOUNCER), "{before:?}");
+
+    for run in 0..3 {
+        let csv = app.dir.path().join(format!("import-{run}.csv"));
+        let mut rows = String::from("duration,scope,value,reason,origin\n");
+        for i in 0..ROWS {
+            rows.push_str(&format!("4h,Ip,{}.{}.{}.{},bulk-{run},lists\n", 20 + run, (i >> 16) & 255, (i >> 8) & 255, i & 255));
+        }
+        if run == 2 {
+            rows.push_str("4h,Ip,127.0.0.9,bulk-2,lists\n");
+        }
+        std::fs::write(&csv, rows).unwrap();
+        let t0 = Instant::now();
+        let out = tokio::process::Command::new("cscli")
+            .arg("-c")
+            .arg(app.state.crowdsec.layout().config_file())
+            .args(["decisions", "import", "-i"])
+            .arg(&csv)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !stderr.contains("locked"), "import {run} failed: {stderr}");
+        let imported = t0.elapsed();
+        // Both caches get every row (the bouncer's periodic complete answer catches what 1.4.6's
+        // deltas miss, and its feed carries that to the console).
+        let want = (run + 1) * ROWS + usize::from(run == 2);
+        let t1 = Instant::now();
+        loop {
+            let st = wait_running(app, &site.admin).await;
+            let (bouncer, console) = (st["stats"]["decisions"].as_u64().unwrap() as usize, app.state.decisions.cache().len());
+            if bouncer >= want && console >= want {
+                break;
+            }
+            assert!(t1.elapsed() < Duration::from_secs(90), "import {run}: bouncer {bouncer}, console {console}, want {want}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!("NUMBERS cscli import {run} of {ROWS} rows: {imported:?}, then in both caches after {:?}", t1.elapsed());
+    }
+    assert_eq!(get(&site, &client_from("127.0.0.9"), "/").await.0, 403, "an imported address is refused");
+    let after = last_pulls(app).await;
+    assert_eq!(
+        after.get(charon::crowdsec::bouncer_key::BOUNCER_NAME),
+        before.get(charon::crowdsec::bouncer_key::BOUNCER_NAME),
+        "the console's own key did not poll the engine: {before:?} → {after:?}"
+    );
+    assert_ne!(after.get(charon::proxy::FORWARD_AUTH_BOUNCER), before.get(charon::proxy::FORWARD_AUTH_BOUNCER), "the bouncer polls");
+    site.app.state.proxy.stop_data_plane().await;
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::LapiError;
 
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Jwt {
 
 /// A decision as the LAPI stream sends it. Strings borrow from the response body where they can,
 /// so a full answer of 100 000 decisions does not allocate 500 000 strings on the way in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct StreamDecision<'a> {
     #[serde(default)]
     pub id: i64,
@@ -50,7 +50,7 @@ pub struct StreamDecision<'a> {
 
 /// `GET /v1/decisions/stream`: `null`, `[]` and a missing key all mean "none". Borrows from the
 /// body returned by `Lapi::stream`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub struct StreamAnswer<'a> {
     #[serde(default, borrow, deserialize_with = "null_as_empty")]
     pub new: Vec<StreamDecision<'a>>,
