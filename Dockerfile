@@ -16,7 +16,7 @@ COPY tools/package.json tools/package-lock.json tools/
 RUN cd tools && npm ci --no-audit --no-fund
 ENV PATH=/src/tools/node_modules/.bin:$PATH
 COPY . .
-RUN cargo leptos build --release --precompress \
+RUN cargo leptos build --release --precompress --split \
  && python3 scripts/finish_site.py target/site target/release
 
 FROM debian:bookworm-slim AS runtime

@@ -15,7 +15,7 @@ setup:
 
 ## Release build: the server binary and the hydrating WASM site.
 build: setup
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 	python3 scripts/finish_site.py $(SITE_ROOT) target/release
 
 ## Start Charon on 0.0.0.0:8080 with its data under ./data.

@@ -5,8 +5,9 @@
    site root, so the site directory is complete on its own (the server looks there first).
 2. Checks the hashed .wasm's tables (scripts/check_wasm_tables.py: Debian's wasm-opt 108 breaks
    hydration).
-3. Prints what a first visit downloads (the WASM, its JS glue and the stylesheet, as brotli) and
-   fails when the compressed WASM or that total grows past the budget in scripts/site-budget.json.
+3. Prints what a first visit downloads (the main WASM, its JS glue, the chunk loader and the
+   stylesheet, as brotli; the lazily loaded pages' chunks come later, listed apart) and fails when
+   the compressed main WASM or that total grows past the budget in scripts/site-budget.json.
 
 Usage: finish_site.py SITE_ROOT BINARY_DIR
 """
@@ -24,6 +25,15 @@ if not source.is_file():
 shutil.copyfile(source, site / "hash.txt")
 hashes = dict(l.split(":", 1) for l in (site / "hash.txt").read_text().splitlines() if ":" in l)
 files = {ext: site / "pkg" / f"charon.{hashes[ext].strip()}.{ext}" for ext in ("wasm", "js", "css")}
+# `--split`: the loader the main JS imports at start (first visit), and the page chunks (later).
+pkg = site / "pkg"
+loaders = sorted(pkg.glob("__wasm_split*.js"))
+if len(loaders) != 1:
+    sys.exit(f"finish_site: expected one __wasm_split loader in {pkg}, found {[l.name for l in loaders]} (is --split on?)")
+files["loader"] = loaders[0]
+chunks = sorted(pkg.glob("chunk_*.wasm"))
+if not chunks:
+    sys.exit(f"finish_site: no page chunks in {pkg} (is --split on?)")
 for ext, f in files.items():
     for variant in (f, Path(f"{f}.br"), Path(f"{f}.gz")):
         if not variant.is_file():
@@ -39,6 +49,13 @@ for ext, (raw, br, gz) in sizes.items():
     print(f"{files[ext].name:<40} {raw:>10} {br:>10} {gz:>10}")
 total_br = sum(br for _, br, _ in sizes.values())
 print(f"{'first visit (brotli)':<40} {'':>10} {total_br:>10}")
+chunk_br = 0
+for c in chunks:
+    br = Path(f"{c}.br")
+    if not br.is_file():
+        sys.exit(f"finish_site: {br} missing (precompress must be on)")
+    chunk_br += br.stat().st_size
+print(f"{f'{len(chunks)} page chunks, loaded when shown':<40} {sum(c.stat().st_size for c in chunks):>10} {chunk_br:>10}")
 problems = []
 if sizes["wasm"][1] > budget["wasm_brotli_bytes"]:
     problems.append(f"the WASM is {sizes['wasm'][1]} bytes as brotli, over the budget of {budget['wasm_brotli_bytes']}")

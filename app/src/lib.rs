@@ -22,6 +22,7 @@ pub mod decisions;
 pub mod error;
 pub mod hub;
 pub mod proxy;
+pub mod routes;
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod services;
@@ -31,18 +32,14 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use crate::i18n::*;
-use crate::accounts::page::SettingsPage;
 use crate::components::not_found::NotFound;
-use crate::console::page::ConsolePage;
-use crate::decisions::page::LiveDecisionsPage;
-use crate::hub::page::{HubItemPage, HubPage};
-use crate::proxy::page::ProxyHostsPage;
+use crate::routes::*;
 use crate::security::page::SecurityPage;
-use crate::signin::{login_page::LoginPage, setup_page::SetupPage};
+use crate::signin::login_page::LoginPage;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -98,15 +95,17 @@ pub fn App() -> impl IntoView {
             <Router>
                 <Routes fallback=NotFound>
                     <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/security" /> } />
+                    // Sign-in and Security are in the main WASM; the other pages are chunks
+                    // loaded when first shown (`routes`).
                     <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
-                    <Route ssr=SsrMode::Async path=path!("/setup") view=SetupPage />
                     <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
-                    <Route ssr=SsrMode::Async path=path!("/security/decisions") view=LiveDecisionsPage />
-                    <Route ssr=SsrMode::Async path=path!("/security/hub") view=HubPage />
-                    <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view=HubItemPage />
-                    <Route ssr=SsrMode::Async path=path!("/security/console") view=ConsolePage />
-                    <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view=ProxyHostsPage />
-                    <Route ssr=SsrMode::Async path=path!("/settings") view=SettingsPage />
+                    <Route ssr=SsrMode::Async path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/decisions") view={Lazy::<DecisionsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/hub") view={Lazy::<HubRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view={Lazy::<HubItemRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view={Lazy::<ProxyHostsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                 </Routes>
             </Router>
         </I18nContextProvider>

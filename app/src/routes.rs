@@ -1,0 +1,49 @@
+//! The pages that load lazily. A visitor meets the sign-in page and the Security page first; every
+//! other page is a `LazyRoute`, so its code is a WASM chunk of its own that the browser fetches when
+//! the page is first shown (`cargo leptos build --split`; the chunks are hashed and precompressed
+//! like the rest of the site). The server renders every page in full either way, and a page visited
+//! directly is hydrated once its chunk has arrived (`hydrate_lazy`).
+
+use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
+
+use crate::accounts::page::SettingsPage;
+use crate::console::page::ConsolePage;
+use crate::decisions::page::LiveDecisionsPage;
+use crate::hub::page::{HubItemPage, HubPage};
+use crate::proxy::page::ProxyHostsPage;
+use crate::signin::setup_page::SetupPage;
+
+/// A route whose view is the page component `$page`, loaded lazily; the page fetches its own data.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $route:ident => $page:ident) => {
+        $(#[$doc])*
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(/// `/setup`: once per installation.
+    SetupRoute => SetupPage);
+lazy_page!(/// `/security/decisions`.
+    DecisionsRoute => LiveDecisionsPage);
+lazy_page!(/// `/security/hub`.
+    HubRoute => HubPage);
+lazy_page!(/// `/security/hub/:kind/:author/:name`.
+    HubItemRoute => HubItemPage);
+lazy_page!(/// `/security/console`.
+    ConsoleRoute => ConsolePage);
+lazy_page!(/// `/proxy-hosts`.
+    ProxyHostsRoute => ProxyHostsPage);
+lazy_page!(/// `/settings`.
+    SettingsRoute => SettingsPage);
