@@ -15,6 +15,7 @@ pub use i18n_module::i18n;
 
 // One folder per topic, each holding its types (`model`), server functions (`rpc`) and page.
 pub mod accounts;
+pub mod alerts;
 pub mod auth;
 pub mod components;
 pub mod console;
@@ -101,6 +102,8 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
                     <Route ssr=SsrMode::Async path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/decisions") view={Lazy::<DecisionsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/alerts") view={Lazy::<AlertsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/security/alerts/:id") view={Lazy::<AlertDetailRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/hub") view={Lazy::<HubRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view={Lazy::<HubItemRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />

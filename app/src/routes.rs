@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::accounts::page::SettingsPage;
+use crate::alerts::page::{AlertDetailPage, AlertsPage};
 use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
 use crate::hub::page::{HubItemPage, HubPage};
@@ -37,6 +38,10 @@ lazy_page!(/// `/setup`: once per installation.
     SetupRoute => SetupPage);
 lazy_page!(/// `/security/decisions`.
     DecisionsRoute => LiveDecisionsPage);
+lazy_page!(/// `/security/alerts`.
+    AlertsRoute => AlertsPage);
+lazy_page!(/// `/security/alerts/:id`.
+    AlertDetailRoute => AlertDetailPage);
 lazy_page!(/// `/security/hub`.
     HubRoute => HubPage);
 lazy_page!(/// `/security/hub/:kind/:author/:name`.

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::alerts::model::{Alert, AlertFilter, AlertPage};
 use crate::error::AppError;
 use crate::decisions::model::{
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
@@ -80,6 +81,14 @@ pub trait DecisionService: Send + Sync {
     fn import_progress(&self, id: u64) -> Option<ImportProgress>;
 }
 
+/// Alerts: why something was decided. Read-only; anyone signed in may read them.
+#[async_trait::async_trait]
+pub trait AlertService: Send + Sync {
+    async fn list(&self, filter: &AlertFilter) -> Result<AlertPage, AppError>;
+    /// One alert with its events; `NotFound` for an unknown id.
+    async fn get(&self, id: i64) -> Result<Alert, AppError>;
+}
+
 /// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled
 /// back on failure by the implementation).
 #[async_trait::async_trait]
@@ -118,6 +127,7 @@ pub struct Services {
     pub accounts: Arc<dyn AccountService>,
     pub security: Arc<dyn SecurityService>,
     pub decisions: Arc<dyn DecisionService>,
+    pub alerts: Arc<dyn AlertService>,
     pub hub: Arc<dyn HubService>,
     pub proxy: Arc<dyn ProxyService>,
     pub console: Arc<dyn ConsoleService>,

@@ -56,6 +56,20 @@ test("decisions appear live, a manual ban is listed, and unban reaches the engin
   await expect(bannedRow).toContainText("e2e manual ban");
   expect(engineValues()).toContain(banned);
 
+  // "Why?" leads to the alert behind the decision, and on to the alert's page.
+  await bannedRow.getByTestId("why").click();
+  await expect(page).toHaveURL(/\/security\/alerts\?q=/);
+  await ready(page, info);
+  const alertRow = page.getByTestId("alert-row").filter({ hasText: "e2e manual ban" });
+  await expect(alertRow).toHaveCount(1);
+  await alertRow.getByRole("link").click();
+  await expect(page).toHaveURL(/\/security\/alerts\/\d+$/);
+  await expect(page.getByTestId("alert-detail")).toBeVisible();
+  await expect(page.getByTestId("alert-decisions")).toContainText(banned);
+  await expect(page.getByTestId("alert-no-events")).toBeVisible();
+  await page.goto("/security/decisions");
+  await ready(page, info);
+
   // Unban with confirmation.
   page.on("dialog", (d) => d.accept());
   await row.getByTestId("unban").click();

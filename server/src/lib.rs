@@ -4,6 +4,7 @@
 //! live one topic per module. `main.rs` only parses the command line.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod bouncer;

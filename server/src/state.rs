@@ -89,8 +89,9 @@ impl AppState {
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
+        let session = MachineSession::new(crowdsec.clone());
         let decisions = Decisions::new(
-            MachineSession::new(crowdsec.clone()),
+            session.clone(),
             cache,
             health,
             db.clone(),
@@ -104,6 +105,7 @@ impl AppState {
             accounts: Arc::new(accounts.clone()),
             security: Arc::new(crowdsec.clone()),
             decisions: Arc::new(decisions.clone()),
+            alerts: Arc::new(crate::alerts::Alerts::new(session)),
             hub: Arc::new(hub.clone()),
             proxy: Arc::new(proxy.clone()),
             console: Arc::new(console.clone()),

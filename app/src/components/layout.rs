@@ -43,6 +43,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <ul class="nav">
                     {move || nav_link("/security", t_string!(i18n, nav_security))}
                     {move || nav_link("/security/decisions", t_string!(i18n, nav_decisions))}
+                    {move || nav_link("/security/alerts", t_string!(i18n, nav_alerts))}
                     {move || nav_link("/security/hub", t_string!(i18n, nav_hub))}
                     {move || nav_link("/security/console", t_string!(i18n, nav_console))}
                     {move || nav_link("/proxy-hosts", t_string!(i18n, nav_proxy))}

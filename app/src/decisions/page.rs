@@ -264,7 +264,7 @@ pub fn flag(code: &str) -> String {
         .collect()
 }
 
-fn js_escape(v: &str) -> String {
+pub(crate) fn js_escape(v: &str) -> String {
     v.chars()
         .map(|c| match c {
             'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '~' | ':' => c.to_string(),
@@ -304,7 +304,14 @@ fn DecisionRow(
                 Some(code) => view! { <span aria-hidden="true">{flag(&code)}" "</span>{code} }.into_any(),
                 None => "—".into_any(),
             }}</td>
-            <td>{d.scenario.clone()}</td>
+            <td>
+                {d.scenario.clone()}
+                // The alert behind it: alerts about this address or range, newest first.
+                {(!d.not_enforced).then(|| view! {
+                    " "<a href=format!("/security/alerts?q={}", js_escape(&d.value)) data-testid="why"
+                        aria-label=format!("{} {}", t_string!(i18n, decisions_why_label), d.value)>{t!(i18n, decisions_why)}</a>
+                })}
+            </td>
             <td>{d.origin.clone()}</td>
             <td>{d.kind.clone()}</td>
             <td><time datetime=d.until.clone()>{move || format_remaining(until - now.get())}</time></td>

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod alerts;
 pub mod console;
 pub mod crowdsec;
 pub mod decision_import;
@@ -34,6 +35,7 @@ where
         .merge(accounts::routes())
         .merge(crowdsec::routes())
         .merge(decisions::routes())
+        .merge(alerts::routes())
         .merge(decision_import::routes())
         .merge(hub::routes())
         .merge(console::routes())

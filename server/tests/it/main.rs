@@ -3,6 +3,7 @@
 
 mod common;
 
+mod alerts;
 mod authz;
 mod cli;
 mod console;

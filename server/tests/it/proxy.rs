@@ -183,6 +183,26 @@ async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data
     assert!(body.contains("Access denied") && !body.contains("crowdsec"), "{body}");
     println!("NUMBERS detection → first 403 for the attacker: {:?}", t0.elapsed().max(took));
     assert_eq!(get(&site, &visitor, "/").await.0, 200, "another address still passes");
+    // The alert behind the ban names the scenario, and its events carry the request that fired it.
+    let (status, alerts) = site.app.get_json(&site.admin, "/api/v1/cerberus/crowdsec/alerts?q=127.0.0.2").await;
+    assert_eq!(status, 200, "{alerts}");
+    let fired = alerts["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["scenario"] == "crowdsecurity/http-cve-2021-41773")
+        .unwrap_or_else(|| panic!("no alert for the probe: {alerts}"))
+        .clone();
+    let (status, detail) = site.app.get_json(&site.admin, &format!("/api/v1/cerberus/crowdsec/alerts/{}", fired["id"])).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["source_value"], "127.0.0.2");
+    let meta: Vec<String> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["meta"].as_array().unwrap().iter().map(|kv| format!("{}={}", kv[0].as_str().unwrap_or(""), kv[1].as_str().unwrap_or(""))))
+        .collect();
+    assert!(meta.iter().any(|m| m.contains("etc/passwd")), "the probed path is in the alert's events: {meta:?}");
 
     // Manual ban from the console → 403 on the next request; unban → 200.
     let banned = client_from("127.0.0.3");

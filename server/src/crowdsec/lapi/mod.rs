@@ -98,6 +98,37 @@ impl Lapi {
         json_answer(res).await
     }
 
+    /// `GET /v1/alerts/{id}` with a machine JWT; `None` when the engine has no such alert.
+    pub async fn find_alert(&self, jwt: &str, id: i64) -> Result<Option<serde_json::Value>, LapiError> {
+        let res = self
+            .http
+            .get(format!("{}/v1/alerts/{id}", self.base))
+            .bearer_auth(jwt)
+            .send()
+            .await
+            .map_err(transport)?;
+        if res.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        json_answer(res).await.map(Some)
+    }
+
+    /// `GET /v1/alerts?…` with a machine JWT: newest first, at most `limit` (1.4.6 answers `null`
+    /// for none).
+    pub async fn list_alerts(&self, jwt: &str, query: &[(&str, String)]) -> Result<Vec<serde_json::Value>, LapiError> {
+        let res = self
+            .http
+            .get(format!("{}/v1/alerts", self.base))
+            .query(query)
+            .bearer_auth(jwt)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(transport)?;
+        let v: Option<Vec<serde_json::Value>> = json_answer(res).await?;
+        Ok(v.unwrap_or_default())
+    }
+
     /// `DELETE /v1/decisions/{id}` or `DELETE /v1/decisions?ip=|range=` with a machine JWT;
     /// returns how many were deleted.
     pub async fn delete_decisions(&self, jwt: &str, id: Option<i64>, query: &[(&str, String)]) -> Result<u64, LapiError> {

@@ -1,0 +1,209 @@
+//! The Alerts pages: the filtered list (newest first, a page at a time) and one alert with its
+//! source, its events and the decisions it made. Filters live in the URL, so a filtered list can
+//! be linked to ("Why?" on a Live Decisions row links here with the address).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+
+use crate::alerts::model::{Alert, AlertQuery};
+use crate::alerts::rpc::{get_alert, list_alerts};
+use crate::components::error_message::ErrorMessage;
+use crate::components::layout::Layout;
+use crate::decisions::page::js_escape;
+use crate::i18n::*;
+
+const FILTERS: [&str; 6] = ["q", "scenario", "origin", "machine", "since", "until"];
+
+fn query_from_url(q: &leptos_router::params::ParamsMap) -> AlertQuery {
+    let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+    AlertQuery {
+        q: get("q"),
+        scenario: get("scenario"),
+        origin: get("origin"),
+        machine: get("machine"),
+        since: get("since"),
+        until: get("until"),
+        page: get("page").and_then(|p| p.parse().ok()),
+        per_page: get("per_page").and_then(|p| p.parse().ok()),
+    }
+}
+
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query_map = use_query_map();
+    let location = use_location();
+    let page = Resource::new(move || query_map.try_with(query_from_url).unwrap_or_default(), list_alerts);
+    let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
+    let page_link = move |n: usize| {
+        let mut qs: Vec<String> = query_map.with(|q| {
+            FILTERS.iter().filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", js_escape(&v)))).collect()
+        });
+        qs.push(format!("page={n}"));
+        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
+    };
+    view! {
+        <Layout>
+            <h1>{t!(i18n, alerts_title)}</h1>
+            <p class="lead">{t!(i18n, alerts_intro)}</p>
+            <form method="get" class="filters" role="search" data-testid="alert-filters">
+                <label for="a-q">{t!(i18n, decisions_filter_ip)}</label>
+                <input id="a-q" name="q" value=param("q") placeholder="203.0.113.0/24" />
+                <label for="a-scenario">{t!(i18n, alerts_scenario)}</label>
+                <input id="a-scenario" name="scenario" value=param("scenario") placeholder="crowdsecurity/http-probing" />
+                <label for="a-origin">{t!(i18n, col_origin)}</label>
+                <input id="a-origin" name="origin" value=param("origin") />
+                <label for="a-machine">{t!(i18n, alerts_machine)}</label>
+                <input id="a-machine" name="machine" value=param("machine") />
+                <label for="a-since">{t!(i18n, alerts_since)}</label>
+                <input id="a-since" name="since" value=param("since") placeholder="24h" size="5" />
+                <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
+            </form>
+            <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                        Ok(p) if p.rows.is_empty() => view! { <p class="empty" data-testid="alerts-empty">{t!(i18n, alerts_empty)}</p> }.into_any(),
+                        Ok(p) => {
+                            let (current, more) = (p.page, p.more);
+                            view! {
+                                <table class="table" data-testid="alerts-table">
+                                    <thead><tr>
+                                        <th scope="col">{t!(i18n, alerts_started)}</th>
+                                        <th scope="col">{t!(i18n, alerts_source)}</th>
+                                        <th scope="col">{t!(i18n, alerts_scenario)}</th>
+                                        <th scope="col">{t!(i18n, alerts_events)}</th>
+                                        <th scope="col">{t!(i18n, alerts_decisions)}</th>
+                                        <th scope="col">{t!(i18n, alerts_machine)}</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {p.rows.into_iter().map(|a| view! { <AlertRow a=a /> }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <nav class="pager" aria-label=move || t_string!(i18n, decisions_pages)>
+                                    {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">{t!(i18n, decisions_prev)}</a> })}
+                                    " "<span>{current}</span>" "
+                                    {more.then(|| view! { <a href=page_link(current + 1) rel="next" data-testid="alerts-next">{t!(i18n, decisions_next)}</a> })}
+                                </nav>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </Layout>
+    }
+}
+
+#[component]
+fn AlertRow(a: Alert) -> impl IntoView {
+    let active = a.active_decisions();
+    let total = a.decisions.len();
+    view! {
+        <tr data-testid="alert-row" data-id=a.id>
+            <td><a href=format!("/security/alerts/{}", a.id)><time datetime=a.started_at.clone()>{a.started_at.clone()}</time></a></td>
+            <td><code>{a.source_value.clone()}</code>{a.country.clone().map(|c| view! { " "<span class="badge">{c}</span> })}</td>
+            <td>{a.scenario.clone()}</td>
+            <td>{a.events_count}</td>
+            <td>{active}" / "{total}</td>
+            <td>{a.machine.clone()}</td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn AlertDetailPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let params = use_params_map();
+    let alert = Resource::new(
+        move || params.try_with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0)).unwrap_or(0),
+        get_alert,
+    );
+    view! {
+        <Layout>
+            <p><a href="/security/alerts">"‹ "{t!(i18n, alerts_back)}</a></p>
+            <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
+                {move || Suspend::new(async move {
+                    match alert.await {
+                        Err(e) => view! { <h1>{t!(i18n, alerts_title)}</h1><ErrorMessage error=e /> }.into_any(),
+                        Ok(a) => view! { <AlertDetail a=a /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Layout>
+    }
+}
+
+#[component]
+fn AlertDetail(a: Alert) -> impl IntoView {
+    let i18n = use_i18n();
+    let source = [
+        Some(format!("{} {}", a.source_scope, a.source_value)),
+        a.source_range.clone(),
+        a.country.clone(),
+        match (&a.as_number, &a.as_name) {
+            (Some(n), Some(name)) => Some(format!("AS{n} {name}")),
+            (Some(n), None) => Some(format!("AS{n}")),
+            (None, Some(name)) => Some(name.clone()),
+            (None, None) => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    view! {
+        <article data-testid="alert-detail" data-id=a.id>
+            <h1>{a.scenario.clone()}</h1>
+            <p class="lead">{a.message.clone()}</p>
+            <dl class="facts">
+                <dt>{t!(i18n, alerts_source)}</dt><dd data-testid="alert-source">{source}</dd>
+                <dt>{t!(i18n, alerts_started)}</dt><dd><time datetime=a.started_at.clone()>{a.started_at.clone()}</time></dd>
+                <dt>{t!(i18n, alerts_stopped)}</dt><dd><time datetime=a.stopped_at.clone()>{a.stopped_at.clone()}</time></dd>
+                <dt>{t!(i18n, alerts_machine)}</dt><dd>{a.machine.clone()}</dd>
+                <dt>{t!(i18n, alerts_events)}</dt><dd>{a.events_count}</dd>
+            </dl>
+            <h2>{t!(i18n, alerts_decisions)}</h2>
+            {if a.decisions.is_empty() {
+                view! { <p class="empty">{t!(i18n, alerts_no_decisions)}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" data-testid="alert-decisions">
+                        <thead><tr>
+                            <th scope="col">{t!(i18n, col_value)}</th>
+                            <th scope="col">{t!(i18n, col_action)}</th>
+                            <th scope="col">{t!(i18n, col_origin)}</th>
+                            <th scope="col">{t!(i18n, alerts_remaining)}</th>
+                        </tr></thead>
+                        <tbody>
+                            {a.decisions.iter().map(|d| view! {
+                                <tr data-testid="alert-decision" data-active=d.active.to_string()>
+                                    <td><code>{d.value.clone()}</code></td>
+                                    <td>{d.kind.clone()}</td>
+                                    <td>{d.origin.clone()}</td>
+                                    <td>{if d.active { d.duration.clone() } else { t_string!(i18n, alerts_expired).to_owned() }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <h2>{t!(i18n, alerts_events)}</h2>
+            {if a.events.is_empty() {
+                view! { <p class="empty" data-testid="alert-no-events">{t!(i18n, alerts_no_events)}</p> }.into_any()
+            } else {
+                view! {
+                    <ol class="events" data-testid="alert-events">
+                        {a.events.iter().map(|e| view! {
+                            <li>
+                                <time datetime=e.timestamp.clone()>{e.timestamp.clone()}</time>
+                                <dl class="meta">
+                                    {e.meta.iter().map(|(k, v)| view! { <dt>{k.clone()}</dt><dd><code>{v.clone()}</code></dd> }).collect_view()}
+                                </dl>
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </article>
+    }
+}

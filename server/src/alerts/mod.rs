@@ -1,0 +1,100 @@
+//! Alerts, read from the engine's LAPI with the machine's credentials (the session manual bans
+//! use). The LAPI filters by address or range, scenario, origin and age; the machine filter and
+//! the page are cut here (the LAPI has neither an offset nor a machine filter). Read-only.
+
+pub mod convert;
+
+use app::alerts::model::{Alert, AlertFilter, AlertPage, AlertTarget, ALERTS_DEPTH_MAX};
+use app::error::AppError;
+use app::services::AlertService;
+
+use crate::crowdsec::lapi::MachineSession;
+
+#[derive(Clone)]
+pub struct Alerts {
+    session: MachineSession,
+}
+
+impl Alerts {
+    pub fn new(session: MachineSession) -> Self {
+        Alerts { session }
+    }
+}
+
+/// The LAPI query of a filter, asking for at most `limit` alerts.
+fn lapi_query(f: &AlertFilter, limit: usize) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
+    match f.target {
+        Some(AlertTarget::Ip(ip)) => q.push(("ip", ip.to_string())),
+        Some(AlertTarget::Range(net)) => q.push(("range", net.to_string())),
+        None => {}
+    }
+    for (key, value) in [("scenario", &f.scenario), ("origin", &f.origin), ("since", &f.since), ("until", &f.until)] {
+        if let Some(v) = value {
+            q.push((key, v.clone()));
+        }
+    }
+    q.push(("limit", limit.to_string()));
+    q
+}
+
+#[async_trait::async_trait]
+impl AlertService for Alerts {
+    async fn list(&self, f: &AlertFilter) -> Result<AlertPage, AppError> {
+        let start = (f.page - 1) * f.per_page;
+        // One more than the page shows, to know whether another follows; with a machine filter the
+        // LAPI cannot narrow, so as deep as paging goes.
+        let limit = if f.machine.is_some() { ALERTS_DEPTH_MAX } else { start + f.per_page + 1 };
+        let query = lapi_query(f, limit);
+        let raw = self
+            .session
+            .call(|t| {
+                let query = query.clone();
+                async move { self.session.engine().lapi().list_alerts(&t, &query).await }
+            })
+            .await?;
+        let mut rows: Vec<Alert> = raw
+            .iter()
+            .map(|v| convert::alert(v, false))
+            .filter(|a| f.machine.as_ref().is_none_or(|m| &a.machine == m))
+            .collect();
+        rows.sort_by(|a, b| b.id.cmp(&a.id));
+        let more = rows.len() > start + f.per_page;
+        let rows = rows.into_iter().skip(start).take(f.per_page).collect();
+        Ok(AlertPage { rows, page: f.page, per_page: f.per_page, more })
+    }
+
+    async fn get(&self, id: i64) -> Result<Alert, AppError> {
+        if id <= 0 {
+            return Err(AppError::NotFound);
+        }
+        let found = self
+            .session
+            .call(|t| async move { self.session.engine().lapi().find_alert(&t, id).await })
+            .await?;
+        found.map(|v| convert::alert(&v, true)).ok_or(AppError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::alerts::model::AlertQuery;
+
+    #[test]
+    fn filters_become_the_lapi_query() {
+        let f = AlertQuery {
+            q: Some("203.0.113.0/24".into()),
+            scenario: Some("crowdsecurity/http-probing".into()),
+            since: Some("2d".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
+        let q = lapi_query(&f, 51);
+        assert_eq!(
+            q,
+            [("range", "203.0.113.0/24".to_owned()), ("scenario", "crowdsecurity/http-probing".to_owned()), ("since", "48h".to_owned()), ("limit", "51".to_owned())]
+        );
+    }
+}
