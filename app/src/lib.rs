@@ -16,6 +16,7 @@ pub use i18n_module::i18n;
 // One folder per topic, each holding its types (`model`), server functions (`rpc`) and page.
 pub mod accounts;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod components;
 pub mod console;
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view={Lazy::<HubItemRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view={Lazy::<ProxyHostsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                 </Routes>
             </Router>

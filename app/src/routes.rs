@@ -9,6 +9,7 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::accounts::page::SettingsPage;
 use crate::alerts::page::{AlertDetailPage, AlertsPage};
+use crate::audit::page::AuditPage;
 use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
 use crate::hub::page::{HubItemPage, HubPage};
@@ -50,5 +51,7 @@ lazy_page!(/// `/security/console`.
     ConsoleRoute => ConsolePage);
 lazy_page!(/// `/proxy-hosts`.
     ProxyHostsRoute => ProxyHostsPage);
+lazy_page!(/// `/audit` (administrators).
+    AuditRoute => AuditPage);
 lazy_page!(/// `/settings`.
     SettingsRoute => SettingsPage);

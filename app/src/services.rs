@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::alerts::model::{Alert, AlertFilter, AlertPage};
+use crate::audit::model::{AuditFilter, AuditPage};
 use crate::error::AppError;
 use crate::decisions::model::{
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
@@ -89,6 +90,12 @@ pub trait AlertService: Send + Sync {
     async fn get(&self, id: i64) -> Result<Alert, AppError>;
 }
 
+/// The audit log: read by administrators only (it names who did what).
+#[async_trait::async_trait]
+pub trait AuditService: Send + Sync {
+    async fn list(&self, actor: &Admin, filter: &AuditFilter) -> Result<AuditPage, AppError>;
+}
+
 /// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled
 /// back on failure by the implementation).
 #[async_trait::async_trait]
@@ -128,6 +135,7 @@ pub struct Services {
     pub security: Arc<dyn SecurityService>,
     pub decisions: Arc<dyn DecisionService>,
     pub alerts: Arc<dyn AlertService>,
+    pub audit: Arc<dyn AuditService>,
     pub hub: Arc<dyn HubService>,
     pub proxy: Arc<dyn ProxyService>,
     pub console: Arc<dyn ConsoleService>,

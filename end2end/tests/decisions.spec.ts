@@ -67,6 +67,16 @@ test("decisions appear live, a manual ban is listed, and unban reaches the engin
   await expect(page.getByTestId("alert-detail")).toBeVisible();
   await expect(page.getByTestId("alert-decisions")).toContainText(banned);
   await expect(page.getByTestId("alert-no-events")).toBeVisible();
+  // The audit log names the ban and who made it.
+  await page.getByTestId("audit-link").click();
+  await expect(page).toHaveURL(/\/audit$/);
+  await ready(page, info);
+  await page.getByLabel("Action").fill("decision.ban");
+  await page.getByLabel("What").fill(banned);
+  await page.getByRole("button", { name: "Filter" }).click();
+  const auditRow = page.getByTestId("audit-row").first();
+  await expect(auditRow).toContainText("decision.ban");
+  await expect(auditRow).toContainText(banned);
   await page.goto("/security/decisions");
   await ready(page, info);
 

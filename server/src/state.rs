@@ -106,6 +106,7 @@ impl AppState {
             security: Arc::new(crowdsec.clone()),
             decisions: Arc::new(decisions.clone()),
             alerts: Arc::new(crate::alerts::Alerts::new(session)),
+            audit: Arc::new(crate::audit::Audit::new(db.clone())),
             hub: Arc::new(hub.clone()),
             proxy: Arc::new(proxy.clone()),
             console: Arc::new(console.clone()),

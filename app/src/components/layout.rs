@@ -76,6 +76,7 @@ fn UserMenu(principal: Principal) -> impl IntoView {
                 <span data-testid="current-username">{principal.username}</span>
             </span>
             <span class="badge" data-testid="current-role">{move || role_label(i18n, role)}</span>
+            {(role == Role::Admin).then(|| view! { <a href="/audit" data-testid="audit-link">{t!(i18n, nav_audit)}</a> })}
             <form method="post" action="/logout">
                 <button type="submit" class="btn btn-secondary" data-testid="logout">{t!(i18n, logout)}</button>
             </form>

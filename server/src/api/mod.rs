@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod alerts;
+pub mod audit;
 pub mod console;
 pub mod crowdsec;
 pub mod decision_import;
@@ -36,6 +37,7 @@ where
         .merge(crowdsec::routes())
         .merge(decisions::routes())
         .merge(alerts::routes())
+        .merge(audit::routes())
         .merge(decision_import::routes())
         .merge(hub::routes())
         .merge(console::routes())

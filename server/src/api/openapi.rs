@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(
         title = "Charon REST API",
-        description = "Charon's console over HTTP: the CrowdSec engine, Live Decisions, alerts, the allowlist, Hub presets, Console enrollment, diagnostics, proxy hosts, users and API tokens. Authenticate with an API token (`Authorization: Bearer …`, created under Settings or with `charon admin token create`) or the session cookie. Viewers may call the operations without the `admin` role; everything else answers them 403.",
+        description = "Charon's console over HTTP: the CrowdSec engine, Live Decisions, alerts, the audit log, the allowlist, Hub presets, Console enrollment, diagnostics, proxy hosts, users and API tokens. Authenticate with an API token (`Authorization: Bearer …`, created under Settings or with `charon admin token create`) or the session cookie. Viewers may call the operations without the `admin` role; everything else answers them 403.",
         license(name = "MIT")
     ),
     tags(
@@ -24,6 +24,7 @@ use utoipa_axum::routes;
         (name = "engine", description = "The CrowdSec engine and its bouncer key"),
         (name = "decisions", description = "Live Decisions and the allowlist"),
         (name = "alerts", description = "Alerts: which scenario fired on which source, and what it decided"),
+        (name = "audit", description = "The audit log: who changed what through Charon"),
         (name = "hub", description = "Hub presets"),
         (name = "console", description = "CrowdSec Console enrollment and diagnostics"),
         (name = "proxy", description = "Proxy hosts and the data plane"),

@@ -4,6 +4,7 @@
 mod common;
 
 mod alerts;
+mod audit;
 mod authz;
 mod cli;
 mod console;

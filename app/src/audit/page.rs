@@ -1,0 +1,97 @@
+//! The Audit page (administrators): who changed what through Charon, newest first, filtered by
+//! actor, action, text and age; the filters live in the URL.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_query_map};
+
+use crate::audit::model::AuditQuery;
+use crate::audit::rpc::list_audit;
+use crate::components::error_message::ErrorMessage;
+use crate::components::layout::Layout;
+use crate::decisions::page::js_escape;
+use crate::i18n::*;
+
+const FILTERS: [&str; 4] = ["actor", "action", "q", "since"];
+
+fn query_from_url(q: &leptos_router::params::ParamsMap) -> AuditQuery {
+    let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+    AuditQuery {
+        actor: get("actor"),
+        action: get("action"),
+        q: get("q"),
+        since: get("since"),
+        page: get("page").and_then(|p| p.parse().ok()),
+        per_page: get("per_page").and_then(|p| p.parse().ok()),
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query_map = use_query_map();
+    let location = use_location();
+    let page = Resource::new(move || query_map.try_with(query_from_url).unwrap_or_default(), list_audit);
+    let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
+    let page_link = move |n: usize| {
+        let mut qs: Vec<String> = query_map.with(|q| {
+            FILTERS.iter().filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", js_escape(&v)))).collect()
+        });
+        qs.push(format!("page={n}"));
+        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
+    };
+    view! {
+        <Layout>
+            <h1>{t!(i18n, audit_title)}</h1>
+            <p class="lead">{t!(i18n, audit_intro)}</p>
+            <form method="get" class="filters" role="search" data-testid="audit-filters">
+                <label for="au-actor">{t!(i18n, audit_actor)}</label>
+                <input id="au-actor" name="actor" value=param("actor") />
+                <label for="au-action">{t!(i18n, audit_action)}</label>
+                <input id="au-action" name="action" value=param("action") placeholder="decision" />
+                <label for="au-q">{t!(i18n, audit_target)}</label>
+                <input id="au-q" name="q" value=param("q") />
+                <label for="au-since">{t!(i18n, alerts_since)}</label>
+                <input id="au-since" name="since" value=param("since") placeholder="7d" size="5" />
+                <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
+            </form>
+            <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                        Ok(p) if p.rows.is_empty() => view! { <p class="empty" data-testid="audit-empty">{t!(i18n, audit_empty)}</p> }.into_any(),
+                        Ok(p) => {
+                            let (current, pages) = (p.page, (p.total as usize).div_ceil(p.per_page).max(1));
+                            let total = p.total;
+                            view! {
+                                <p class="hint" data-testid="audit-total">{t!(i18n, audit_total, total = move || total)}</p>
+                                <table class="table" data-testid="audit-table">
+                                    <thead><tr>
+                                        <th scope="col">{t!(i18n, audit_when)}</th>
+                                        <th scope="col">{t!(i18n, audit_actor)}</th>
+                                        <th scope="col">{t!(i18n, audit_action)}</th>
+                                        <th scope="col">{t!(i18n, audit_target)}</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {p.rows.into_iter().map(|e| view! {
+                                            <tr data-testid="audit-row" data-action=e.action.clone()>
+                                                <td><time datetime=e.at.clone()>{e.at.clone()}</time></td>
+                                                <td>{e.actor.clone()}</td>
+                                                <td><code>{e.action.clone()}</code></td>
+                                                <td>{e.detail.clone()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <nav class="pager" aria-label=move || t_string!(i18n, decisions_pages)>
+                                    {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">{t!(i18n, decisions_prev)}</a> })}
+                                    " "<span>{current}" / "{pages}</span>" "
+                                    {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">{t!(i18n, decisions_next)}</a> })}
+                                </nav>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </Layout>
+    }
+}
