@@ -91,7 +91,6 @@ pub fn App() -> impl IntoView {
     view! {
         <I18nContextProvider>
             <Title text="Charon" />
-            <components::hydration::HydrationMarker />
             // SsrMode::Async: every page is sent complete, resources resolved, so it reads without
             // JavaScript (out-of-order streaming would need a script to place suspended content).
             <Router>

@@ -62,6 +62,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         <main id="main" tabindex="-1">
             {children()}
         </main>
+        <crate::components::hydration::HydrationMarker />
     }
 }
 

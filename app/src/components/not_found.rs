@@ -16,5 +16,6 @@ pub fn NotFound() -> impl IntoView {
                 <p><a href="/security">{t!(i18n, not_found_back)}</a></p>
             </div>
         </main>
+        <crate::components::hydration::HydrationMarker />
     }
 }

@@ -60,5 +60,6 @@ pub fn LoginPage() -> impl IntoView {
                 <LanguageSwitcher />
             </div>
         </main>
+        <crate::components::hydration::HydrationMarker />
     }
 }

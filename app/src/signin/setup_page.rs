@@ -81,5 +81,6 @@ pub fn SetupPage() -> impl IntoView {
                 <LanguageSwitcher />
             </div>
         </main>
+        <crate::components::hydration::HydrationMarker />
     }
 }
