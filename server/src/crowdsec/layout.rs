@@ -221,6 +221,11 @@ impl Layout {
                 "type": "sqlite",
                 "db_path": cfg(&self.database()),
                 "use_wal": true,
+                // One connection: the LAPI's own writers then queue in Go instead of meeting in
+                // SQLite, where a transaction that read before another connection wrote fails at
+                // once with "database is locked" whatever the busy timeout (a bulk `cscli decisions
+                // import` against a bouncer's `last_pull` update, seen here with one poller).
+                "max_open_conns": 1,
                 "flush": { "max_items": 5000, "max_age": "7d" }
             },
             "api": {
