@@ -27,7 +27,10 @@ fn keys(path: &Path) -> BTreeSet<String> {
 }
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+    // Read when the script runs, not when it was compiled: checkouts at other paths share one
+    // target directory (`.ci/run`), and cargo reuses the compiled script across them.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("locales");
     println!("cargo::rerun-if-changed={}", dir.display());
     let default = keys(&dir.join(format!("{DEFAULT}.json")));
     let mut problems = Vec::new();
