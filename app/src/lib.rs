@@ -15,6 +15,7 @@ pub use i18n_module::i18n;
 
 // One folder per topic, each holding its types (`model`), server functions (`rpc`) and page.
 pub mod accounts;
+pub mod age;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::age::Age;
 use crate::decisions::model::IpOrRange;
 use crate::error::{AppError, ErrorCode};
 
@@ -58,25 +59,6 @@ fn field(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// `30s`, `15m`, `24h`, `7d` → a Go duration the LAPI reads (`7d` → `168h`); at most ten years.
-fn age(v: &str) -> Result<String, AppError> {
-    let bad = || AppError::from(ErrorCode::DurationInvalid);
-    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let hours_max = 10 * 366 * 24;
-    let ok = match unit {
-        "s" => n <= hours_max * 3600,
-        "m" => n <= hours_max * 60,
-        "h" => n <= hours_max,
-        "d" => n <= hours_max / 24,
-        _ => false,
-    };
-    if !ok || n == 0 {
-        return Err(bad());
-    }
-    Ok(if unit == "d" { format!("{}h", n * 24) } else { format!("{n}{unit}") })
-}
-
 /// Scenario, origin and machine names: printable, no spaces, bounded.
 fn name(v: &str, code: ErrorCode) -> Result<String, AppError> {
     let ok = v.len() <= 200 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c));
@@ -100,8 +82,8 @@ impl AlertQuery {
             scenario: field(&self.scenario).map(|s| name(s, ErrorCode::ValueInvalid)).transpose()?,
             origin: field(&self.origin).map(|s| name(s, ErrorCode::OriginInvalid)).transpose()?,
             machine: field(&self.machine).map(|s| name(s, ErrorCode::ValueInvalid)).transpose()?,
-            since: field(&self.since).map(age).transpose()?,
-            until: field(&self.until).map(age).transpose()?,
+            since: field(&self.since).map(|v| Age::parse(v).map(|a| a.to_go())).transpose()?,
+            until: field(&self.until).map(|v| Age::parse(v).map(|a| a.to_go())).transpose()?,
             page,
             per_page,
         })

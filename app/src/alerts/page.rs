@@ -9,7 +9,7 @@ use crate::alerts::model::{Alert, AlertQuery};
 use crate::alerts::rpc::{get_alert, list_alerts};
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::Layout;
-use crate::decisions::page::js_escape;
+use crate::components::query_link;
 use crate::i18n::*;
 
 const FILTERS: [&str; 6] = ["q", "scenario", "origin", "machine", "since", "until"];
@@ -36,11 +36,8 @@ pub fn AlertsPage() -> impl IntoView {
     let page = Resource::new(move || query_map.try_with(query_from_url).unwrap_or_default(), list_alerts);
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
-        let mut qs: Vec<String> = query_map.with(|q| {
-            FILTERS.iter().filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", js_escape(&v)))).collect()
-        });
-        qs.push(format!("page={n}"));
-        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
+        let path = location.pathname.try_get().unwrap_or_default();
+        query_map.with(|q| query_link::page_link(&path, q, &FILTERS, n))
     };
     view! {
         <Layout>

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::age::Age;
 use crate::error::{AppError, ErrorCode};
 
 pub const AUDIT_PER_PAGE: usize = 50;
@@ -39,24 +40,6 @@ fn field(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// `30s`, `15m`, `24h`, `7d` → seconds (at most ten years).
-fn seconds(v: &str) -> Result<i64, AppError> {
-    let bad = || AppError::from(ErrorCode::DurationInvalid);
-    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    match n.checked_mul(unit) {
-        Some(s) if s > 0 && s <= 10 * 366 * 86_400 => Ok(s),
-        _ => Err(bad()),
-    }
-}
-
 impl AuditQuery {
     pub fn parse(&self) -> Result<AuditFilter, AppError> {
         let name = |v: &str, code: ErrorCode| -> Result<String, AppError> {
@@ -71,7 +54,7 @@ impl AuditQuery {
             actor: field(&self.actor).map(|a| name(a, ErrorCode::UsernameInvalid)).transpose()?,
             action: field(&self.action).map(|a| name(a, ErrorCode::NameInvalid)).transpose()?,
             q,
-            since_secs: field(&self.since).map(seconds).transpose()?,
+            since_secs: field(&self.since).map(|v| Age::parse(v).map(|a| a.seconds())).transpose()?,
             page: self.page.unwrap_or(1).max(1),
             per_page: self.per_page.unwrap_or(AUDIT_PER_PAGE).clamp(1, AUDIT_PER_PAGE_MAX),
         })

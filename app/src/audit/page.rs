@@ -8,7 +8,7 @@ use crate::audit::model::AuditQuery;
 use crate::audit::rpc::list_audit;
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::Layout;
-use crate::decisions::page::js_escape;
+use crate::components::query_link;
 use crate::i18n::*;
 
 const FILTERS: [&str; 4] = ["actor", "action", "q", "since"];
@@ -33,11 +33,8 @@ pub fn AuditPage() -> impl IntoView {
     let page = Resource::new(move || query_map.try_with(query_from_url).unwrap_or_default(), list_audit);
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
-        let mut qs: Vec<String> = query_map.with(|q| {
-            FILTERS.iter().filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", js_escape(&v)))).collect()
-        });
-        qs.push(format!("page={n}"));
-        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
+        let path = location.pathname.try_get().unwrap_or_default();
+        query_map.with(|q| query_link::page_link(&path, q, &FILTERS, n))
     };
     view! {
         <Layout>

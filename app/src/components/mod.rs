@@ -1,9 +1,11 @@
 //! Pieces every page uses: the layout with the current user, error messages, the language
-//! switcher, the hydration marker, Server-Sent Events subscriptions and the 404 page.
+//! switcher, the hydration marker, Server-Sent Events subscriptions, the 404 page and links that
+//! keep a list's filters.
 
 pub mod error_message;
 pub mod hydration;
 pub mod language_switcher;
 pub mod layout;
 pub mod not_found;
+pub mod query_link;
 pub mod server_events;

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::components::error_message::ErrorMessage;
+use crate::components::query_link::{self, encode};
 use crate::components::layout::{CurrentUser, Layout};
 use crate::decisions::allowlist_panel::AllowlistSection;
 use crate::decisions::import_panel::ImportPanel;
@@ -126,18 +127,8 @@ fn DecisionsView() -> impl IntoView {
     );
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
-        let mut pairs: Vec<(String, String)> = query_map.with(|q| {
-            ["q", "origin", "scenario", "type", "sort", "per_page"]
-                .iter()
-                .filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
-                .collect()
-        });
-        pairs.push(("page".into(), n.to_string()));
-        let qs: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", js_escape(v)))
-            .collect();
-        format!("{}?{}", location.pathname.try_get().unwrap_or_default(), qs.join("&"))
+        let path = location.pathname.try_get().unwrap_or_default();
+        query_map.with(|q| query_link::page_link(&path, q, &["q", "origin", "scenario", "type", "sort", "per_page"], n))
     };
 
     view! {
@@ -264,19 +255,6 @@ pub fn flag(code: &str) -> String {
         .collect()
 }
 
-pub(crate) fn js_escape(v: &str) -> String {
-    v.chars()
-        .map(|c| match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '~' | ':' => c.to_string(),
-            '/' => "%2F".into(),
-            other => {
-                let mut buf = [0u8; 4];
-                other.encode_utf8(&mut buf).bytes().map(|b| format!("%{b:02X}")).collect()
-            }
-        })
-        .collect()
-}
-
 #[component]
 fn DecisionRow(
     d: Decision,
@@ -308,7 +286,7 @@ fn DecisionRow(
                 {d.scenario.clone()}
                 // The alert behind it: alerts about this address or range, newest first.
                 {(!d.not_enforced).then(|| view! {
-                    " "<a href=format!("/security/alerts?q={}", js_escape(&d.value)) data-testid="why"
+                    " "<a href=format!("/security/alerts?q={}", encode(&d.value)) data-testid="why"
                         aria-label=format!("{} {}", t_string!(i18n, decisions_why_label), d.value)>{t!(i18n, decisions_why)}</a>
                 })}
             </td>
