@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::alerts::model::{Alert, AlertFilter, AlertPage};
 use crate::audit::model::{AuditFilter, AuditPage};
 use crate::error::AppError;
-use crate::decisions::model::{
+use crate::decisions::model::{AllowFor, UnbannedAndAllowed, 
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
@@ -74,6 +74,9 @@ pub trait DecisionService: Send + Sync {
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError>;
     async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
+    /// Deletes every decision covering the address or range at the engine and allowlists it
+    /// for a while, in one step: when the engine refuses the deletion, the allowlist is as before.
+    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError>;
     /// Reads the list and starts sending its decisions to the engine in batches, in the
     /// background; answers at once with the job's id and size (`ListInvalid` when the list cannot
     /// be read, `LapiUnavailable` when the engine does not answer).

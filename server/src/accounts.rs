@@ -45,7 +45,7 @@ impl Accounts {
         users::set_password(&self.db, user.id, &hash).await.map_err(internal)?;
         sessions::delete_for_user(&self.db, user.id).await.map_err(internal)?;
         let revoked = api_tokens::revoke_created_by(&self.db, user.id, now()).await.map_err(internal)?;
-        audit::record(&self.db, now(), actor.username(), "user.reset_password", &format!("{} ({revoked} tokens revoked)", user.username)).await;
+        audit::by(&self.db, actor, "user.reset_password", &user.username, &format!("password reset, sessions ended, {revoked} tokens revoked")).await;
         Ok(revoked)
     }
 
@@ -54,7 +54,7 @@ impl Accounts {
             .await
             .map_err(internal)?;
         if n > 0 {
-            audit::record(&self.db, now(), actor.username(), "token.revoke", &format!("{n} named {name}")).await;
+            audit::by(&self.db, actor, "token.revoke", name, &format!("{n} tokens revoked")).await;
         }
         Ok(n)
     }
@@ -83,7 +83,7 @@ impl AccountService for Accounts {
                 users::InsertError::Taken => AppError::Invalid { code: ErrorCode::UsernameTaken },
                 users::InsertError::Db(e) => internal(e),
             })?;
-        audit::record(&self.db, now(), actor.username(), "user.create", &format!("{} ({})", row.username, role.as_str())).await;
+        audit::by(&self.db, actor, "user.create", &row.username, &format!("role {}", role.as_str())).await;
         Ok(row.summary())
     }
 
@@ -111,7 +111,7 @@ impl AccountService for Accounts {
         )
         .await
         .map_err(internal)?;
-        audit::record(&self.db, now(), actor.username(), "token.create", &format!("#{} {} ({})", row.id, row.name, role.as_str())).await;
+        audit::by(&self.db, actor, "token.create", &row.name, &format!("#{} role {}", row.id, role.as_str())).await;
         Ok(NewApiToken { summary: row.summary(), token })
     }
 
@@ -120,7 +120,7 @@ impl AccountService for Accounts {
             .await
             .map_err(internal)?
             .ok_or(AppError::NotFound)?;
-        audit::record(&self.db, now(), actor.username(), "token.revoke", &format!("#{} {}", row.id, row.name)).await;
+        audit::by(&self.db, actor, "token.revoke", &row.name, &format!("#{} revoked", row.id)).await;
         Ok(())
     }
 }

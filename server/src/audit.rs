@@ -27,6 +27,7 @@ impl AuditService for Audit {
             actor: f.actor.as_deref(),
             action: f.action.as_deref(),
             text: f.q.as_deref(),
+            target: None,
             since: f.since_secs.map(|s| now - s),
             limit: f.per_page as i64,
             offset: ((f.page - 1) * f.per_page) as i64,
@@ -37,7 +38,17 @@ impl AuditService for Audit {
         })?;
         let rows = rows
             .into_iter()
-            .map(|r| AuditEntry { id: r.id, at: crate::support::time::rfc3339(r.at), actor: r.actor, action: r.action, detail: r.detail })
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: crate::support::time::rfc3339(r.at),
+                actor: r.actor,
+                via: r.via,
+                address: r.address,
+                action: r.action,
+                target: r.target,
+                detail: r.detail,
+                result: r.result,
+            })
             .collect();
         Ok(AuditPage { rows, total, page: f.page, per_page: f.per_page })
     }

@@ -163,7 +163,7 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
     let db = crate::db::connect(&config.database_path()).await?;
     let accounts = Accounts::new(db.clone());
     // Whoever can run this command can read the data dir: they act as the administrator `cli`.
-    let cli = Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli })
+    let cli = Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None })
         .expect("an admin principal");
     match command {
         AdminCommand::Create { username, password_stdin: _, role } => {

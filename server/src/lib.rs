@@ -16,6 +16,7 @@ pub mod crowdsec;
 pub mod db;
 pub mod decisions;
 pub mod geo;
+pub mod housekeeping;
 pub mod listener;
 pub mod locale;
 pub mod proxy;

@@ -98,6 +98,8 @@ impl AppState {
             Arc::new(geo::Geo::open(config.geoip_db.as_deref())),
             allowlist,
         );
+        decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
+        tokio::spawn(crate::housekeeping::run(db.clone(), decisions.allowlist_store().clone(), config.audit_retention_days));
         let console = console::Console::new(db.clone(), crowdsec.clone(), &config);
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());

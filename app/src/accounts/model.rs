@@ -56,6 +56,24 @@ pub struct Principal {
     pub username: String,
     pub role: Role,
     pub method: AuthMethod,
+    /// The API token's name, when a token acts for its creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+    /// The address the request came from (the audit log records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Principal {
+    /// Through what the caller acts, for the audit log: `web UI`, `API token "name"`, `CLI`.
+    pub fn via(&self) -> String {
+        match (self.method, &self.token_name) {
+            (AuthMethod::Session, _) => "web UI".to_owned(),
+            (AuthMethod::Token, Some(name)) => format!("API token \"{name}\""),
+            (AuthMethod::Token, None) => "API token".to_owned(),
+            (AuthMethod::Cli, _) => "CLI".to_owned(),
+        }
+    }
 }
 
 /// Proof that the caller may change things or read secrets. [`Admin::check`] is the only way to

@@ -8,7 +8,9 @@ use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use crate::alerts::model::{Alert, AlertQuery};
 use crate::alerts::rpc::{get_alert, list_alerts};
 use crate::components::error_message::ErrorMessage;
-use crate::components::layout::Layout;
+use crate::components::layout::{CurrentUser, Layout};
+use crate::decisions::allow_for::UnbanAndAllowForm;
+use crate::decisions::rpc::UnbanAndAllow;
 use crate::components::query_link;
 use crate::i18n::*;
 
@@ -148,6 +150,7 @@ fn AlertDetail(a: Alert) -> impl IntoView {
     .flatten()
     .collect::<Vec<_>>()
     .join(" · ");
+    let is_address = a.source_scope.eq_ignore_ascii_case("ip") || a.source_scope.eq_ignore_ascii_case("range");
     view! {
         <article data-testid="alert-detail" data-id=a.id>
             <h1>{a.scenario.clone()}</h1>
@@ -159,6 +162,7 @@ fn AlertDetail(a: Alert) -> impl IntoView {
                 <dt>{t!(i18n, alerts_machine)}</dt><dd>{a.machine.clone()}</dd>
                 <dt>{t!(i18n, alerts_events)}</dt><dd>{a.events_count}</dd>
             </dl>
+            {(is_address && a.active_decisions() > 0).then(|| view! { <UnbanFromAlert value=a.source_value.clone() /> })}
             <h2>{t!(i18n, alerts_decisions)}</h2>
             {if a.decisions.is_empty() {
                 view! { <p class="empty">{t!(i18n, alerts_no_decisions)}</p> }.into_any()
@@ -202,5 +206,31 @@ fn AlertDetail(a: Alert) -> impl IntoView {
                 }.into_any()
             }}
         </article>
+    }
+}
+
+/// "Unban and allow for …" of the alert's source, for administrators.
+#[component]
+fn UnbanFromAlert(value: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let user = expect_context::<CurrentUser>().0;
+    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
+    let action = ServerAction::<UnbanAndAllow>::new();
+    view! {
+        <Show when=is_admin>
+            <div class="card" data-testid="alert-unban">
+                <UnbanAndAllowForm value=value.clone() action=action />
+                <div aria-live="polite">
+                    {move || action.value().try_get().flatten().map(|r| match r {
+                        Ok(done) => {
+                            let n = done.unbanned;
+                            let until = done.entry.expires_at.clone().unwrap_or_else(|| t_string!(i18n, allow_for_forever).to_string());
+                            view! { <p class="alert alert-ok" data-testid="unban-allow-done">{t!(i18n, allow_for_done, count = move || n)}" "{until}</p> }.into_any()
+                        }
+                        Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+                    })}
+                </div>
+            </div>
+        </Show>
     }
 }

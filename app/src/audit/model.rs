@@ -68,12 +68,20 @@ pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339.
     pub at: String,
-    /// The user, or `token:<name>` for an API token.
+    /// The user (or `token:<name>` for a token without a creator, `charon` for Charon itself).
     pub actor: String,
+    /// `web UI`, `API token "name"`, `CLI`, `expiry`; empty for the sign-in forms.
+    pub via: String,
+    /// The address the change came from.
+    pub address: String,
     /// `decision.ban`, `allowlist.add`, `hub.install`, …
     pub action: String,
-    /// What was changed, in words (never a secret).
+    /// What was acted on: an address, a domain, an item, a user.
+    pub target: String,
+    /// What changed, in words (never a secret).
     pub detail: String,
+    /// `ok`, or the error.
+    pub result: String,
 }
 
 /// A page of entries, newest first.

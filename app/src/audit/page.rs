@@ -67,14 +67,27 @@ pub fn AuditPage() -> impl IntoView {
                                         <th scope="col">{t!(i18n, audit_actor)}</th>
                                         <th scope="col">{t!(i18n, audit_action)}</th>
                                         <th scope="col">{t!(i18n, audit_target)}</th>
+                                        <th scope="col">{t!(i18n, audit_result)}</th>
                                     </tr></thead>
                                     <tbody>
                                         {p.rows.into_iter().map(|e| view! {
                                             <tr data-testid="audit-row" data-action=e.action.clone()>
                                                 <td><time datetime=e.at.clone()>{e.at.clone()}</time></td>
-                                                <td>{e.actor.clone()}</td>
+                                                <td data-testid="audit-actor">
+                                                    {e.actor.clone()}
+                                                    {(!e.via.is_empty()).then(|| view! { <br /><small class="hint">{e.via.clone()}</small> })}
+                                                    {(!e.address.is_empty()).then(|| view! { <br /><small class="hint">{t!(i18n, audit_from)}" "<code>{e.address.clone()}</code></small> })}
+                                                </td>
                                                 <td><code>{e.action.clone()}</code></td>
-                                                <td>{e.detail.clone()}</td>
+                                                <td data-testid="audit-target">
+                                                    {(!e.target.is_empty()).then(|| view! { <code>{e.target.clone()}</code>" " })}
+                                                    {e.detail.clone()}
+                                                </td>
+                                                <td data-testid="audit-result">{if e.result == "ok" {
+                                                    view! { <span class="badge badge-ok">"ok"</span> }.into_any()
+                                                } else {
+                                                    view! { <span class="badge badge-warn">{e.result.clone()}</span> }.into_any()
+                                                }}</td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>

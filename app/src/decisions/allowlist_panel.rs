@@ -4,9 +4,10 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use crate::components::clock::{format_remaining, now_unix, parse_rfc3339_utc};
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::CurrentUser;
-use crate::decisions::rpc::{list_allowlist, AddAllowlist, RemoveAllowlist, UnbanValues};
+use crate::decisions::rpc::{list_allowlist, AddAllowlist, RemoveAllowlist, UnbanAndAllow, UnbanValues};
 use crate::i18n::*;
 
 /// Settings → Allowlist, as a section of this page: entries, add (offering to unban what the new
@@ -19,7 +20,18 @@ pub fn AllowlistSection() -> impl IntoView {
     let unban_covered = ServerAction::<UnbanValues>::new();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
-    let entries = Resource::new(move || (add.version().try_get().unwrap_or_default(), remove.version().try_get().unwrap_or_default()), |_| list_allowlist());
+    // "Unban and allow" on the same page adds entries too.
+    let unban_allow = use_context::<ServerAction<UnbanAndAllow>>();
+    let entries = Resource::new(
+        move || {
+            (
+                add.version().try_get().unwrap_or_default(),
+                remove.version().try_get().unwrap_or_default(),
+                unban_allow.and_then(|a| a.version().try_get()).unwrap_or_default(),
+            )
+        },
+        |_| list_allowlist(),
+    );
     view! {
         <section class="card" aria-labelledby="allowlist-title" data-testid="allowlist">
             <h2 id="allowlist-title">{t!(i18n, allowlist_title)}</h2>
@@ -35,6 +47,7 @@ pub fn AllowlistSection() -> impl IntoView {
                                     <th scope="col">{t!(i18n, col_value)}</th>
                                     <th scope="col">{t!(i18n, col_reason)}</th>
                                     <th scope="col">{t!(i18n, col_created)}</th>
+                                    <th scope="col">{t!(i18n, col_expires)}</th>
                                     <th scope="col"><span class="visually-hidden">{t!(i18n, allowlist_remove)}</span></th>
                                 </tr></thead>
                                 <tbody>
@@ -45,6 +58,13 @@ pub fn AllowlistSection() -> impl IntoView {
                                             <td><code>{e.value.clone()}</code></td>
                                             <td>{e.reason.clone()}</td>
                                             <td>{e.created_at.clone()}" · "{e.created_by.clone()}</td>
+                                            <td data-testid="allow-expires">{match e.expires_at.clone() {
+                                                Some(at) => {
+                                                    let left = parse_rfc3339_utc(&at).unwrap_or(0) - now_unix();
+                                                    view! { <time datetime=at>{format_remaining(left)}</time> }.into_any()
+                                                }
+                                                None => view! { {t!(i18n, allow_for_forever)} }.into_any(),
+                                            }}</td>
                                             <td><Show when=is_admin>
                                                 <ActionForm action=remove>
                                                     <input type="hidden" name="value" value=value.get_value() />

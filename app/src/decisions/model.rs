@@ -32,6 +32,20 @@ pub struct Decision {
     /// holds it, but no request is blocked by it.
     #[serde(default)]
     pub not_enforced: bool,
+    /// Who made it, when it was made through Charon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<MadeBy>,
+}
+
+/// Who made a decision through Charon: "banned by alice via the web UI, 12:03".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MadeBy {
+    pub actor: String,
+    /// `web UI`, `API token "name"`, `CLI`.
+    pub via: String,
+    /// RFC 3339.
+    pub at: String,
 }
 
 /// An allowlist entry.
@@ -43,6 +57,41 @@ pub struct AllowEntry {
     pub reason: String,
     pub created_by: String,
     pub created_at: String,
+    /// RFC 3339; absent: until removed. An entry leaves the list by itself when it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// "Unban and allow for …": how long the allowlist entry lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowFor {
+    Until(BanDuration),
+    Removed,
+}
+
+impl AllowFor {
+    /// `15m`, `1h`, `24h`, `7d` (at most 365 days); empty or `forever`: until removed.
+    pub fn parse(raw: &str) -> Result<Self, BanInputError> {
+        match raw.trim() {
+            "" | "forever" => Ok(AllowFor::Removed),
+            d => BanDuration::parse(d).map(AllowFor::Until),
+        }
+    }
+
+    pub fn seconds(&self) -> Option<i64> {
+        match self {
+            AllowFor::Until(d) => Some(d.seconds()),
+            AllowFor::Removed => None,
+        }
+    }
+}
+
+/// The answer to "unban and allow": the allowlist entry and how many decisions were deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UnbannedAndAllowed {
+    pub entry: AllowEntry,
+    pub unbanned: u64,
 }
 
 /// The answer to adding an entry: the entry and the active decisions it covers, which the UI

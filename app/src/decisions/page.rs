@@ -2,64 +2,16 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_query_map};
 
+use crate::components::clock::{format_remaining, now_unix, parse_rfc3339_utc};
 use crate::components::error_message::ErrorMessage;
 use crate::components::query_link::{self, encode};
 use crate::components::layout::{CurrentUser, Layout};
 use crate::decisions::allowlist_panel::AllowlistSection;
 use crate::decisions::import_panel::ImportPanel;
-use crate::decisions::rpc::{list_decisions, BanDecision, UnbanDecision};
+use crate::decisions::allow_for::UnbanAndAllowForm;
+use crate::decisions::rpc::{list_decisions, BanDecision, UnbanAndAllow, UnbanDecision};
 use crate::decisions::model::{Decision, DecisionPage, DecisionQuery};
 use crate::i18n::*;
-
-/// Seconds since the epoch, on the server and in the browser.
-pub fn now_unix() -> i64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        (js_sys::Date::now() / 1000.0) as i64
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// `2026-11-25T14:53:40Z` → Unix seconds (the API always sends UTC with `Z`).
-pub fn parse_rfc3339_utc(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
-/// `3h 59m`, `12m 05s`, `45s`; days for long bans.
-pub fn format_remaining(secs: i64) -> String {
-    let s = secs.max(0);
-    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {sec:02}s")
-    } else {
-        format!("{sec}s")
-    }
-}
 
 fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
     let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
@@ -86,6 +38,8 @@ fn live_version() -> RwSignal<u64> {
 #[component]
 pub fn LiveDecisionsPage() -> impl IntoView {
     let i18n = use_i18n();
+    // Shared with the allowlist panel, which refreshes after each use.
+    provide_context(ServerAction::<UnbanAndAllow>::new());
     view! {
         <Layout>
             <h1>{t!(i18n, decisions_title)}</h1>
@@ -103,6 +57,7 @@ fn DecisionsView() -> impl IntoView {
     let location = use_location();
     let ban = ServerAction::<BanDecision>::new();
     let unban = ServerAction::<UnbanDecision>::new();
+    let unban_allow = expect_context::<ServerAction<UnbanAndAllow>>();
     let live = live_version();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
@@ -121,9 +76,10 @@ fn DecisionsView() -> impl IntoView {
                 live.try_get().unwrap_or_default(),
                 ban.version().try_get().unwrap_or_default(),
                 unban.version().try_get().unwrap_or_default(),
+                unban_allow.version().try_get().unwrap_or_default(),
             )
         },
-        |(q, _, _, _)| list_decisions(q),
+        |(q, _, _, _, _)| list_decisions(q),
     );
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
@@ -185,7 +141,7 @@ fn DecisionsView() -> impl IntoView {
                                             <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
                                         </tr></thead>
                                         <tbody>
-                                            {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban can_act=Signal::derive(is_admin) /> }).collect_view()}
+                                            {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
                                         </tbody>
                                     </table>
                                 }.into_any()
@@ -205,6 +161,18 @@ fn DecisionsView() -> impl IntoView {
         <div aria-live="polite">
             {move || unban.value().try_get().flatten().map(|r| match r {
                 Ok(_) => view! { <p class="alert alert-ok toast" data-testid="unban-done">{t!(i18n, decisions_unbanned)}</p> }.into_any(),
+                Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+            })}
+            {move || unban_allow.value().try_get().flatten().map(|r| match r {
+                Ok(done) => {
+                    let n = done.unbanned;
+                    let until = done.entry.expires_at.clone().unwrap_or_else(|| t_string!(i18n, allow_for_forever).to_string());
+                    view! {
+                        <p class="alert alert-ok toast" data-testid="unban-allow-done">
+                            <code>{done.entry.value.clone()}</code>": "{t!(i18n, allow_for_done, count = move || n)}" "{until}
+                        </p>
+                    }.into_any()
+                }
                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
             })}
         </div>
@@ -260,6 +228,7 @@ fn DecisionRow(
     d: Decision,
     now: RwSignal<i64>,
     unban: ServerAction<UnbanDecision>,
+    unban_allow: ServerAction<UnbanAndAllow>,
     #[prop(into)] can_act: Signal<bool>,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -284,6 +253,11 @@ fn DecisionRow(
             }}</td>
             <td>
                 {d.scenario.clone()}
+                {d.made_by.clone().map(|m| view! {
+                    <br /><small class="hint" data-testid="made-by">
+                        {t!(i18n, decisions_made_by)}" "{m.actor}" · "{m.via}" · "<time datetime=m.at.clone()>{m.at.clone()}</time>
+                    </small>
+                })}
                 // The alert behind it: alerts about this address or range, newest first.
                 {(!d.not_enforced).then(|| view! {
                     " "<a href=format!("/security/alerts?q={}", encode(&d.value)) data-testid="why"
@@ -309,6 +283,7 @@ fn DecisionRow(
                         <input type="hidden" name="id" value=id />
                         <button type="submit" class="btn btn-danger" data-testid="unban">{t!(i18n, decisions_unban)}</button>
                     </ActionForm>
+                    {(!d.not_enforced).then(|| view! { <UnbanAndAllowForm value=value.get_value() action=unban_allow /> })}
                 </Show>
             </td>
         </tr>
@@ -320,15 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn utc_timestamps_and_countdowns() {
-        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_utc("2026-11-25T14:53:40Z"), Some(1_795_618_420));
-        assert_eq!(parse_rfc3339_utc("garbage"), None);
-        assert_eq!(format_remaining(45), "45s");
-        assert_eq!(format_remaining(725), "12m 05s");
-        assert_eq!(format_remaining(14_392), "3h 59m");
-        assert_eq!(format_remaining(3 * 86_400 + 7200), "3d 2h");
-        assert_eq!(format_remaining(-5), "0s");
+    fn flags_of_country_codes() {
         assert_eq!(flag("FR"), "🇫🇷");
     }
 }

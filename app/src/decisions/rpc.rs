@@ -64,6 +64,21 @@ pub async fn remove_allowlist(value: String) -> Result<(), AppError> {
     guard::status_for(result)
 }
 
+/// "Unban and allow for …" from a decision row or an alert: `duration` empty means until removed.
+#[server(prefix = "/rpc", endpoint = "decisions/unban-and-allow")]
+pub async fn unban_and_allow(value: String, duration: String, reason: String) -> Result<crate::decisions::model::UnbannedAndAllowed, AppError> {
+    use crate::decisions::model::{AllowFor, IpOrRange, Reason};
+    let actor = guard::admin()?;
+    let result = async {
+        let target = IpOrRange::parse_guarded(&value, false)?;
+        let period = AllowFor::parse(&duration)?;
+        let reason = Reason::parse(&reason)?;
+        guard::services()?.decisions.unban_and_allow(&actor, target, period, reason).await
+    }
+    .await;
+    guard::status_for(result)
+}
+
 /// Unbans every decision on these values (offered after an allowlist entry covers them).
 #[server(prefix = "/rpc", endpoint = "decisions/unban-values")]
 pub async fn unban_values(values: Vec<String>) -> Result<u64, AppError> {

@@ -16,7 +16,9 @@ use tokio_stream::StreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::decisions::model::{AllowAdded, AllowEntry, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason};
+use app::decisions::model::{
+    AllowAdded, AllowEntry, AllowFor, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason, UnbannedAndAllowed,
+};
 use app::services::Services;
 
 use super::admin::AdminCaller;
@@ -31,6 +33,7 @@ where
         .routes(routes!(list, ban, unban_value))
         .routes(routes!(events))
         .routes(routes!(unban_id))
+        .routes(routes!(unban_and_allow))
         .routes(routes!(allow_list, allow_add, allow_remove))
 }
 
@@ -109,6 +112,40 @@ async fn unban_value(
         (status = 404, description = "No such decision"), (status = 503, description = "LAPI not available")))]
 async fn unban_id(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<Json<Deleted>, ApiError> {
     Ok(Json(Deleted { deleted: s.decisions.unban(&admin, id).await? }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct UnbanAndAllowBody {
+    /// An address or a CIDR range.
+    value: String,
+    /// How long the allowlist entry lasts: `15m`, `1h`, `24h`, `7d` (at most 365 days); absent,
+    /// empty or `forever`: until removed.
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    reason: String,
+    /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
+    #[serde(default)]
+    force: bool,
+}
+
+/// Deletes every decision covering the address or range (for an address: also ranges holding
+/// it; for a range: also decisions inside it) and allowlists it for a while, in one step: when the
+/// engine refuses the deletion, nothing changes. Expired entries leave the allowlist by themselves.
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    request_body = UnbanAndAllowBody,
+    responses((status = 200, body = UnbannedAndAllowed), (status = 400, description = "Invalid field"),
+        (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available; nothing changed")))]
+async fn unban_and_allow(
+    State(s): State<Services>,
+    AdminCaller(admin): AdminCaller,
+    body: Body<UnbanAndAllowBody>,
+) -> Result<Json<UnbannedAndAllowed>, ApiError> {
+    let Json(b) = body?;
+    let target = IpOrRange::parse_guarded(&b.value, b.force)?;
+    let period = AllowFor::parse(b.duration.as_deref().unwrap_or(""))?;
+    let reason = Reason::parse(&b.reason)?;
+    Ok(Json(s.decisions.unban_and_allow(&admin, target, period, reason).await?))
 }
 
 /// `changed` with the decision set's version now and after every change; clients refetch.

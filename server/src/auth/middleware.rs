@@ -3,9 +3,10 @@
 //! A signed-in caller the policy (`policy::allows`) does not let through gets 403 here, before any
 //! handler: viewers reach only reads, so a new endpoint is admin-only until declared readable.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -177,6 +178,10 @@ pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) 
     {
         return forbidden_origin();
     }
+    let principal = principal.map(|mut p| {
+        p.address = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        p
+    });
     if let Some(p) = principal.clone() {
         req.extensions_mut().insert(p);
     }

@@ -32,6 +32,8 @@ fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
         username: user.username.clone(),
         role: user.role(),
         method,
+        token_name: None,
+        address: None,
     }
 }
 
@@ -65,6 +67,7 @@ pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<P
     let principal = match creator {
         Some(user) => {
             let mut p = principal_of(&user, AuthMethod::Token);
+            p.token_name = Some(tok.name.clone());
             if token_role == Role::Viewer {
                 p.role = Role::Viewer;
             }
@@ -76,6 +79,8 @@ pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<P
             username: format!("token:{}", tok.name),
             role: token_role,
             method: AuthMethod::Token,
+            token_name: Some(tok.name.clone()),
+            address: None,
         },
     };
     Ok(Some(principal))

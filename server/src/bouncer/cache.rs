@@ -447,6 +447,7 @@ impl DecisionCache {
                     until: crate::support::time::rfc3339(s.until()),
                     allowlisted,
                     not_enforced: false,
+                    made_by: None,
                 });
             }
         });
@@ -464,6 +465,7 @@ impl DecisionCache {
                     until: crate::support::time::rfc3339(r.entry.until),
                     allowlisted: false,
                     not_enforced: true,
+                    made_by: None,
                 });
             }
         });

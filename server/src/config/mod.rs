@@ -90,6 +90,8 @@ pub struct Config {
     pub heartbeat_interval_secs: u64,
     /// How long one Central-API request may take (enrollment retries it twice more).
     pub capi_timeout_secs: u64,
+    /// Audit-log lines older than this are deleted (checked hourly).
+    pub audit_retention_days: u64,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -174,6 +176,7 @@ impl Default for Config {
             public_url: None,
             heartbeat_interval_secs: 300,
             capi_timeout_secs: 10,
+            audit_retention_days: 90,
         }
     }
 }
@@ -252,6 +255,9 @@ impl Config {
         }
         if self.capi_timeout_secs == 0 {
             return Err(ConfigError::Rule("capi_timeout_secs must be at least 1"));
+        }
+        if !(1..=3650).contains(&self.audit_retention_days) {
+            return Err(ConfigError::Rule("audit_retention_days must be between 1 and 3650"));
         }
         if self.heartbeat_interval_secs < 10 {
             return Err(ConfigError::Rule("heartbeat_interval_secs must be at least 10"));

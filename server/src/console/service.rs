@@ -9,7 +9,6 @@ use app::services::ConsoleService;
 
 use super::{diagnostics, engine_error, now_rfc3339, Console, Stored};
 use crate::db::audit;
-use crate::support::time::now;
 
 #[async_trait::async_trait]
 impl ConsoleService for Console {
@@ -47,7 +46,7 @@ impl ConsoleService for Console {
                 stored.status.enrolled_at = None;
                 stored.status.last_error = None;
                 self.save(&stored).await?;
-                audit::record(&self.inner.db, now(), actor.username(), "console.enroll", req.agent_name.as_str()).await;
+                audit::by(&self.inner.db, actor, "console.enroll", req.agent_name.as_str(), "enrollment sent, pending acceptance").await;
                 Ok(stored.status)
             }
             Err(e) => {
@@ -61,7 +60,7 @@ impl ConsoleService for Console {
                 };
                 stored.status.last_error = Some(msg);
                 self.save(&stored).await?;
-                audit::record(&self.inner.db, now(), actor.username(), "console.enroll_failed", req.agent_name.as_str()).await;
+                audit::outcome(&self.inner.db, actor, "console.enroll", req.agent_name.as_str(), "", &Err::<(), _>(e.clone())).await;
                 Err(e)
             }
         }
@@ -70,7 +69,7 @@ impl ConsoleService for Console {
     /// Local reset: back to `not_enrolled` (the console keeps its side).
     async fn clear(&self, actor: &Admin) -> Result<EnrollmentStatus, AppError> {
         self.save(&Stored::default()).await?;
-        audit::record(&self.inner.db, now(), actor.username(), "console.clear", "").await;
+        audit::by(&self.inner.db, actor, "console.clear", "enrollment", "reset to not enrolled").await;
         Ok(EnrollmentStatus::default())
     }
 

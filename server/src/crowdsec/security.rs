@@ -34,7 +34,7 @@ impl SecurityService for CrowdSec {
                 AppError::Internal
             })?;
         self.inner.status.send_modify(|s| s.enabled = enabled);
-        audit::record(&self.inner.db, now(), actor.username(), if enabled { "crowdsec.enable" } else { "crowdsec.disable" }, "").await;
+        audit::by(&self.inner.db, actor, if enabled { "crowdsec.enable" } else { "crowdsec.disable" }, "engine", if enabled { "turned on" } else { "turned off" }).await;
         if enabled {
             self.start().await
         } else {
@@ -50,7 +50,7 @@ impl SecurityService for CrowdSec {
     async fn bouncer_key(&self, actor: &Admin) -> Result<String, AppError> {
         let key = self.inner.bouncer.lock().expect("bouncer lock").active.as_ref().map(|a| a.key.clone());
         let key = key.ok_or(AppError::NotFound)?;
-        audit::record(&self.inner.db, now(), actor.username(), "bouncer.key_read", BOUNCER_NAME).await;
+        audit::by(&self.inner.db, actor, "bouncer.key_read", BOUNCER_NAME, "key shown").await;
         Ok(key)
     }
 
@@ -71,7 +71,7 @@ impl SecurityService for CrowdSec {
             let mut res = self.inner.bouncer.lock().expect("bouncer lock");
             res.active = Some(active);
         }
-        audit::record(&self.inner.db, now(), actor.username(), "bouncer.rotate", BOUNCER_NAME).await;
+        audit::by(&self.inner.db, actor, "bouncer.rotate", BOUNCER_NAME, "new key registered, old key deleted").await;
         self.registration().await
     }
 }

@@ -1,19 +1,69 @@
-//! The append-only `audit_log` table: who did what, when. Never holds a secret.
+//! The append-only `audit_log` table: who did what, through what, from where, on what, how it
+//! ended and what changed. Never holds a secret. Purged after the retention window (`purge`).
+
+use app::accounts::model::{Admin, Principal};
 
 use super::Db;
 
-pub async fn record(db: &Db, at: i64, actor: &str, action: &str, detail: &str) {
-    let res = sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)")
-        .bind(at)
-        .bind(actor)
-        .bind(action)
-        .bind(detail)
-        .execute(db)
-        .await;
-    if let Err(e) = res {
+/// One line to write.
+#[derive(Debug, Clone, Default)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    /// `web UI`, `API token "name"`, `CLI`; empty for the sign-in forms.
+    pub via: String,
+    pub address: &'a str,
+    pub action: &'a str,
+    /// What was acted on: an address, a domain, an item, a user.
+    pub target: &'a str,
+    /// What changed, in words.
+    pub detail: &'a str,
+    /// `ok`, or the error.
+    pub result: &'a str,
+}
+
+pub async fn write(db: &Db, at: i64, e: &Entry<'_>) {
+    let res = sqlx::query(
+        "INSERT INTO audit_log (at, actor, via, address, action, target, detail, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(at)
+    .bind(e.actor)
+    .bind(&e.via)
+    .bind(e.address)
+    .bind(e.action)
+    .bind(e.target)
+    .bind(e.detail)
+    .bind(if e.result.is_empty() { "ok" } else { e.result })
+    .execute(db)
+    .await;
+    if let Err(err) = res {
         // The action itself already happened; losing its audit line must be visible.
-        tracing::error!(error = %e, action, actor, "could not write the audit log");
+        tracing::error!(error = %err, action = e.action, actor = e.actor, "could not write the audit log");
     }
+}
+
+/// A line without a signed-in caller (the sign-in and setup forms).
+pub async fn record(db: &Db, at: i64, actor: &str, action: &str, detail: &str) {
+    write(db, at, &Entry { actor, action, detail, ..Entry::default() }).await
+}
+
+fn of<'a>(p: &'a Principal, action: &'a str, target: &'a str, detail: &'a str, result: &'a str) -> Entry<'a> {
+    Entry { actor: &p.username, via: p.via(), address: p.address.as_deref().unwrap_or(""), action, target, detail, result }
+}
+
+/// A change an administrator made, which succeeded.
+pub async fn by(db: &Db, actor: &Admin, action: &str, target: &str, detail: &str) {
+    write(db, crate::support::time::now(), &of(actor.principal(), action, target, detail, "ok")).await
+}
+
+/// A change an administrator asked for, and how it ended (`Err`: the error, in words).
+pub async fn outcome<T>(db: &Db, actor: &Admin, action: &str, target: &str, detail: &str, result: &Result<T, app::error::AppError>) {
+    let error = result.as_ref().err().map(|e| e.message());
+    write(db, crate::support::time::now(), &of(actor.principal(), action, target, detail, error.as_deref().unwrap_or("ok"))).await
+}
+
+/// Deletes lines older than `before` (Unix seconds); returns how many.
+pub async fn purge(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM audit_log WHERE at < ?").bind(before).execute(db).await?.rows_affected())
 }
 
 /// One row as stored.
@@ -22,8 +72,12 @@ pub struct Row {
     pub id: i64,
     pub at: i64,
     pub actor: String,
+    pub via: String,
+    pub address: String,
     pub action: String,
+    pub target: String,
     pub detail: String,
+    pub result: String,
 }
 
 /// What to read: exact actor, action equal to or under a prefix (`decision` → `decision.*`), text
@@ -32,6 +86,7 @@ pub struct Query<'a> {
     pub actor: Option<&'a str>,
     pub action: Option<&'a str>,
     pub text: Option<&'a str>,
+    pub target: Option<&'a str>,
     pub since: Option<i64>,
     pub limit: i64,
     pub offset: i64,
@@ -47,7 +102,11 @@ fn filtered<'a>(select: &str, q: &'a Query<'a>) -> sqlx::QueryBuilder<'a, sqlx::
         b.push(" AND (action = ").push_bind(action).push(" OR action LIKE ").push_bind(format!("{}.%", like_escape(action))).push(" ESCAPE '\\')");
     }
     if let Some(text) = q.text {
-        b.push(" AND detail LIKE ").push_bind(format!("%{}%", like_escape(text))).push(" ESCAPE '\\'");
+        let pattern = format!("%{}%", like_escape(text));
+        b.push(" AND (target LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR detail LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+    }
+    if let Some(target) = q.target {
+        b.push(" AND target = ").push_bind(target);
     }
     if let Some(since) = q.since {
         b.push(" AND at >= ").push_bind(since);
@@ -62,7 +121,7 @@ fn like_escape(s: &str) -> String {
 /// A page of rows and how many match in all.
 pub async fn list(db: &Db, q: &Query<'_>) -> Result<(Vec<Row>, i64), sqlx::Error> {
     let total: i64 = filtered("SELECT COUNT(*) FROM audit_log", q).build_query_scalar().fetch_one(db).await?;
-    let mut b = filtered("SELECT id, at, actor, action, detail FROM audit_log", q);
+    let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
     b.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset);
     let rows = b.build_query_as::<Row>().fetch_all(db).await?;
     Ok((rows, total))

@@ -1,10 +1,12 @@
 //! The allowlist: addresses and ranges that are never blocked. Stored in the database, honoured by
 //! the decision cache's lookup (the console's and the bouncer process's), and written into a CrowdSec `s02-enrich` whitelist parser in the
 //! engine's config dir (the engine is restarted to load it: SIGHUP stops 1.4.6 instead).
+//! An entry may expire ("unban and allow for 1 h"): expired entries are not in force from the
+//! moment they expire and are deleted by `expire_due`, which the console runs every few seconds.
 
 use std::sync::Arc;
 
-use app::decisions::model::{AllowAdded, AllowEntry, IpOrRange, Reason};
+use app::decisions::model::{AllowAdded, AllowEntry, AllowFor, IpOrRange, Reason};
 use app::error::{AppError, ErrorCode};
 use app::accounts::model::Admin;
 use serde_json::json;
@@ -29,6 +31,7 @@ struct Row {
     reason: String,
     created_by: String,
     created_at: i64,
+    expires_at: Option<i64>,
 }
 
 impl Row {
@@ -39,6 +42,7 @@ impl Row {
             reason: self.reason.clone(),
             created_by: self.created_by.clone(),
             created_at: crate::support::time::rfc3339(self.created_at),
+            expires_at: self.expires_at.map(crate::support::time::rfc3339),
         }
     }
 }
@@ -53,8 +57,13 @@ impl Allowlist {
         Allowlist { db, cache, engine, proxy }
     }
 
+    /// The entries in force now (an expired entry not yet deleted is not).
     async fn rows(&self) -> Result<Vec<Row>, AppError> {
-        sqlx::query_as("SELECT * FROM allowlist ORDER BY value").fetch_all(&self.db).await.map_err(internal)
+        sqlx::query_as("SELECT * FROM allowlist WHERE expires_at IS NULL OR expires_at > ? ORDER BY value")
+            .bind(crate::support::time::now())
+            .fetch_all(&self.db)
+            .await
+            .map_err(internal)
     }
 
     pub async fn list(&self) -> Result<Vec<AllowEntry>, AppError> {
@@ -114,17 +123,74 @@ impl Allowlist {
             }
             Err(e) => return Err(internal(e)),
         };
-        audit::record(&self.db, crate::support::time::now(), actor.username(), "allowlist.add", &format!("{} ({})", row.value, row.reason)).await;
+        audit::by(&self.db, actor, "allowlist.add", &row.value, &format!("allowed until removed ({})", row.reason)).await;
         self.apply().await?;
-        // Only addresses and ranges can be covered (a Country decision is not).
-        let covered = self.cache.select(crate::support::time::now(), |t, _, _, _| match (&target, t) {
-            (_, Subject::Other(_)) => false,
-            (IpOrRange::Ip(a), Subject::Address(IpOrRange::Ip(b))) => a == b,
-            (IpOrRange::Ip(a), Subject::Address(IpOrRange::Range(n))) => n.contains(a),
-            (IpOrRange::Range(n), Subject::Address(IpOrRange::Ip(b))) => n.contains(b),
-            (IpOrRange::Range(n), Subject::Address(IpOrRange::Range(m))) => n.contains(m) || m.contains(n),
-        });
+        let covered = self.cache.select(crate::support::time::now(), |t, _, _, _| covers(&target, &t));
         Ok(AllowAdded { entry: row.entry(), covered })
+    }
+
+    /// Allowlists `target` for `period` and runs `unban` (the deletion at the engine) inside the
+    /// same database transaction: when `unban` fails, the allowlist is left as it was. An entry
+    /// that is already there keeps the later of both ends ("until removed" stays so).
+    pub async fn allow_while<F, Fut>(&self, actor: &Admin, target: &IpOrRange, period: AllowFor, reason: &Reason, unban: F) -> Result<(AllowEntry, u64), AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<u64, AppError>>,
+    {
+        let now = crate::support::time::now();
+        let mut tx = self.db.begin().await.map_err(internal)?;
+        let previous: Option<Row> = sqlx::query_as("SELECT * FROM allowlist WHERE value = ?")
+            .bind(target.value())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let expires_at = match (previous.as_ref().map(|r| r.expires_at), period.seconds()) {
+            (Some(None), _) | (_, None) => None,
+            (Some(Some(old)), Some(s)) => Some(old.max(now + s)),
+            (None, Some(s)) => Some(now + s),
+        };
+        let row: Row = sqlx::query_as(
+            "INSERT INTO allowlist (value, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (value) DO UPDATE SET reason = excluded.reason, created_by = excluded.created_by, \
+             created_at = excluded.created_at, expires_at = excluded.expires_at RETURNING *",
+        )
+        .bind(target.value())
+        .bind(reason.as_str())
+        .bind(actor.username())
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(internal)?;
+        let deleted = match unban().await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        tx.commit().await.map_err(internal)?;
+        self.apply().await?;
+        Ok((row.entry(), deleted))
+    }
+
+    /// Deletes the entries whose time is up and brings the cache, the bouncer and the engine's
+    /// whitelist in line; returns how many left.
+    pub async fn expire_due(&self) -> Result<usize, AppError> {
+        let gone: Vec<(String,)> = sqlx::query_as("DELETE FROM allowlist WHERE expires_at IS NOT NULL AND expires_at <= ? RETURNING value")
+            .bind(crate::support::time::now())
+            .fetch_all(&self.db)
+            .await
+            .map_err(internal)?;
+        for (value,) in &gone {
+            let entry = audit::Entry { actor: "charon", via: "expiry".into(), action: "allowlist.expire", target: value, detail: "the allowed time ran out", ..Default::default() };
+            audit::write(&self.db, crate::support::time::now(), &entry).await;
+            tracing::info!(value = %value, "allowlist entry expired");
+        }
+        if !gone.is_empty() {
+            self.apply().await?;
+        }
+        Ok(gone.len())
     }
 
     pub async fn remove(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
@@ -136,7 +202,19 @@ impl Allowlist {
         if res.rows_affected() == 0 {
             return Err(AppError::NotFound);
         }
-        audit::record(&self.db, crate::support::time::now(), actor.username(), "allowlist.remove", &target.value()).await;
+        audit::by(&self.db, actor, "allowlist.remove", &target.value(), "removed").await;
         self.apply().await
+    }
+}
+
+/// Whether an allowlist entry (or an unban) for `target` covers a decision on `subject`: the
+/// same address, a range holding it, or a range inside it. Country or AS decisions never are.
+pub fn covers(target: &IpOrRange, subject: &Subject<'_>) -> bool {
+    match (target, subject) {
+        (_, Subject::Other(_)) => false,
+        (IpOrRange::Ip(a), Subject::Address(IpOrRange::Ip(b))) => a == b,
+        (IpOrRange::Ip(a), Subject::Address(IpOrRange::Range(n))) => n.contains(a),
+        (IpOrRange::Range(n), Subject::Address(IpOrRange::Ip(b))) => n.contains(b),
+        (IpOrRange::Range(n), Subject::Address(IpOrRange::Range(m))) => n.contains(m) || m.contains(n),
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use app::accounts::model::Admin;
 use app::decisions::model::{ImportProgress, ImportReport, ImportRequest, IpOrRange};
 use app::error::{AppError, ErrorCode};
 
@@ -83,7 +84,7 @@ fn alert(batch: &[IpOrRange], req: &ImportRequest, actor: &str) -> serde_json::V
 }
 
 impl super::Decisions {
-    pub(super) async fn start_import(&self, actor: &str, req: ImportRequest) -> Result<ImportProgress, AppError> {
+    pub(super) async fn start_import(&self, actor: &Admin, req: ImportRequest) -> Result<ImportProgress, AppError> {
         let format = req.format.unwrap_or_else(|| import_list::sniff(&req.text));
         let list = import_list::parse(&req.text, format, req.force).map_err(|e| {
             tracing::info!("import refused: {e}");
@@ -103,17 +104,17 @@ impl super::Decisions {
             retries: 0,
         };
         let this = self.clone();
-        let actor = actor.to_owned();
+        let actor = actor.clone();
         let id = job.id;
         tokio::spawn(async move { this.run_import(id, actor, req, fresh, base).await });
         Ok(job)
     }
 
-    async fn run_import(&self, id: u64, actor: String, req: ImportRequest, targets: Vec<IpOrRange>, mut report: ImportReport) {
+    async fn run_import(&self, id: u64, actor: Admin, req: ImportRequest, targets: Vec<IpOrRange>, mut report: ImportReport) {
         let _one_at_a_time = self.imports.running.lock().await;
         let mut error = None;
         for batch in targets.chunks(BATCH) {
-            let body = alert(batch, &req, &actor);
+            let body = alert(batch, &req, actor.username());
             let retries = AtomicUsize::new(0);
             let sent = self
                 .session
@@ -142,7 +143,7 @@ impl super::Decisions {
             }
             // Enforced at once; the engine's ids arrive with the next poll (0 until then).
             let until = now() + req.duration.seconds();
-            self.cache.insert_many(batch, req.kind.as_str(), &req.origin, &scenario(&req, &actor), until);
+            self.cache.insert_many(batch, req.kind.as_str(), &req.origin, &scenario(&req, actor.username()), until);
             report.added += batch.len();
             let done = report.added;
             self.imports.update(id, |p| p.done = done);
@@ -152,8 +153,8 @@ impl super::Decisions {
             report.added, report.duplicates, report.invalid, req.origin, req.kind.as_str(), req.duration.to_go()
         );
         self.health.lock().expect("health lock").full_requested = true;
-        crate::db::audit::record(&self.db, now(), &actor, "decision.import", &summary).await;
-        tracing::info!(import = id, by = %actor, "{summary}");
+        crate::db::audit::by(&self.db, &actor, "decision.import", &req.origin, &summary).await;
+        tracing::info!(import = id, by = actor.username(), "{summary}");
         self.imports.update(id, |p| {
             p.report = Some(report);
             p.error = error;

@@ -10,14 +10,15 @@ pub mod import;
 pub mod import_list;
 pub mod query;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, BanRequest, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::AppError;
@@ -41,11 +42,71 @@ pub struct Decisions {
     geo: Arc<Geo>,
     allowlist: Allowlist,
     imports: Arc<import::Imports>,
+    /// Who made the decisions made through Charon, by engine id (`decision_authors`).
+    authors: Arc<Mutex<HashMap<i64, MadeBy>>>,
 }
 
 impl Decisions {
     pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default() }
+        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default() }
+    }
+
+    /// Loads who made the decisions made through Charon, forgetting those too old to be active
+    /// (a ban lasts at most 365 days).
+    pub async fn restore_authors(&self) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM decision_authors WHERE at < ?").bind(now() - 366 * 86_400).execute(&self.db).await?;
+        let rows: Vec<(i64, String, String, i64)> =
+            sqlx::query_as("SELECT decision_id, actor, via, at FROM decision_authors").fetch_all(&self.db).await?;
+        let mut map = self.authors.lock().expect("authors lock");
+        for (id, actor, via, at) in rows {
+            map.insert(id, MadeBy { actor, via, at: rfc3339(at) });
+        }
+        Ok(())
+    }
+
+    async fn remember_author(&self, id: i64, actor: &Admin) {
+        let (via, at) = (actor.principal().via(), now());
+        let res = sqlx::query("INSERT OR REPLACE INTO decision_authors (decision_id, actor, via, at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(actor.username())
+            .bind(&via)
+            .bind(at)
+            .execute(&self.db)
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "cannot record who made decision {id}");
+        }
+        self.authors.lock().expect("authors lock").insert(id, MadeBy { actor: actor.username().to_owned(), via, at: rfc3339(at) });
+    }
+
+    fn author_of(&self, d: &mut Decision) {
+        if d.origin == MANUAL_ORIGIN && d.id > 0 {
+            d.made_by = self.authors.lock().expect("authors lock").get(&d.id).cloned();
+        }
+    }
+
+    /// Deletes at the engine every decision covering `target` (an address: those on it and on
+    /// ranges holding it; a range: those inside it too) and drops them from the cache.
+    async fn delete_covering(&self, target: &IpOrRange) -> Result<u64, AppError> {
+        let queries: Vec<Vec<(&'static str, String)>> = match target {
+            IpOrRange::Ip(_) => vec![vec![("ip", target.value())]],
+            IpOrRange::Range(_) => vec![
+                vec![("range", target.value()), ("contains", "true".into())],
+                vec![("range", target.value()), ("contains", "false".into())],
+            ],
+        };
+        let mut n = 0;
+        for q in queries {
+            n += self.session.call(|t| { let q = q.clone(); async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await } }).await?;
+        }
+        let covered = self.cache.select(now(), |subject, _, _, _| allowlist::covers(target, &subject));
+        let mut local = 0;
+        for value in covered.iter().map(|d| d.value.clone()).collect::<std::collections::BTreeSet<_>>() {
+            if let Ok(t) = IpOrRange::parse(&value) {
+                local += self.cache.remove_all(t);
+            }
+        }
+        Ok(n.max(local as u64))
     }
 
     /// Countries are looked up for the rows shown only (at most a page).
@@ -79,39 +140,8 @@ fn alert(scenario: &str, message: String, source: serde_json::Value, decisions: 
     }])
 }
 
-#[async_trait::async_trait]
-impl DecisionService for Decisions {
-    fn list(&self, q: &DecisionQuery) -> DecisionPage {
-        let now = now();
-        let filter = query::Filter::new(q);
-        let mut rows = self.cache.select(now, |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
-        query::sort(&mut rows, q.sort.as_deref());
-        let page = query::page(rows, q.page, q.per_page);
-        let health = self.health.lock().expect("health lock").clone();
-        DecisionPage {
-            decisions: page.rows.into_iter().map(|d| self.with_country(d)).collect(),
-            total: page.total,
-            page: page.page,
-            per_page: page.per_page,
-            counts: self
-                .cache
-                .origin_counts(now)
-                .into_iter()
-                .map(|(o, n)| OriginCount { origin: o.to_string(), count: n })
-                .collect(),
-            stale_since: health.stale_since.map(rfc3339),
-            synced: health.synced,
-        }
-    }
-
-    fn change_feed(&self) -> Feed<u64> {
-        let first = self.cache.version();
-        // A lagging client only needs to know that something changed.
-        let changes = BroadcastStream::new(self.cache.subscribe()).map(|v| v.unwrap_or(0));
-        futures_util::stream::once(async move { first }).chain(changes).boxed()
-    }
-
-    async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
+impl Decisions {
+    async fn ban_once(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
         let req = request;
         let scenario = if req.reason.as_str().is_empty() {
             format!("manual '{}' from '{MANUAL_ORIGIN}'", req.kind.as_str())
@@ -135,7 +165,9 @@ impl DecisionService for Decisions {
         let decision_id = alert["decisions"][0]["id"].as_i64().unwrap_or(0);
         let until = now() + req.duration.seconds();
         self.cache.insert(req.target, req.kind.as_str(), MANUAL_ORIGIN, &scenario, decision_id, until);
-        audit::record(&self.db, now(), actor.username(), "decision.ban", &format!("{value} {} {} ({})", req.kind.as_str(), req.duration.to_go(), scenario)).await;
+        if decision_id > 0 {
+            self.remember_author(decision_id, actor).await;
+        }
         tracing::info!(value = %value, by = actor.username(), "manual {} added", req.kind.as_str());
         Ok(self.with_country(Decision {
             id: decision_id,
@@ -148,11 +180,11 @@ impl DecisionService for Decisions {
             until: rfc3339(until),
             allowlisted: self.cache.is_allowlisted(&req.target),
             not_enforced: false,
+            made_by: self.authors.lock().expect("authors lock").get(&decision_id).cloned(),
         }))
     }
 
-    /// Deletes one decision by id (any origin: engine, cscli, CAPI, lists, manual).
-    async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError> {
+    async fn unban_once(&self, id: i64) -> Result<(u64, Option<String>), AppError> {
         // The engine's ids start at 1; 0 marks an imported decision whose id has not arrived yet.
         if id <= 0 {
             return Err(AppError::NotFound);
@@ -162,25 +194,96 @@ impl DecisionService for Decisions {
         if n == 0 && target.is_none() {
             return Err(AppError::NotFound);
         }
-        let what = target.map(|t| t.value()).unwrap_or_else(|| format!("#{id}"));
-        audit::record(&self.db, now(), actor.username(), "decision.unban", &what).await;
-        Ok(n.max(target.is_some() as u64))
+        Ok((n.max(target.is_some() as u64), target.map(|t| t.value())))
+    }
+}
+
+#[async_trait::async_trait]
+impl DecisionService for Decisions {
+    fn list(&self, q: &DecisionQuery) -> DecisionPage {
+        let now = now();
+        let filter = query::Filter::new(q);
+        let mut rows = self.cache.select(now, |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
+        query::sort(&mut rows, q.sort.as_deref());
+        let page = query::page(rows, q.page, q.per_page);
+        let health = self.health.lock().expect("health lock").clone();
+        DecisionPage {
+            decisions: page.rows.into_iter().map(|d| self.with_country(d)).map(|mut d| { self.author_of(&mut d); d }).collect(),
+            total: page.total,
+            page: page.page,
+            per_page: page.per_page,
+            counts: self
+                .cache
+                .origin_counts(now)
+                .into_iter()
+                .map(|(o, n)| OriginCount { origin: o.to_string(), count: n })
+                .collect(),
+            stale_since: health.stale_since.map(rfc3339),
+            synced: health.synced,
+        }
+    }
+
+    fn change_feed(&self) -> Feed<u64> {
+        let first = self.cache.version();
+        // A lagging client only needs to know that something changed.
+        let changes = BroadcastStream::new(self.cache.subscribe()).map(|v| v.unwrap_or(0));
+        futures_util::stream::once(async move { first }).chain(changes).boxed()
+    }
+
+    async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
+        let (value, what) = (request.target.value(), format!("{} for {}", request.kind.as_str(), request.duration.to_go()));
+        let result = self.ban_once(actor, request).await;
+        audit::outcome(&self.db, actor, "decision.ban", &value, &result.as_ref().map(|d| format!("{what} ({})", d.scenario)).unwrap_or(what), &result).await;
+        result
+    }
+
+    /// Deletes one decision by id (any origin: engine, cscli, CAPI, lists, manual).
+    async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError> {
+        let result = self.unban_once(id).await;
+        let target = result.as_ref().ok().and_then(|(_, t)| t.clone()).unwrap_or_else(|| format!("#{id}"));
+        let result = result.map(|(n, _)| n);
+        audit::outcome(&self.db, actor, "decision.unban", &target, &format!("decision #{id} deleted"), &result).await;
+        result
     }
 
     /// Deletes every decision on exactly this value (an address or a range). `value=` rather
     /// than `ip=`: the latter also deletes wider ranges that merely contain the address.
     async fn unban_value(&self, actor: &Admin, target: IpOrRange) -> Result<u64, AppError> {
         let value = target.value();
-        let n = self
-            .session
-            .call(|t| {
-                let q = [("value", value.clone())];
-                async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await }
-            })
-            .await?;
-        let local = self.cache.remove_all(target);
-        audit::record(&self.db, now(), actor.username(), "decision.unban", &value).await;
-        Ok(n.max(local as u64))
+        let result = async {
+            let n = self
+                .session
+                .call(|t| {
+                    let q = [("value", value.clone())];
+                    async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await }
+                })
+                .await?;
+            Ok(n.max(self.cache.remove_all(target) as u64))
+        }
+        .await;
+        let detail = result.as_ref().map(|n| format!("{n} decisions deleted")).unwrap_or_default();
+        audit::outcome(&self.db, actor, "decision.unban", &value, &detail, &result).await;
+        result
+    }
+
+    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError> {
+        let value = target.value();
+        let result = self
+            .allowlist
+            .allow_while(actor, &target, period, &reason, || self.delete_covering(&target))
+            .await
+            .map(|(entry, unbanned)| UnbannedAndAllowed { entry, unbanned });
+        let how_long = match (&result, period) {
+            (Ok(UnbannedAndAllowed { entry: AllowEntry { expires_at: Some(t), .. }, .. }), _) => format!("allowed until {t}"),
+            (Ok(_), _) | (Err(_), AllowFor::Removed) => "allowed until removed".to_owned(),
+            (Err(_), AllowFor::Until(d)) => format!("allow for {}", d.to_go()),
+        };
+        let detail = match &result {
+            Ok(r) => format!("{} decisions deleted, {how_long} ({})", r.unbanned, reason.as_str()),
+            Err(_) => format!("nothing changed; asked: {how_long} ({})", reason.as_str()),
+        };
+        audit::outcome(&self.db, actor, "decision.unban_and_allow", &value, &detail, &result).await;
+        result
     }
 
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError> {
@@ -196,7 +299,7 @@ impl DecisionService for Decisions {
     }
 
     async fn import(&self, actor: &Admin, request: ImportRequest) -> Result<ImportProgress, AppError> {
-        self.start_import(actor.username(), request).await
+        self.start_import(actor, request).await
     }
 
     fn import_progress(&self, id: u64) -> Option<ImportProgress> {

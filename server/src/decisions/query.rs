@@ -136,6 +136,7 @@ mod tests {
             until: until.into(),
             allowlisted: false,
             not_enforced: false,
+                    made_by: None,
         }
     }
 

@@ -11,7 +11,6 @@ use app::services::ProxyService;
 
 use super::{hosts, internal, Proxy};
 use crate::db::{audit, Db};
-use crate::support::time::now;
 
 impl Proxy {
     /// A change is stored and applied; when Caddy refuses it (or cannot be reached) the previous
@@ -31,7 +30,7 @@ impl Proxy {
             }
             return Err(e);
         }
-        audit::record(&self.inner.db, now(), actor.username(), action, &what).await;
+        audit::by(&self.inner.db, actor, action, &what, "applied to Caddy").await;
         Ok(out)
     }
 

@@ -19,7 +19,10 @@ async fn administrators_read_who_changed_what_and_nobody_else_does() {
     assert_eq!(actions.first(), Some(&"token.create"), "newest first: {actions:?}");
     assert!(actions.contains(&"user.create") && actions.contains(&"login"), "{actions:?}");
     let token = &page["rows"][0];
-    assert!(token["detail"].as_str().unwrap().contains("ci-reader"), "{token}");
+    assert_eq!(token["target"], "ci-reader", "{token}");
+    assert_eq!(token["via"], "web UI", "{token}");
+    assert_eq!(token["address"], "127.0.0.1", "{token}");
+    assert_eq!(token["result"], "ok", "{token}");
     assert!(token["at"].as_str().unwrap().ends_with('Z'));
     let admin_name = token["actor"].as_str().unwrap().to_owned();
 

@@ -156,7 +156,7 @@ pub async fn wait_for_decisions(app: &TestApp, c: &reqwest::Client, query: &str,
 
 /// The capability a service's mutating methods take, for tests that call services directly.
 pub fn admin(name: &str) -> Admin {
-    Admin::check(Principal { user_id: 0, username: name.into(), role: Role::Admin, method: AuthMethod::Cli }).unwrap()
+    Admin::check(Principal { user_id: 0, username: name.into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None }).unwrap()
 }
 
 pub const VIEWER_PASSWORD: &str = "viewer password 123";

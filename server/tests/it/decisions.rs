@@ -317,3 +317,127 @@ async fn the_allowlist_overrides_decisions_reaches_the_engine_and_can_be_removed
     assert!(!parser.exists(), "an empty allowlist has no parser (CrowdSec rejects empty whitelist nodes)");
     assert_eq!(app.state.crowdsec.status().state, app::security::model::EngineState::Running);
 }
+
+async fn audit_rows(app: &TestApp, admin: &reqwest::Client, action: &str) -> Vec<Value> {
+    let (status, v) = app.get_json(admin, &format!("/api/v1/audit?action={action}")).await;
+    assert_eq!(status, 200, "{v}");
+    v["rows"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn unban_and_allow_deletes_every_covering_decision_allowlists_for_a_while_and_is_audited() {
+    let (app, admin) = started().await;
+    let cache = app.state.decisions.cache().clone();
+    // A ban on the address, one on a range holding it, one on a neighbour that must stay.
+    let (status, ban) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": "198.51.100.7", "duration": "4h"}))
+        .await;
+    assert_eq!(status, 201, "{ban}");
+    assert_eq!(ban["made_by"]["actor"], "admin", "{ban}");
+    assert_eq!(ban["made_by"]["via"], "web UI");
+    cscli(&app, &["decisions", "add", "-r", "198.51.100.0/28", "-d", "1h"]);
+    cscli(&app, &["decisions", "add", "-i", "198.51.100.99", "-d", "1h"]);
+    wait_for_decisions(&app, &admin, "?q=198.51.100.0/24", Duration::from_secs(5), |v| v["total"] == 3).await;
+    let listed = list_decisions(&app, &admin, "?q=198.51.100.7").await;
+    let manual = listed["decisions"].as_array().unwrap().iter().find(|d| d["origin"] == "charon").cloned().unwrap();
+    assert_eq!(manual["made_by"]["actor"], "admin", "the row says who made it: {manual}");
+
+    // Bad input changes nothing.
+    for body in [
+        json!({"value": "198.51.100.7", "duration": "0m"}),
+        json!({"value": "198.51.100.7", "duration": "400d"}),
+        json!({"value": "not an address", "duration": "1h"}),
+        json!({"value": "0.0.0.0/0", "duration": "1h"}),
+    ] {
+        let (status, v) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", &body).await;
+        assert_eq!(status, 400, "{body} → {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+    assert_eq!(cscli_values(&app).len(), 3);
+    assert!(app.state.decisions.allowlist_store().list().await.unwrap().is_empty());
+
+    let (status, done) = app
+        .send_json(
+            &admin,
+            reqwest::Method::POST,
+            "/api/v1/cerberus/crowdsec/decisions/unban-and-allow",
+            &json!({"value": "198.51.100.7", "duration": "1h", "reason": "our monitoring"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["entry"]["value"], "198.51.100.7");
+    assert_eq!(done["entry"]["reason"], "our monitoring");
+    let expires = done["entry"]["expires_at"].as_str().expect("an expiry");
+    let left = app::components::clock::parse_rfc3339_utc(expires).unwrap() - charon::support::time::now();
+    assert!((3590..=3600).contains(&left), "expires in an hour, not {left} s");
+    assert_eq!(done["unbanned"], 2, "the ban and the range holding the address: {done}");
+    let mut values = cscli_values(&app);
+    values.sort();
+    assert_eq!(values, vec!["198.51.100.99".to_owned()], "the neighbour's ban stays at the engine");
+    assert!(cache.lookup("198.51.100.7".parse().unwrap(), charon::support::time::now()).is_none());
+    assert!(cache.lookup("198.51.100.99".parse().unwrap(), charon::support::time::now()).is_some());
+    let parser = app.state.crowdsec.layout().config_dir.join("parsers/s02-enrich/charon-allowlist.yaml");
+    assert!(std::fs::read_to_string(&parser).unwrap().contains("198.51.100.7"), "the engine's whitelist follows");
+
+    // Asking again keeps the later end; "forever" makes it permanent.
+    let (status, again) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", &json!({"value": "198.51.100.7", "duration": "15m"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["entry"]["expires_at"], done["entry"]["expires_at"], "a shorter period does not shorten the entry");
+    assert_eq!(again["unbanned"], 0);
+
+    let rows = audit_rows(&app, &admin, "decision.unban_and_allow").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let first = rows.last().unwrap();
+    assert_eq!(first["actor"], "admin");
+    assert_eq!(first["via"], "web UI");
+    assert_eq!(first["address"], "127.0.0.1");
+    assert_eq!(first["target"], "198.51.100.7");
+    assert_eq!(first["result"], "ok");
+    assert!(first["detail"].as_str().unwrap().starts_with("2 decisions deleted, allowed until "), "{first}");
+    let bans = audit_rows(&app, &admin, "decision.ban").await;
+    assert_eq!(bans[0]["target"], "198.51.100.7");
+    assert!(bans[0]["detail"].as_str().unwrap().starts_with("ban for 4h"), "{}", bans[0]);
+
+    // An entry whose time is up leaves the allowlist by itself, and the bouncer's cache follows.
+    sqlx::query("UPDATE allowlist SET expires_at = ? WHERE value = '198.51.100.7'")
+        .bind(charon::support::time::now() - 1)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert!(app.state.decisions.allowlist_store().list().await.unwrap().is_empty(), "an expired entry is not in force");
+    let t0 = std::time::Instant::now();
+    while !audit_rows(&app, &admin, "allowlist.expire").await.iter().any(|r| r["target"] == "198.51.100.7") {
+        assert!(t0.elapsed() < Duration::from_secs(15), "the expired entry was not removed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("MEASURE expired allowlist entry removed after {:.1} s", t0.elapsed().as_secs_f64());
+    assert!(!parser.exists(), "the engine's whitelist follows");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM allowlist").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn unban_and_allow_changes_nothing_when_the_engine_cannot_delete() {
+    let (app, admin) = started().await;
+    cscli(&app, &["decisions", "add", "-i", "198.51.100.20", "-d", "1h"]);
+    wait_for_decisions(&app, &admin, "?q=198.51.100.20", Duration::from_secs(5), |v| v["total"] == 1).await;
+    admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
+    let (status, v) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", &json!({"value": "198.51.100.20", "duration": "1h"}))
+        .await;
+    assert_eq!(status, 503, "{v}");
+    assert!(app.state.decisions.allowlist_store().list().await.unwrap().is_empty(), "the allowlist is as before");
+    assert!(app.state.decisions.cache().lookup("198.51.100.20".parse().unwrap(), charon::support::time::now()).is_some(), "still blocked");
+    let rows = audit_rows(&app, &admin, "decision.unban_and_allow").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0]["result"].as_str().unwrap().starts_with("LAPI not available"), "{}", rows[0]);
+    assert!(rows[0]["detail"].as_str().unwrap().starts_with("nothing changed"));
+    // A viewer may not.
+    let viewer = viewer(&app, &admin).await;
+    let (status, _) = app
+        .send_json(&viewer, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", &json!({"value": "198.51.100.20"}))
+        .await;
+    assert_eq!(status, 403);
+}

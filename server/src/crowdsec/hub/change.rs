@@ -69,14 +69,12 @@ impl HubItems {
                     ms = change.duration_ms,
                     "[HUB] {verb} {what}: done"
                 );
-                audit::record(&self.inner.db, crate::support::time::now(), actor.username(), &format!("hub.{verb}"), &format!("{what} ({} items)", change.changed.len())).await;
+                audit::by(&self.inner.db, actor, &format!("hub.{verb}"), &what, &format!("{} items changed: {}", change.changed.len(), change.changed.iter().take(20).map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))).await;
                 Ok(change)
             }
             Err(e) => {
                 tracing::warn!("[HUB] {verb} {what} failed: {e:?}");
-                if matches!(e, AppError::Engine { code: EngineErrorCode::HubChangeFailed, .. }) {
-                    audit::record(&self.inner.db, crate::support::time::now(), actor.username(), &format!("hub.{verb}_failed"), &what).await;
-                }
+                audit::outcome(&self.inner.db, actor, &format!("hub.{verb}"), &what, "nothing changed", &Err::<(), _>(e.clone())).await;
                 Err(e)
             }
         }

@@ -1,0 +1,38 @@
+//! "Unban and allow for …": one form, on each row of Live Decisions and on an alert's page.
+//! Deletes every decision covering the address and allowlists it for the chosen time.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use crate::decisions::rpc::UnbanAndAllow;
+use crate::i18n::*;
+
+/// The choices offered; the server accepts any duration up to 365 days, or `forever`.
+pub const PERIODS: [&str; 5] = ["15m", "1h", "24h", "7d", "forever"];
+
+#[component]
+pub fn UnbanAndAllowForm(value: String, action: ServerAction<UnbanAndAllow>) -> impl IntoView {
+    let i18n = use_i18n();
+    // Unique per value on the page, for the label.
+    let id = format!("allow-for-{}", value.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    let label = move |p: &str| match p {
+        "15m" => t_string!(i18n, allow_for_15m).to_string(),
+        "1h" => t_string!(i18n, allow_for_1h).to_string(),
+        "24h" => t_string!(i18n, allow_for_24h).to_string(),
+        "7d" => t_string!(i18n, allow_for_7d).to_string(),
+        _ => t_string!(i18n, allow_for_forever).to_string(),
+    };
+    view! {
+        <ActionForm action=action attr:class="inline-form" attr:data-testid="unban-allow-form">
+            <input type="hidden" name="value" value=value.clone() />
+            <input type="hidden" name="reason" value=move || t_string!(i18n, allow_for_reason).to_string() />
+            <label for=id.clone() class="visually-hidden">{t!(i18n, allow_for_label)}" "{value.clone()}</label>
+            <select id=id name="duration" data-testid="allow-for">
+                {PERIODS.into_iter().map(|p| view! { <option value=p selected=p == "1h">{label(p)}</option> }).collect_view()}
+            </select>
+            <button type="submit" class="btn btn-secondary" data-testid="unban-allow" disabled=move || action.pending().try_get().unwrap_or(false)>
+                {t!(i18n, allow_for_submit)}
+            </button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,36 @@
+//! Periodic clean-up the console does by itself: allowlist entries whose time is up leave the
+//! allowlist (every few seconds, so "allow for 15 min" ends close to when it says), and audit-log
+//! lines older than the retention window are deleted (hourly).
+
+use std::time::Duration;
+
+use crate::db::{audit, Db};
+use crate::decisions::allowlist::Allowlist;
+use crate::support::time::now;
+
+const EXPIRY_EVERY: Duration = Duration::from_secs(5);
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+pub async fn run(db: Db, allowlist: Allowlist, audit_retention_days: u64) {
+    let mut expiry = tokio::time::interval(EXPIRY_EVERY);
+    let mut purge = tokio::time::interval(PURGE_EVERY);
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = expiry.tick() => {
+                if let Err(e) = allowlist.expire_due().await {
+                    tracing::warn!("expired allowlist entries not removed yet: {e:?}");
+                }
+            }
+            _ = purge.tick() => {
+                let before = now() - audit_retention_days as i64 * 86_400;
+                match audit::purge(&db, before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(lines = n, days = audit_retention_days, "audit log: old lines deleted"),
+                    Err(e) => tracing::warn!(error = %e, "audit log: old lines not deleted"),
+                }
+            }
+        }
+    }
+}
