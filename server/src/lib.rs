@@ -15,6 +15,7 @@ pub mod console;
 pub mod crowdsec;
 pub mod db;
 pub mod decisions;
+pub mod evidence;
 pub mod geo;
 pub mod housekeeping;
 pub mod listener;

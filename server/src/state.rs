@@ -35,6 +35,7 @@ pub struct AppState {
     pub hub: HubItems,
     pub proxy: proxy::Proxy,
     pub console: console::Console,
+    pub evidence: crate::evidence::EvidenceIndex,
     pub services: Services,
 }
 
@@ -100,6 +101,15 @@ impl AppState {
         );
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
         tokio::spawn(crate::housekeeping::run(db.clone(), decisions.allowlist_store().clone(), config.audit_retention_days));
+        let evidence = crate::evidence::EvidenceIndex::open(
+            &config.evidence_path(),
+            crowdsec.layout().access_log.clone(),
+            config.trusted_proxies().unwrap_or_default(),
+            config.evidence_retention_days,
+            config.evidence_max_requests,
+        )
+        .await?;
+        tokio::spawn(evidence.clone().run());
         let console = console::Console::new(db.clone(), crowdsec.clone(), &config);
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());
@@ -107,7 +117,7 @@ impl AppState {
             accounts: Arc::new(accounts.clone()),
             security: Arc::new(crowdsec.clone()),
             decisions: Arc::new(decisions.clone()),
-            alerts: Arc::new(crate::alerts::Alerts::new(session)),
+            alerts: Arc::new(crate::alerts::Alerts::new(session, evidence.clone())),
             audit: Arc::new(crate::audit::Audit::new(db.clone())),
             hub: Arc::new(hub.clone()),
             proxy: Arc::new(proxy.clone()),
@@ -139,6 +149,7 @@ impl AppState {
             hub,
             proxy,
             console,
+            evidence,
             services,
         })
     }

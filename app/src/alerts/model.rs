@@ -115,6 +115,51 @@ pub struct AlertEvent {
     pub meta: Vec<(String, String)>,
 }
 
+/// A request the protected sites saw, from Charon's own access log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeenRequest {
+    /// RFC 3339 with milliseconds.
+    pub at: String,
+    /// The visitor (for a range alert, one address inside it).
+    pub address: String,
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub user_agent: String,
+    /// The bouncer refused it (a decision was in force).
+    pub refused: bool,
+}
+
+/// Requests the bouncer refused on one site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RefusedOnSite {
+    pub host: String,
+    pub count: u64,
+    pub first: String,
+    pub last: String,
+}
+
+/// What Charon's access log holds about an alert's source: the requests it made around the alert
+/// (from an hour before it started to when it stopped) and, from when it started, the requests the
+/// bouncer refused, by site. Empty lists with `indexed_since` set: the address never reached the
+/// protected sites in that time (a community-blocklist decision, for example).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// At most `EVIDENCE_REQUESTS_MAX`, oldest first; `requests_total` counts them all.
+    pub requests: Vec<SeenRequest>,
+    pub requests_total: u64,
+    pub refused: Vec<RefusedOnSite>,
+    /// RFC 3339: the oldest request the index still holds (it keeps a retention window); `None`
+    /// when it holds nothing.
+    pub indexed_since: Option<String>,
+}
+
+pub const EVIDENCE_REQUESTS_MAX: usize = 200;
+
 /// An alert: which scenario fired on which source, when, on which machine, and what it decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -137,6 +182,9 @@ pub struct Alert {
     pub decisions: Vec<AlertDecision>,
     /// Empty in lists; the detail carries them.
     pub events: Vec<AlertEvent>,
+    /// Only in the detail of an alert on an address or a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 impl Alert {

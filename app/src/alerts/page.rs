@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
-use crate::alerts::model::{Alert, AlertQuery};
+use crate::alerts::model::{Alert, AlertQuery, Evidence};
 use crate::alerts::rpc::{get_alert, list_alerts};
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
@@ -188,6 +188,7 @@ fn AlertDetail(a: Alert) -> impl IntoView {
                     </table>
                 }.into_any()
             }}
+            {a.evidence.clone().map(|e| view! { <EvidenceSection e=e /> })}
             <h2>{t!(i18n, alerts_events)}</h2>
             {if a.events.is_empty() {
                 view! { <p class="empty" data-testid="alert-no-events">{t!(i18n, alerts_no_events)}</p> }.into_any()
@@ -232,5 +233,80 @@ fn UnbanFromAlert(value: String) -> impl IntoView {
                 </div>
             </div>
         </Show>
+    }
+}
+
+/// What Charon's own access log saw of the source: its requests around the alert and what the
+/// bouncer refused it afterwards, by site.
+#[component]
+fn EvidenceSection(e: Evidence) -> impl IntoView {
+    let i18n = use_i18n();
+    let shown = e.requests.len();
+    let total = e.requests_total;
+    let nothing = e.requests.is_empty() && e.refused.is_empty();
+    view! {
+        <section aria-labelledby="evidence-title" data-testid="evidence">
+            <h2 id="evidence-title">{t!(i18n, evidence_title)}</h2>
+            {if nothing {
+                let since = e.indexed_since.clone();
+                view! {
+                    <p class="empty" data-testid="evidence-none">
+                        {t!(i18n, evidence_none)}" "
+                        {match since {
+                            Some(s) => view! { {t!(i18n, evidence_kept_since)}" "<time datetime=s.clone()>{s.clone()}</time>"." }.into_any(),
+                            None => view! { {t!(i18n, evidence_index_empty)} }.into_any(),
+                        }}
+                    </p>
+                }.into_any()
+            } else {
+                view! {
+                    {(!e.refused.is_empty()).then(|| view! {
+                        <h3>{t!(i18n, evidence_refused)}</h3>
+                        <table class="table" data-testid="evidence-refused">
+                            <thead><tr>
+                                <th scope="col">{t!(i18n, evidence_site)}</th>
+                                <th scope="col">{t!(i18n, evidence_count)}</th>
+                                <th scope="col">{t!(i18n, evidence_first)}</th>
+                                <th scope="col">{t!(i18n, evidence_last)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {e.refused.iter().map(|r| view! {
+                                    <tr>
+                                        <td><code>{r.host.clone()}</code></td>
+                                        <td>{r.count}</td>
+                                        <td><time datetime=r.first.clone()>{r.first.clone()}</time></td>
+                                        <td><time datetime=r.last.clone()>{r.last.clone()}</time></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })}
+                    <h3>{t!(i18n, evidence_requests)}</h3>
+                    <p class="hint" data-testid="evidence-total">{t!(i18n, evidence_shown, shown = move || shown, total = move || total)}</p>
+                    <div class="table-scroll">
+                        <table class="table" data-testid="evidence-requests">
+                            <thead><tr>
+                                <th scope="col">{t!(i18n, audit_when)}</th>
+                                <th scope="col">{t!(i18n, evidence_site)}</th>
+                                <th scope="col">{t!(i18n, evidence_request)}</th>
+                                <th scope="col">{t!(i18n, evidence_status)}</th>
+                                <th scope="col">{t!(i18n, evidence_agent)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {e.requests.iter().map(|q| view! {
+                                    <tr data-testid="evidence-request" data-refused=q.refused.to_string()>
+                                        <td><time datetime=q.at.clone()>{q.at.clone()}</time></td>
+                                        <td><code>{q.host.clone()}</code></td>
+                                        <td><code class="wrap">{q.method.clone()}" "{q.path.clone()}</code></td>
+                                        <td>{q.status}{q.refused.then(|| view! { " "<span class="badge badge-warn">{t!(i18n, evidence_refused_badge)}</span> })}</td>
+                                        <td class="wrap">{q.user_agent.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
     }
 }

@@ -23,7 +23,7 @@ pub fn UnbanAndAllowForm(value: String, action: ServerAction<UnbanAndAllow>) -> 
         _ => t_string!(i18n, allow_for_forever).to_string(),
     };
     view! {
-        <ActionForm action=action attr:class="inline-form" attr:data-testid="unban-allow-form">
+        <ActionForm action=action attr:class="allow-for-form" attr:data-testid="unban-allow-form">
             <input type="hidden" name="value" value=value.clone() />
             <input type="hidden" name="reason" value=move || t_string!(i18n, allow_for_reason).to_string() />
             <label for=id.clone() class="visually-hidden">{t!(i18n, allow_for_label)}" "{value.clone()}</label>

@@ -74,6 +74,7 @@ pub fn alert(v: &Value, with_events: bool) -> Alert {
         stopped_at: go_time(&text(&v["stop_at"])),
         decisions: v["decisions"].as_array().map(|d| d.iter().map(decision).collect()).unwrap_or_default(),
         events: if with_events { v["events"].as_array().map(|e| e.iter().map(event).collect()).unwrap_or_default() } else { Vec::new() },
+        evidence: None,
     }
 }
 

@@ -8,16 +8,40 @@ use app::alerts::model::{Alert, AlertFilter, AlertPage, AlertTarget, ALERTS_DEPT
 use app::error::AppError;
 use app::services::AlertService;
 
+use app::alerts::model::Evidence;
+use app::decisions::model::IpOrRange;
+
 use crate::crowdsec::lapi::MachineSession;
+use crate::evidence::EvidenceIndex;
+use crate::support::time::parse_rfc3339;
 
 #[derive(Clone)]
 pub struct Alerts {
     session: MachineSession,
+    evidence: EvidenceIndex,
 }
 
 impl Alerts {
-    pub fn new(session: MachineSession) -> Self {
-        Alerts { session }
+    pub fn new(session: MachineSession, evidence: EvidenceIndex) -> Self {
+        Alerts { session, evidence }
+    }
+
+    /// The evidence about an alert on an address or a range; `None` for other scopes, or when the
+    /// index cannot be read (the alert is still shown).
+    async fn evidence(&self, a: &Alert) -> Option<Evidence> {
+        let target = match a.source_scope.to_ascii_lowercase().as_str() {
+            "ip" | "range" => IpOrRange::parse(&a.source_value).ok()?,
+            _ => return None,
+        };
+        let started = parse_rfc3339(&a.started_at)?;
+        let stopped = parse_rfc3339(&a.stopped_at).unwrap_or(started);
+        match self.evidence.about(&target, started * 1000, stopped * 1000 + 999).await {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the evidence index");
+                None
+            }
+        }
     }
 }
 
@@ -72,7 +96,9 @@ impl AlertService for Alerts {
             .session
             .call(|t| async move { self.session.engine().lapi().find_alert(&t, id).await })
             .await?;
-        found.map(|v| convert::alert(&v, true)).ok_or(AppError::NotFound)
+        let mut alert = found.map(|v| convert::alert(&v, true)).ok_or(AppError::NotFound)?;
+        alert.evidence = self.evidence(&alert).await;
+        Ok(alert)
     }
 }
 

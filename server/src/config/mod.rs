@@ -92,6 +92,10 @@ pub struct Config {
     pub capi_timeout_secs: u64,
     /// Audit-log lines older than this are deleted (checked hourly).
     pub audit_retention_days: u64,
+    /// How long the evidence index keeps the requests the protected sites saw.
+    pub evidence_retention_days: u64,
+    /// The most requests the evidence index keeps (the oldest go first).
+    pub evidence_max_requests: u64,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -177,6 +181,8 @@ impl Default for Config {
             heartbeat_interval_secs: 300,
             capi_timeout_secs: 10,
             audit_retention_days: 90,
+            evidence_retention_days: 7,
+            evidence_max_requests: 2_000_000,
         }
     }
 }
@@ -256,6 +262,12 @@ impl Config {
         if self.capi_timeout_secs == 0 {
             return Err(ConfigError::Rule("capi_timeout_secs must be at least 1"));
         }
+        if !(1..=365).contains(&self.evidence_retention_days) {
+            return Err(ConfigError::Rule("evidence_retention_days must be between 1 and 365"));
+        }
+        if !(10_000..=100_000_000).contains(&self.evidence_max_requests) {
+            return Err(ConfigError::Rule("evidence_max_requests must be between 10000 and 100000000"));
+        }
         if !(1..=3650).contains(&self.audit_retention_days) {
             return Err(ConfigError::Rule("audit_retention_days must be between 1 and 3650"));
         }
@@ -284,6 +296,11 @@ impl Config {
             patterns_source: self.crowdsec_patterns_source.clone(),
             plugin_dir: self.crowdsec_plugin_dir.clone(),
         }
+    }
+
+    /// The evidence index's file.
+    pub fn evidence_path(&self) -> PathBuf {
+        self.data_dir.join("evidence.db")
     }
 
     pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ipnet::AddrParseError> {

@@ -72,6 +72,10 @@ async fn a_manual_bans_alert_is_listed_filtered_paged_and_shown_with_its_decisio
     assert_eq!(detail["id"], id);
     assert_eq!(detail["decisions"][0]["value"], "203.0.113.72");
     assert!(detail["started_at"].as_str().unwrap().ends_with('Z'), "{detail}");
+    // The address never reached a protected site: the evidence says so (nothing seen, nothing refused).
+    assert_eq!(detail["evidence"]["requests"], json!([]), "{detail}");
+    assert_eq!(detail["evidence"]["requests_total"], 0);
+    assert_eq!(detail["evidence"]["refused"], json!([]));
 
     // Unknown or malformed ids are 404; bad filters are 400 and name the field.
     for path in [format!("{ALERTS}/999999"), format!("{ALERTS}/0"), format!("{ALERTS}/nope")] {

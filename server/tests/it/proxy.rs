@@ -203,6 +203,26 @@ async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data
         .flat_map(|e| e["meta"].as_array().unwrap().iter().map(|kv| format!("{}={}", kv[0].as_str().unwrap_or(""), kv[1].as_str().unwrap_or(""))))
         .collect();
     assert!(meta.iter().any(|m| m.contains("etc/passwd")), "the probed path is in the alert's events: {meta:?}");
+    // Charon's own evidence: the probe as the site saw it, and the requests refused afterwards.
+    let t_evidence = Instant::now();
+    let evidence = loop {
+        let (_, detail) = site.app.get_json(&site.admin, &format!("/api/v1/cerberus/crowdsec/alerts/{}", fired["id"])).await;
+        let e = detail["evidence"].clone();
+        let probe_seen = e["requests"].as_array().is_some_and(|r| r.iter().any(|q| q["path"].as_str().unwrap_or("").contains("etc/passwd")));
+        if probe_seen && e["refused"].as_array().is_some_and(|r| !r.is_empty()) {
+            break e;
+        }
+        assert!(t_evidence.elapsed() < Duration::from_secs(10), "no evidence for the probe: {detail}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("NUMBERS request → in the evidence index: ≤ {:?}", t_evidence.elapsed());
+    let probe = evidence["requests"].as_array().unwrap().iter().find(|q| q["path"].as_str().unwrap().contains("etc/passwd")).unwrap();
+    assert_eq!((probe["address"].as_str(), probe["host"].as_str(), probe["method"].as_str()), (Some("127.0.0.2"), Some(HOST), Some("GET")), "{probe}");
+    assert_eq!((probe["status"].as_u64(), probe["refused"].as_bool()), (Some(404), Some(false)), "{probe}");
+    let refused = &evidence["refused"][0];
+    assert_eq!(refused["host"], HOST, "{evidence}");
+    assert!(refused["count"].as_u64().unwrap() >= 1 && refused["first"].as_str().unwrap() <= refused["last"].as_str().unwrap(), "{refused}");
+    assert!(evidence["indexed_since"].as_str().is_some_and(|t| t.ends_with('Z')), "{evidence}");
 
     // Manual ban from the console → 403 on the next request; unban → 200.
     let banned = client_from("127.0.0.3");
