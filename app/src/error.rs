@@ -59,6 +59,12 @@ pub enum ErrorCode {
     /// An imported list that cannot be read at all (bad JSON, empty, too long).
     #[error("list_invalid")]
     ListInvalid,
+    /// An export would hold more rows than one may (narrow the filter).
+    #[error("export_too_large")]
+    ExportTooLarge,
+    /// `format` is neither `csv` nor `json`.
+    #[error("format_invalid")]
+    FormatInvalid,
 }
 
 impl ErrorCode {
@@ -87,6 +93,8 @@ impl ErrorCode {
             ErrorCode::TagsInvalid => "tags_invalid",
             ErrorCode::OriginInvalid => "origin_invalid",
             ErrorCode::ListInvalid => "list_invalid",
+            ErrorCode::ExportTooLarge => "export_too_large",
+            ErrorCode::FormatInvalid => "format_invalid",
         }
     }
 
@@ -115,6 +123,8 @@ impl ErrorCode {
             ErrorCode::TagsInvalid,
             ErrorCode::OriginInvalid,
             ErrorCode::ListInvalid,
+            ErrorCode::ExportTooLarge,
+            ErrorCode::FormatInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -264,6 +274,7 @@ impl ErrorCode {
             ErrorCode::TypeInvalid => "type",
             ErrorCode::OriginInvalid => "origin",
             ErrorCode::ListInvalid => "list",
+            ErrorCode::ExportTooLarge | ErrorCode::FormatInvalid => "format",
         }
     }
 }

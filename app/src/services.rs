@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::alerts::model::{Alert, AlertFilter, AlertPage};
-use crate::audit::model::{AuditFilter, AuditPage};
+use crate::audit::model::{AuditEntry, AuditFilter, AuditPage};
 use crate::error::AppError;
 use crate::decisions::model::{AllowFor, UnbannedAndAllowed, 
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
@@ -66,6 +66,9 @@ pub trait SecurityService: Send + Sync {
 #[async_trait::async_trait]
 pub trait DecisionService: Send + Sync {
     fn list(&self, query: &DecisionQuery) -> DecisionPage;
+    /// Every row the query's filters select, in its order (no paging); `ExportTooLarge` past
+    /// `EXPORT_DECISIONS_MAX`.
+    fn export(&self, query: &DecisionQuery) -> Result<Vec<Decision>, AppError>;
     /// The decision set's version now, then after every change.
     fn change_feed(&self) -> Feed<u64>;
     async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError>;
@@ -89,6 +92,9 @@ pub trait DecisionService: Send + Sync {
 #[async_trait::async_trait]
 pub trait AlertService: Send + Sync {
     async fn list(&self, filter: &AlertFilter) -> Result<AlertPage, AppError>;
+    /// Every alert the filter selects, newest first (no paging); `ExportTooLarge` past the depth
+    /// paging reaches.
+    async fn export(&self, filter: &AlertFilter) -> Result<Vec<Alert>, AppError>;
     /// One alert with its events; `NotFound` for an unknown id.
     async fn get(&self, id: i64) -> Result<Alert, AppError>;
 }
@@ -97,6 +103,8 @@ pub trait AlertService: Send + Sync {
 #[async_trait::async_trait]
 pub trait AuditService: Send + Sync {
     async fn list(&self, actor: &Admin, filter: &AuditFilter) -> Result<AuditPage, AppError>;
+    /// Every entry the filter selects, newest first, read a chunk at a time.
+    fn export(&self, actor: &Admin, filter: &AuditFilter) -> Feed<Result<Vec<AuditEntry>, AppError>>;
 }
 
 /// Hub presets: the catalogue, item details, install and remove (serialised, verified, rolled

@@ -58,6 +58,7 @@ pub fn AlertsPage() -> impl IntoView {
                 <input id="a-since" name="since" value=param("since") placeholder="24h" size="5" />
                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
             </form>
+            <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/alerts" keys=&FILTERS />
             <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
                 {move || Suspend::new(async move {
                     match page.await {

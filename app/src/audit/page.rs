@@ -51,6 +51,7 @@ pub fn AuditPage() -> impl IntoView {
                 <input id="au-since" name="since" value=param("since") placeholder="7d" size="5" />
                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
             </form>
+            <query_link::ExportLinks api="/api/v1/audit" keys=&FILTERS />
             <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
                 {move || Suspend::new(async move {
                     match page.await {

@@ -65,6 +65,8 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::TagsInvalid => t_string!(i18n, console_error_tags),
         ErrorCode::OriginInvalid => t_string!(i18n, error_origin_invalid),
         ErrorCode::ListInvalid => t_string!(i18n, error_list_invalid),
+        ErrorCode::ExportTooLarge => t_string!(i18n, error_export_too_large),
+        ErrorCode::FormatInvalid => t_string!(i18n, error_format_invalid),
     }
 }
 

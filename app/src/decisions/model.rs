@@ -126,6 +126,9 @@ pub struct OriginCount {
     pub count: usize,
 }
 
+/// The most decisions one export may hold.
+pub const EXPORT_DECISIONS_MAX: usize = 200_000;
+
 /// Filter, sort and page of the list; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

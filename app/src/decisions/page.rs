@@ -126,6 +126,7 @@ fn DecisionsView() -> impl IntoView {
                                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
                             </form>
                             <p class="hint" data-testid="decisions-total">{t!(i18n, decisions_total, total = move || total)}</p>
+                            <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/decisions" keys=&["q", "origin", "scenario", "type", "sort"] />
                             {if decisions.is_empty() {
                                 view! { <p class="empty" data-testid="decisions-empty">{t!(i18n, decisions_empty)}</p> }.into_any()
                             } else {

@@ -5,7 +5,7 @@
 pub mod convert;
 
 use app::alerts::model::{Alert, AlertFilter, AlertPage, AlertTarget, ALERTS_DEPTH_MAX};
-use app::error::AppError;
+use app::error::{AppError, ErrorCode};
 use app::services::AlertService;
 
 use app::alerts::model::Evidence;
@@ -86,6 +86,27 @@ impl AlertService for Alerts {
         let more = rows.len() > start + f.per_page;
         let rows = rows.into_iter().skip(start).take(f.per_page).collect();
         Ok(AlertPage { rows, page: f.page, per_page: f.per_page, more })
+    }
+
+    async fn export(&self, f: &AlertFilter) -> Result<Vec<Alert>, AppError> {
+        let query = lapi_query(f, ALERTS_DEPTH_MAX + 1);
+        let raw = self
+            .session
+            .call(|t| {
+                let query = query.clone();
+                async move { self.session.engine().lapi().list_alerts(&t, &query).await }
+            })
+            .await?;
+        if raw.len() > ALERTS_DEPTH_MAX {
+            return Err(ErrorCode::ExportTooLarge.into());
+        }
+        let mut rows: Vec<Alert> = raw
+            .iter()
+            .map(|v| convert::alert(v, false))
+            .filter(|a| f.machine.as_ref().is_none_or(|m| &a.machine == m))
+            .collect();
+        rows.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(rows)
     }
 
     async fn get(&self, id: i64) -> Result<Alert, AppError> {

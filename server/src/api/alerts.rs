@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,6 +13,7 @@ use app::error::AppError;
 use app::services::Services;
 
 use super::error::ApiError;
+use super::export::{self, Format, FormatQuery};
 
 pub fn routes<S>() -> OpenApiRouter<S>
 where
@@ -30,13 +32,23 @@ where
         ("since" = Option<String>, Query, description = "Only alerts newer than this: 30s, 15m, 24h, 7d"),
         ("until" = Option<String>, Query, description = "Only alerts older than this: 30s, 15m, 24h, 7d"),
         ("page" = Option<usize>, Query, description = "1-based (paging stops 10 000 alerts deep)"),
-        ("per_page" = Option<usize>, Query, description = "Rows per page (at most 100)")
+        ("per_page" = Option<usize>, Query, description = "Rows per page (at most 100)"),
+        ("format" = Option<String>, Query, description = "csv or json: every alert the filters select as a download, streamed (at most 10 000; page and per_page are ignored)")
     ),
-    responses((status = 200, body = AlertPage), (status = 400, description = "Invalid filter (the field is named)"),
+    responses((status = 200, body = AlertPage, description = "A page; with format, a CSV (text/csv) or JSON array download of the alerts"),
+        (status = 400, description = "Invalid filter (the field is named), unknown format, or more alerts than one export may hold"),
         (status = 503, description = "LAPI not available")))]
-async fn list(State(s): State<Services>, q: Result<Query<AlertQuery>, QueryRejection>) -> Result<Json<AlertPage>, ApiError> {
-    let Query(q) = q?;
-    Ok(Json(s.alerts.list(&q.parse()?).await?))
+async fn list(
+    State(s): State<Services>,
+    q: Result<Query<AlertQuery>, QueryRejection>,
+    f: Result<Query<FormatQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (Query(q), Query(f)) = (q?, f?);
+    let filter = q.parse()?;
+    Ok(match Format::parse(f.format.as_deref())? {
+        Some(format) => export::download(format, "alerts", export::chunked(s.alerts.export(&filter).await?)),
+        None => Json(s.alerts.list(&filter).await?).into_response(),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/alerts/{id}", tag = "alerts", security(("bearer" = []), ("session" = [])),

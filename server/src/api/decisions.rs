@@ -9,6 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::Stream;
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use app::decisions::model::{
 use app::services::Services;
 
 use super::admin::AdminCaller;
+use super::export::{self, Format, FormatQuery};
 use super::error::ApiError;
 
 pub fn routes<S>() -> OpenApiRouter<S>
@@ -47,12 +49,21 @@ type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
         ("type" = Option<String>, Query, description = "ban, captcha, …"),
         ("sort" = Option<String>, Query, description = "value, origin, scenario, type or until (default); a leading - reverses"),
         ("page" = Option<usize>, Query, description = "1-based"),
-        ("per_page" = Option<usize>, Query, description = "Rows per page (at most 500)")
+        ("per_page" = Option<usize>, Query, description = "Rows per page (at most 500)"),
+        ("format" = Option<String>, Query, description = "csv or json: every row the filters select as a download, streamed (at most 200 000; page and per_page are ignored)")
     ),
-    responses((status = 200, body = DecisionPage)))]
-async fn list(State(s): State<Services>, q: Result<Query<DecisionQuery>, QueryRejection>) -> Result<Json<DecisionPage>, ApiError> {
-    let Query(q) = q?;
-    Ok(Json(s.decisions.list(&q)))
+    responses((status = 200, body = DecisionPage, description = "A page; with format, a CSV (text/csv) or JSON array download of the rows"),
+        (status = 400, description = "Unknown format, or more rows than one export may hold")))]
+async fn list(
+    State(s): State<Services>,
+    q: Result<Query<DecisionQuery>, QueryRejection>,
+    f: Result<Query<FormatQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (Query(q), Query(f)) = (q?, f?);
+    Ok(match Format::parse(f.format.as_deref())? {
+        Some(format) => export::download(format, "decisions", export::chunked(s.decisions.export(&q)?)),
+        None => Json(s.decisions.list(&q)).into_response(),
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

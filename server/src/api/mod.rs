@@ -13,6 +13,7 @@ pub mod crowdsec;
 pub mod decision_import;
 pub mod decisions;
 pub mod error;
+pub mod export;
 pub mod hub;
 pub mod openapi;
 pub mod proxy_hosts;

@@ -126,3 +126,10 @@ pub async fn list(db: &Db, q: &Query<'_>) -> Result<(Vec<Row>, i64), sqlx::Error
     let rows = b.build_query_as::<Row>().fetch_all(db).await?;
     Ok((rows, total))
 }
+
+/// Rows with an id below `below`, newest first, at most `q.limit` (the export's keyset paging).
+pub async fn chunk_below(db: &Db, q: &Query<'_>, below: i64) -> Result<Vec<Row>, sqlx::Error> {
+    let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
+    b.push(" AND id < ").push_bind(below).push(" ORDER BY id DESC LIMIT ").push_bind(q.limit);
+    b.build_query_as::<Row>().fetch_all(db).await
+}

@@ -18,10 +18,10 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
-use app::error::AppError;
+use app::error::{AppError, ErrorCode};
 use app::accounts::model::Admin;
 use app::services::{DecisionService, Feed};
 
@@ -221,6 +221,16 @@ impl DecisionService for Decisions {
             stale_since: health.stale_since.map(rfc3339),
             synced: health.synced,
         }
+    }
+
+    fn export(&self, q: &DecisionQuery) -> Result<Vec<Decision>, AppError> {
+        let filter = query::Filter::new(q);
+        let mut rows = self.cache.select(now(), |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
+        if rows.len() > EXPORT_DECISIONS_MAX {
+            return Err(ErrorCode::ExportTooLarge.into());
+        }
+        query::sort(&mut rows, q.sort.as_deref());
+        Ok(rows.into_iter().map(|d| self.with_country(d)).map(|mut d| { self.author_of(&mut d); d }).collect())
     }
 
     fn change_feed(&self) -> Feed<u64> {

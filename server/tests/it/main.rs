@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod crowdsec_engine;
 mod decisions;
+mod export;
 mod http;
 mod import;
 mod hub;
