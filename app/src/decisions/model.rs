@@ -107,7 +107,12 @@ pub struct AllowAdded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DecisionPage {
+    /// The page's decisions; empty when grouped by address (`groups` holds them).
     pub decisions: Vec<Decision>,
+    /// With `group=address`: one entry per address or range, its decisions folded in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<AddressGroup>,
+    /// Rows (decisions, or addresses when grouped) the filters select.
     pub total: usize,
     pub page: usize,
     pub per_page: usize,
@@ -117,6 +122,53 @@ pub struct DecisionPage {
     pub stale_since: Option<String>,
     /// False until the first successful sync since the engine started.
     pub synced: bool,
+}
+
+/// Every decision on one address or range, as one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AddressGroup {
+    pub value: String,
+    pub scope: String,
+    pub country: Option<String>,
+    /// Distinct scenarios, origins and types of its decisions, in the list's order.
+    pub scenarios: Vec<String>,
+    pub origins: Vec<String>,
+    pub kinds: Vec<String>,
+    /// The latest end (RFC 3339): when the address is free again.
+    pub until: String,
+    pub allowlisted: bool,
+    pub not_enforced: bool,
+    pub decisions: Vec<Decision>,
+}
+
+impl AddressGroup {
+    /// Folds decisions on the same value (at least one) into a group.
+    pub fn fold(decisions: Vec<Decision>) -> AddressGroup {
+        fn distinct(it: impl Iterator<Item = String>) -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for v in it {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+            out
+        }
+        let first = &decisions[0];
+        AddressGroup {
+            value: first.value.clone(),
+            scope: first.scope.clone(),
+            country: first.country.clone(),
+            scenarios: distinct(decisions.iter().map(|d| d.scenario.clone())),
+            origins: distinct(decisions.iter().map(|d| d.origin.clone())),
+            kinds: distinct(decisions.iter().map(|d| d.kind.clone())),
+            // RFC 3339 in UTC with the same shape sorts as text.
+            until: decisions.iter().map(|d| d.until.clone()).max().unwrap_or_default(),
+            allowlisted: decisions.iter().all(|d| d.allowlisted),
+            not_enforced: decisions.iter().all(|d| d.not_enforced),
+            decisions,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +200,15 @@ pub struct DecisionQuery {
     pub page: Option<usize>,
     #[serde(default)]
     pub per_page: Option<usize>,
+    /// `address`: one row per address or range, its decisions folded in.
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+impl DecisionQuery {
+    pub fn grouped(&self) -> bool {
+        self.group.as_deref() == Some("address")
+    }
 }
 
 pub const PER_PAGE_DEFAULT: usize = 50;

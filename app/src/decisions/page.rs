@@ -9,8 +9,8 @@ use crate::components::layout::{CurrentUser, Layout};
 use crate::decisions::allowlist_panel::AllowlistSection;
 use crate::decisions::import_panel::ImportPanel;
 use crate::decisions::allow_for::UnbanAndAllowForm;
-use crate::decisions::rpc::{list_decisions, BanDecision, UnbanAndAllow, UnbanDecision};
-use crate::decisions::model::{Decision, DecisionPage, DecisionQuery};
+use crate::decisions::rpc::{list_decisions, BanDecision, UnbanAndAllow, UnbanDecision, UnbanValues};
+use crate::decisions::model::{AddressGroup, Decision, DecisionPage, DecisionQuery};
 use crate::i18n::*;
 
 fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
@@ -23,6 +23,7 @@ fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
         sort: get("sort"),
         page: get("page").and_then(|p| p.parse().ok()),
         per_page: get("per_page").and_then(|p| p.parse().ok()),
+        group: get("group"),
     }
 }
 
@@ -58,6 +59,7 @@ fn DecisionsView() -> impl IntoView {
     let ban = ServerAction::<BanDecision>::new();
     let unban = ServerAction::<UnbanDecision>::new();
     let unban_allow = expect_context::<ServerAction<UnbanAndAllow>>();
+    let unban_values = ServerAction::<UnbanValues>::new();
     let live = live_version();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
@@ -77,15 +79,31 @@ fn DecisionsView() -> impl IntoView {
                 ban.version().try_get().unwrap_or_default(),
                 unban.version().try_get().unwrap_or_default(),
                 unban_allow.version().try_get().unwrap_or_default(),
+                unban_values.version().try_get().unwrap_or_default(),
             )
         },
-        |(q, _, _, _, _)| list_decisions(q),
+        |(q, _, _, _, _, _)| list_decisions(q),
     );
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
         let path = location.pathname.try_get().unwrap_or_default();
-        query_map.with(|q| query_link::page_link(&path, q, &["q", "origin", "scenario", "type", "sort", "per_page"], n))
+        query_map.with(|q| query_link::page_link(&path, q, &["q", "origin", "scenario", "type", "sort", "per_page", "group"], n))
     };
+    let grouped = move || query_map.with(|q| q.get("group").as_deref() == Some("address"));
+    // The same filters, grouped or not.
+    let toggle_link = move || {
+        let path = location.pathname.try_get().unwrap_or_default();
+        query_map.with(|q| {
+            let mut q = q.clone();
+            if q.get("group").as_deref() == Some("address") {
+                q.remove("group");
+            } else {
+                q.insert("group", "address".to_owned());
+            }
+            query_link::page_link(&path, &q, &["q", "origin", "scenario", "type", "sort", "per_page", "group"], 1)
+        })
+    };
+
 
     view! {
         <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
@@ -93,7 +111,7 @@ fn DecisionsView() -> impl IntoView {
                 match page.await {
                     Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     Ok(p) => {
-                        let DecisionPage { decisions, total, page: current, per_page, counts, stale_since, synced } = p;
+                        let DecisionPage { decisions, groups, total, page: current, per_page, counts, stale_since, synced } = p;
                         let pages = total.div_ceil(per_page).max(1);
                         view! {
                             {stale_since.map(|since| view! {
@@ -123,11 +141,32 @@ fn DecisionsView() -> impl IntoView {
                                     <option value="captcha" selected=param("type") == "captcha">"captcha"</option>
                                     <option value="throttle" selected=param("type") == "throttle">"throttle"</option>
                                 </select>
+                                {grouped().then(|| view! { <input type="hidden" name="group" value="address" /> })}
                                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
                             </form>
+                            <p><a href=toggle_link data-testid="group-toggle" aria-pressed=move || grouped().to_string()>
+                                {move || if grouped() { t_string!(i18n, decisions_ungroup) } else { t_string!(i18n, decisions_group_by_address) }}
+                            </a></p>
                             <p class="hint" data-testid="decisions-total">{t!(i18n, decisions_total, total = move || total)}</p>
                             <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/decisions" keys=&["q", "origin", "scenario", "type", "sort"] />
-                            {if decisions.is_empty() {
+                            {if !groups.is_empty() {
+                                view! {
+                                    <table class="table" data-testid="groups-table">
+                                        <thead><tr>
+                                            <th scope="col">{t!(i18n, col_value)}</th>
+                                            <th scope="col">{t!(i18n, col_country)}</th>
+                                            <th scope="col">{t!(i18n, col_reason)}</th>
+                                            <th scope="col">{t!(i18n, col_origin)}</th>
+                                            <th scope="col">{t!(i18n, decisions_count)}</th>
+                                            <th scope="col">{t!(i18n, col_expires)}</th>
+                                            <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {groups.into_iter().map(|g| view! { <GroupRow g=g now=now unban_values=unban_values unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            } else if decisions.is_empty() {
                                 view! { <p class="empty" data-testid="decisions-empty">{t!(i18n, decisions_empty)}</p> }.into_any()
                             } else {
                                 view! {
@@ -285,6 +324,51 @@ fn DecisionRow(
                         <button type="submit" class="btn btn-danger" data-testid="unban">{t!(i18n, decisions_unban)}</button>
                     </ActionForm>
                     {(!d.not_enforced).then(|| view! { <UnbanAndAllowForm value=value.get_value() action=unban_allow /> })}
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+/// One address with all its decisions folded in: scenarios, origins, how many, when it is free.
+#[component]
+fn GroupRow(
+    g: AddressGroup,
+    now: RwSignal<i64>,
+    unban_values: ServerAction<UnbanValues>,
+    unban_allow: ServerAction<UnbanAndAllow>,
+    #[prop(into)] can_act: Signal<bool>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let until = parse_rfc3339_utc(&g.until).unwrap_or(0);
+    let value = StoredValue::new(g.value.clone());
+    let count = g.decisions.len();
+    view! {
+        <tr data-testid="group-row" data-value=g.value.clone() data-count=count>
+            <td>
+                <code>{g.value.clone()}</code>
+                {g.allowlisted.then(|| view! { " "<span class="badge badge-ok">{t!(i18n, allowlist_marked)}</span> })}
+            </td>
+            <td>{match g.country.clone() {
+                Some(code) => view! { <span aria-hidden="true">{flag(&code)}" "</span>{code} }.into_any(),
+                None => "—".into_any(),
+            }}</td>
+            <td>
+                {g.scenarios.join("; ")}
+                {(!g.not_enforced).then(|| view! {
+                    " "<a href=format!("/security/alerts?q={}", encode(&g.value)) aria-label=format!("{} {}", t_string!(i18n, decisions_why_label), g.value)>{t!(i18n, decisions_why)}</a>
+                })}
+            </td>
+            <td>{g.origins.join(", ")}</td>
+            <td>{count}" ("{g.kinds.join(", ")}")"</td>
+            <td><time datetime=g.until.clone()>{move || format_remaining(until - now.get())}</time></td>
+            <td>
+                <Show when=move || can_act.get()>
+                    <ActionForm action=unban_values>
+                        <input type="hidden" name="values[0]" value=value.get_value() />
+                        <button type="submit" class="btn btn-danger" data-testid="unban-all">{t!(i18n, decisions_unban_all)}</button>
+                    </ActionForm>
+                    {(!g.not_enforced).then(|| view! { <UnbanAndAllowForm value=value.get_value() action=unban_allow /> })}
                 </Show>
             </td>
         </tr>

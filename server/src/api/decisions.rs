@@ -50,6 +50,7 @@ type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
         ("sort" = Option<String>, Query, description = "value, origin, scenario, type or until (default); a leading - reverses"),
         ("page" = Option<usize>, Query, description = "1-based"),
         ("per_page" = Option<usize>, Query, description = "Rows per page (at most 500)"),
+        ("group" = Option<String>, Query, description = "address: one row per address or range in `groups`, its decisions folded in (paging counts addresses)"),
         ("format" = Option<String>, Query, description = "csv or json: every row the filters select as a download, streamed (at most 200 000; page and per_page are ignored)")
     ),
     responses((status = 200, body = DecisionPage, description = "A page; with format, a CSV (text/csv) or JSON array download of the rows"),

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AddressGroup, AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::{AppError, ErrorCode};
@@ -205,13 +205,26 @@ impl DecisionService for Decisions {
         let filter = query::Filter::new(q);
         let mut rows = self.cache.select(now, |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
         query::sort(&mut rows, q.sort.as_deref());
-        let page = query::page(rows, q.page, q.per_page);
+        let shown = |d: Decision| {
+            let mut d = self.with_country(d);
+            self.author_of(&mut d);
+            d
+        };
+        let (decisions, groups, total, current, per_page) = if q.grouped() {
+            let page = query::page(query::group_by_value(rows), q.page, q.per_page);
+            let groups = page.rows.into_iter().map(|g| AddressGroup::fold(g.into_iter().map(shown).collect())).collect();
+            (Vec::new(), groups, page.total, page.page, page.per_page)
+        } else {
+            let page = query::page(rows, q.page, q.per_page);
+            (page.rows.into_iter().map(shown).collect(), Vec::new(), page.total, page.page, page.per_page)
+        };
         let health = self.health.lock().expect("health lock").clone();
         DecisionPage {
-            decisions: page.rows.into_iter().map(|d| self.with_country(d)).map(|mut d| { self.author_of(&mut d); d }).collect(),
-            total: page.total,
-            page: page.page,
-            per_page: page.per_page,
+            decisions,
+            groups,
+            total,
+            page: current,
+            per_page,
             counts: self
                 .cache
                 .origin_counts(now)

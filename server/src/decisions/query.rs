@@ -103,21 +103,38 @@ pub fn sort(rows: &mut [Decision], sort: Option<&str>) {
 
 /// One page of the sorted rows.
 #[derive(Debug, PartialEq)]
-pub struct Page {
-    pub rows: Vec<Decision>,
+pub struct Page<T> {
+    pub rows: Vec<T>,
     pub total: usize,
     /// 1-based, clamped to the pages there are (an empty list has one, empty, page).
     pub page: usize,
     pub per_page: usize,
 }
 
-pub fn page(rows: Vec<Decision>, page: Option<usize>, per_page: Option<usize>) -> Page {
+pub fn page<T>(rows: Vec<T>, page: Option<usize>, per_page: Option<usize>) -> Page<T> {
     let per_page = per_page.unwrap_or(PER_PAGE_DEFAULT).clamp(1, PER_PAGE_MAX);
     let total = rows.len();
     let pages = total.div_ceil(per_page).max(1);
     let page = page.unwrap_or(1).clamp(1, pages);
     let rows = rows.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     Page { rows, total, page, per_page }
+}
+
+/// Decisions on the same value, together, in the order each value first appears (so a sorted list
+/// stays sorted by its first decision).
+pub fn group_by_value(rows: Vec<Decision>) -> Vec<Vec<Decision>> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<Decision>> = Vec::new();
+    for d in rows {
+        match index.get(&d.value) {
+            Some(&i) => groups[i].push(d),
+            None => {
+                index.insert(d.value.clone(), groups.len());
+                groups.push(vec![d]);
+            }
+        }
+    }
+    groups
 }
 
 #[cfg(test)]
@@ -205,7 +222,24 @@ mod tests {
         assert_eq!((last.page, last.rows.len()), (3, 1));
         let huge = page(many, Some(0), Some(100_000));
         assert_eq!((huge.page, huge.per_page), (1, PER_PAGE_MAX));
-        let empty = page(Vec::new(), Some(5), None);
+        let empty = page(Vec::<Decision>::new(), Some(5), None);
         assert_eq!((empty.page, empty.total, empty.per_page), (1, 0, PER_PAGE_DEFAULT));
+    }
+
+    #[test]
+    fn grouping_folds_each_value_in_the_order_it_first_appears() {
+        let mut r = rows();
+        r.push(d("192.0.2.7", "CAPI", "crowdsecurity/http-probing", "ban", "2026-01-01T00:00:09Z"));
+        r.push(d("192.0.2.7", "cscli", "manual", "captcha", "2026-01-01T00:00:05Z"));
+        sort(&mut r, Some("value"));
+        let groups: Vec<app::decisions::model::AddressGroup> =
+            group_by_value(r).into_iter().map(app::decisions::model::AddressGroup::fold).collect();
+        assert_eq!(groups.iter().map(|g| g.value.as_str()).collect::<Vec<_>>(), ["192.0.2.7", "198.51.100.0/24", "2001:db8::1"]);
+        let g = &groups[0];
+        assert_eq!(g.decisions.len(), 3);
+        assert_eq!(g.scenarios, ["crowdsecurity/http-probing", "manual"], "distinct, in order");
+        assert_eq!(g.origins, ["crowdsec", "CAPI", "cscli"]);
+        assert_eq!(g.kinds, ["ban", "captcha"]);
+        assert_eq!(g.until, "2026-01-01T00:00:09Z", "free when the last one ends");
     }
 }

@@ -441,3 +441,28 @@ async fn unban_and_allow_changes_nothing_when_the_engine_cannot_delete() {
         .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn grouped_by_address_one_row_folds_every_decision_on_it() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let cache = app.state.decisions.cache().clone();
+    let until = charon::support::time::now() + 3600;
+    let ip = |s: &str| app::decisions::model::IpOrRange::parse(s).unwrap();
+    cache.insert_many(&[ip("192.0.2.7")], "ban", "crowdsec", "crowdsecurity/http-probing", until);
+    cache.insert_many(&[ip("192.0.2.7")], "captcha", "CAPI", "crowdsecurity/ssh-bf", until + 600);
+    cache.insert_many(&[ip("192.0.2.8"), ip("192.0.2.9")], "ban", "lists:x", "x", until);
+    let (status, page) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/decisions?group=address&sort=value&per_page=2").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 3, "addresses, not decisions: {page}");
+    assert_eq!(page["decisions"], json!([]));
+    let g = &page["groups"][0];
+    assert_eq!(g["value"], "192.0.2.7");
+    assert_eq!(g["decisions"].as_array().unwrap().len(), 2);
+    assert_eq!(g["origins"], json!(["crowdsec", "CAPI"]), "{g}");
+    assert_eq!(g["until"], json!(charon::support::time::rfc3339(until + 600)));
+    assert_eq!(page["groups"].as_array().unwrap().len(), 2, "paged by address");
+    let (_, flat) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/decisions").await;
+    assert_eq!(flat["total"], 4);
+    assert!(flat.get("groups").is_none(), "ungrouped answers do not carry groups: {flat}");
+}
