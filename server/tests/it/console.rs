@@ -100,9 +100,12 @@ async fn enroll_accept_heartbeat_enrolled_overwrite_and_the_community_blocklist(
     assert_eq!(res.status(), 200);
     let st: Value = admin.get(app.url(&format!("{API}/console/status"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(st["status"], "not_enrolled");
-    let audit: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'console.%' ORDER BY id").fetch_all(&app.state.db).await.unwrap();
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'console.%' ORDER BY id").fetch_all(&app.state.db).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
-    assert_eq!(actions, ["console.enroll", "console.enroll_failed", "console.enroll", "console.clear"]);
+    assert_eq!(actions, ["console.enroll", "console.enroll", "console.enroll", "console.clear"]);
+    let results: Vec<bool> = audit.iter().map(|a| a.1 == "ok").collect();
+    assert_eq!(results, [true, false, true, true], "the failed enrollment is recorded with its error: {audit:?}");
 }
 
 #[tokio::test]

@@ -192,12 +192,13 @@ async fn http_cve_installs_offline_loads_detects_and_removes_keeping_shared_depe
     assert_eq!(status, 200, "{v}");
     assert!(scenarios_in_engine_log(&app).is_disjoint(&cve_scenarios));
 
-    // Every change is in the audit log.
-    let audit: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'hub.%'")
+    // Every change is in the audit log, the refused one with its error.
+    let audit: Vec<(String, String)> = sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'hub.%'")
         .fetch_all(&app.state.db)
         .await
         .unwrap();
-    assert_eq!(audit.len(), 6, "{audit:?}");
+    assert_eq!(audit.iter().filter(|a| a.1 == "ok").count(), 6, "{audit:?}");
+    assert_eq!(audit.iter().filter(|a| a.1 != "ok").count(), 1, "{audit:?}");
 }
 
 #[tokio::test]

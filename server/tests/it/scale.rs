@@ -112,3 +112,140 @@ async fn one_hundred_thousand_decisions() {
     }
     admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
 }
+
+fn dir_bytes(dir: &std::path::Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// The evidence index with 1 000 000 requests (50 000 visitors, 7 days, 300 user agents):
+/// insert rate, bytes on disk, the console's memory growth, and the lookup an alert's page makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark (indexes 1 000 000 requests); run by `make bench`"]
+async fn evidence_index_of_a_million_requests() {
+    use charon::evidence::access_log::Seen;
+    use std::net::{IpAddr, Ipv4Addr};
+    const N: i64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.db");
+    let trusted = vec!["127.0.0.0/8".parse().unwrap()];
+    let index = charon::evidence::EvidenceIndex::open(&file, dir.path().join("access.log"), trusted, 7, 2_000_000).await.unwrap();
+    let start_ms = (charon::support::time::now() - 7 * 86_400) * 1000;
+    let step_ms = 7 * 86_400_000 / N;
+    let rss_before = rss_kib();
+    let t0 = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..N {
+        let visitor = (i * 7919) % 50_000;
+        batch.push(Seen {
+            at_ms: start_ms + i * step_ms,
+            ip: IpAddr::V4(Ipv4Addr::from(0xC633_0000u32 + visitor as u32)),
+            host: format!("site{}.example", i % 5),
+            method: if i % 10 == 0 { "POST".into() } else { "GET".into() },
+            path: format!("/shop/item/{}?ref=campaign-{}", i % 10_000, i % 37),
+            status: if i % 50 == 0 { 403 } else { 200 },
+            user_agent: format!("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{}.0 Safari/537.36", 100 + i % 300),
+            refused: i % 50 == 0,
+        });
+        if batch.len() == 10_000 {
+            index.store().insert(&batch, 1, i as u64).await.unwrap();
+            batch.clear();
+        }
+    }
+    let took = t0.elapsed();
+    let rows = index.store().count().await.unwrap();
+    assert_eq!(rows, N);
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display())).await.unwrap()).await.unwrap();
+    let bytes = dir_bytes(dir.path(), "evidence.db");
+    println!("MEASURE evidence index: {N} requests inserted in {:.1} s ({:.0}/s)", took.as_secs_f64(), N as f64 / took.as_secs_f64());
+    println!("MEASURE evidence index: {:.0} MB on disk per million requests ({bytes} bytes)", bytes as f64 / 1e6);
+    println!("MEASURE evidence index: console RSS growth while indexing {} MiB", (rss_kib().saturating_sub(rss_before)) / 1024);
+
+    // An alert on one visitor, in the middle of the week.
+    let target = app::decisions::model::IpOrRange::parse("198.51.12.34").unwrap();
+    let mid = start_ms + 3 * 86_400_000;
+    let mut times = Vec::new();
+    let mut found = 0;
+    for round in 0..21 {
+        let t = Instant::now();
+        let e = index.about(&target, mid, mid + 600_000).await.unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if round == 0 {
+            found = e.requests_total;
+            assert!(e.indexed_since.is_some());
+        }
+    }
+    let (first, mut warm) = (times[0], times[1..].to_vec());
+    warm.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!("MEASURE evidence lookup for one address in {N} requests ({found} in its window): first {first:.1} ms, warm median {:.2} ms, max {:.2} ms", warm[warm.len() / 2], warm[warm.len() - 1]);
+    // A whole /24 (a range alert).
+    let range = app::decisions::model::IpOrRange::parse("198.51.0.0/24").unwrap();
+    let t = Instant::now();
+    let e = index.about(&range, start_ms, start_ms + 7 * 86_400_000).await.unwrap();
+    println!("MEASURE evidence lookup for a /24 over the whole week: {:.1} ms ({} requests, {} refused sites)", t.elapsed().as_secs_f64() * 1000.0, e.requests_total, e.refused.len());
+    // Purging a day's worth by age.
+    let t = Instant::now();
+    let gone = index.store().purge(start_ms + 86_400_000, 2_000_000).await.unwrap();
+    println!("MEASURE evidence purge of the oldest day ({gone} rows): {:.2} s", t.elapsed().as_secs_f64());
+    assert!(gone > 100_000);
+}
+
+/// 10 000 alerts in the engine: the Alerts list, filtered and not, as the page asks for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark (posts 10 000 alerts to the engine); run by `make bench`"]
+async fn alerts_list_with_ten_thousand_alerts() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    assert_eq!(admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
+    let session = charon::crowdsec::lapi::MachineSession::new(app.state.crowdsec.clone());
+    let stamp = charon::support::time::rfc3339(charon::support::time::now());
+    let t0 = Instant::now();
+    for chunk in 0..100 {
+        let alerts: Vec<Value> = (0..100)
+            .map(|j| {
+                let i = chunk * 100 + j;
+                let ip = format!("10.{}.{}.{}", i / 65_536, (i / 256) % 256, i % 256);
+                serde_json::json!({
+                    "scenario": format!("bench/scenario-{}", i % 20), "scenario_hash": "", "scenario_version": "",
+                    "message": "bench", "events_count": 1, "start_at": stamp, "stop_at": stamp, "capacity": 0, "leakspeed": "0",
+                    "simulated": false, "events": [], "remediation": true,
+                    "source": {"scope": "Ip", "value": ip, "ip": ip},
+                    "decisions": [{"duration": "4h", "origin": "crowdsec", "scenario": format!("bench/scenario-{}", i % 20), "scope": "Ip", "type": "ban", "value": ip}]
+                })
+            })
+            .collect();
+        let body = Value::Array(alerts);
+        session
+            .call(|t| {
+                let body = body.clone();
+                let engine = app.state.crowdsec.clone();
+                async move { engine.lapi().post_alerts(&t, &body).await }
+            })
+            .await
+            .unwrap();
+    }
+    println!("MEASURE posting 10 000 alerts: {:.1} s", t0.elapsed().as_secs_f64());
+    for (label, query) in [
+        ("first page, no filter", "per_page=50"),
+        ("scenario filter", "scenario=bench/scenario-7&per_page=50"),
+        ("address filter", "q=10.0.3.7"),
+        ("range filter", "q=10.0.0.0/24&per_page=50"),
+        ("page 20", "page=20&per_page=50"),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            let t = Instant::now();
+            let (status, page) = app.get_json(&admin, &format!("/api/v1/cerberus/crowdsec/alerts?{query}")).await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, 200, "{page}");
+            assert!(!page["rows"].as_array().unwrap().is_empty(), "{query}: {page}");
+        }
+        let mut warm = times[1..].to_vec();
+        warm.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!("MEASURE alerts list, 10 000 alerts, {label}: first {:.0} ms, warm median {:.0} ms", times[0], warm[warm.len() / 2]);
+    }
+}
