@@ -49,6 +49,12 @@ test("a scan's alert shows its requests; unban and allow 1 h lets it through; th
     await request(scanner, domain, "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd");
     await expect(async () => expect(await request(scanner, domain, "/")).toBe(403)).toPass({ timeout: 30_000 });
 
+    // The console follows the bouncer within a couple of seconds.
+    await expect(async () => {
+      const listed = await (await page.request.get(`/api/v1/cerberus/crowdsec/decisions?q=${scanner}`)).json();
+      expect(listed.total).toBeGreaterThan(0);
+    }).toPass({ timeout: 10_000 });
+
     // Live Decisions → Why? → the alert → its evidence.
     await page.goto(`/security/decisions?q=${scanner}`);
     await ready(page, info);
