@@ -25,6 +25,8 @@ pub struct AlertQuery {
     pub origin: Option<String>,
     /// The machine that raised it, exactly.
     pub machine: Option<String>,
+    /// A protected site (its domain): alerts whose events were requests to it.
+    pub site: Option<String>,
     /// Only alerts newer than this (`30m`, `24h`, `7d`).
     pub since: Option<String>,
     /// Only alerts older than this (`30m`, `24h`, `7d`).
@@ -48,6 +50,8 @@ pub struct AlertFilter {
     pub scenario: Option<String>,
     pub origin: Option<String>,
     pub machine: Option<String>,
+    /// Lower case.
+    pub site: Option<String>,
     /// Go durations in hours, minutes or seconds (`168h`): what the LAPI parses.
     pub since: Option<String>,
     pub until: Option<String>,
@@ -82,6 +86,7 @@ impl AlertQuery {
             scenario: field(&self.scenario).map(|s| name(s, ErrorCode::ValueInvalid)).transpose()?,
             origin: field(&self.origin).map(|s| name(s, ErrorCode::OriginInvalid)).transpose()?,
             machine: field(&self.machine).map(|s| name(s, ErrorCode::ValueInvalid)).transpose()?,
+            site: field(&self.site).map(|s| name(s, ErrorCode::DomainInvalid).map(|s| s.to_ascii_lowercase())).transpose()?,
             since: field(&self.since).map(|v| Age::parse(v).map(|a| a.to_go())).transpose()?,
             until: field(&self.until).map(|v| Age::parse(v).map(|a| a.to_go())).transpose()?,
             page,

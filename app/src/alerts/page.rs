@@ -14,7 +14,7 @@ use crate::decisions::rpc::UnbanAndAllow;
 use crate::components::query_link;
 use crate::i18n::*;
 
-const FILTERS: [&str; 6] = ["q", "scenario", "origin", "machine", "since", "until"];
+const FILTERS: [&str; 7] = ["q", "scenario", "origin", "machine", "site", "since", "until"];
 
 fn query_from_url(q: &leptos_router::params::ParamsMap) -> AlertQuery {
     let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
@@ -23,6 +23,7 @@ fn query_from_url(q: &leptos_router::params::ParamsMap) -> AlertQuery {
         scenario: get("scenario"),
         origin: get("origin"),
         machine: get("machine"),
+        site: get("site"),
         since: get("since"),
         until: get("until"),
         page: get("page").and_then(|p| p.parse().ok()),
@@ -54,6 +55,8 @@ pub fn AlertsPage() -> impl IntoView {
                 <input id="a-origin" name="origin" value=param("origin") />
                 <label for="a-machine">{t!(i18n, alerts_machine)}</label>
                 <input id="a-machine" name="machine" value=param("machine") />
+                <label for="a-site">{t!(i18n, alerts_site)}</label>
+                <input id="a-site" name="site" value=param("site") placeholder="shop.example.com" />
                 <label for="a-since">{t!(i18n, alerts_since)}</label>
                 <input id="a-since" name="since" value=param("since") placeholder="24h" size="5" />
                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>

@@ -1,6 +1,7 @@
 //! Alerts, read from the engine's LAPI with the machine's credentials (the session manual bans
-//! use). The LAPI filters by address or range, scenario, origin and age; the machine filter and
-//! the page are cut here (the LAPI has neither an offset nor a machine filter). Read-only.
+//! use). The LAPI filters by address or range, scenario, origin and age; the machine and site
+//! filters and the page are cut here (the LAPI has no offset, no machine filter and no site
+//! filter: a site is the `target_fqdn` its events' parser read). Read-only.
 
 pub mod convert;
 
@@ -21,7 +22,35 @@ pub struct Alerts {
     evidence: EvidenceIndex,
 }
 
+/// Whether one of the alert's events was a request to `site` (lower case).
+fn about_site(raw: &serde_json::Value, site: &str) -> bool {
+    raw["events"].as_array().into_iter().flatten().flat_map(|e| e["meta"].as_array().into_iter().flatten()).any(|m| {
+        m["key"].as_str() == Some("target_fqdn") && m["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(site))
+    })
+}
+
 impl Alerts {
+    /// At most `limit` alerts from the LAPI, filtered by machine and site here, newest first; and
+    /// how many the LAPI returned.
+    async fn fetch(&self, f: &AlertFilter, limit: usize) -> Result<(Vec<Alert>, usize), AppError> {
+        let query = lapi_query(f, limit);
+        let raw = self
+            .session
+            .call(|t| {
+                let query = query.clone();
+                async move { self.session.engine().lapi().list_alerts(&t, &query).await }
+            })
+            .await?;
+        let mut rows: Vec<Alert> = raw
+            .iter()
+            .filter(|v| f.site.as_deref().is_none_or(|site| about_site(v, site)))
+            .map(|v| convert::alert(v, false))
+            .filter(|a| f.machine.as_ref().is_none_or(|m| &a.machine == m))
+            .collect();
+        rows.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok((rows, raw.len()))
+    }
+
     pub fn new(session: MachineSession, evidence: EvidenceIndex) -> Self {
         Alerts { session, evidence }
     }
@@ -66,46 +95,20 @@ fn lapi_query(f: &AlertFilter, limit: usize) -> Vec<(&'static str, String)> {
 impl AlertService for Alerts {
     async fn list(&self, f: &AlertFilter) -> Result<AlertPage, AppError> {
         let start = (f.page - 1) * f.per_page;
-        // One more than the page shows, to know whether another follows; with a machine filter the
-        // LAPI cannot narrow, so as deep as paging goes.
-        let limit = if f.machine.is_some() { ALERTS_DEPTH_MAX } else { start + f.per_page + 1 };
-        let query = lapi_query(f, limit);
-        let raw = self
-            .session
-            .call(|t| {
-                let query = query.clone();
-                async move { self.session.engine().lapi().list_alerts(&t, &query).await }
-            })
-            .await?;
-        let mut rows: Vec<Alert> = raw
-            .iter()
-            .map(|v| convert::alert(v, false))
-            .filter(|a| f.machine.as_ref().is_none_or(|m| &a.machine == m))
-            .collect();
-        rows.sort_by(|a, b| b.id.cmp(&a.id));
+        // One more than the page shows, to know whether another follows; with a machine or site
+        // filter the LAPI cannot narrow, so as deep as paging goes.
+        let limit = if f.machine.is_some() || f.site.is_some() { ALERTS_DEPTH_MAX } else { start + f.per_page + 1 };
+        let (rows, _) = self.fetch(f, limit).await?;
         let more = rows.len() > start + f.per_page;
         let rows = rows.into_iter().skip(start).take(f.per_page).collect();
         Ok(AlertPage { rows, page: f.page, per_page: f.per_page, more })
     }
 
     async fn export(&self, f: &AlertFilter) -> Result<Vec<Alert>, AppError> {
-        let query = lapi_query(f, ALERTS_DEPTH_MAX + 1);
-        let raw = self
-            .session
-            .call(|t| {
-                let query = query.clone();
-                async move { self.session.engine().lapi().list_alerts(&t, &query).await }
-            })
-            .await?;
-        if raw.len() > ALERTS_DEPTH_MAX {
+        let (rows, fetched) = self.fetch(f, ALERTS_DEPTH_MAX + 1).await?;
+        if fetched > ALERTS_DEPTH_MAX {
             return Err(ErrorCode::ExportTooLarge.into());
         }
-        let mut rows: Vec<Alert> = raw
-            .iter()
-            .map(|v| convert::alert(v, false))
-            .filter(|a| f.machine.as_ref().is_none_or(|m| &a.machine == m))
-            .collect();
-        rows.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(rows)
     }
 

@@ -29,6 +29,7 @@ where
         ("scenario" = Option<String>, Query, description = "A scenario name, exactly"),
         ("origin" = Option<String>, Query, description = "crowdsec, cscli, charon, lists, …"),
         ("machine" = Option<String>, Query, description = "The machine that raised it, exactly"),
+        ("site" = Option<String>, Query, description = "A protected site's domain: alerts whose events were requests to it"),
         ("since" = Option<String>, Query, description = "Only alerts newer than this: 30s, 15m, 24h, 7d"),
         ("until" = Option<String>, Query, description = "Only alerts older than this: 30s, 15m, 24h, 7d"),
         ("page" = Option<usize>, Query, description = "1-based (paging stops 10 000 alerts deep)"),

@@ -193,6 +193,14 @@ async fn attacks_are_detected_and_blocked_manual_bans_apply_at_once_and_the_data
         .find(|a| a["scenario"] == "crowdsecurity/http-cve-2021-41773")
         .unwrap_or_else(|| panic!("no alert for the probe: {alerts}"))
         .clone();
+    // The site filter: the alert's events were requests to this site, not to another.
+    let (status, by_site) = site.app.get_json(&site.admin, &format!("/api/v1/cerberus/crowdsec/alerts?site={}", HOST.to_uppercase())).await;
+    assert_eq!(status, 200, "{by_site}");
+    assert!(by_site["rows"].as_array().unwrap().iter().any(|a| a["id"] == fired["id"]), "{by_site}");
+    let (_, elsewhere) = site.app.get_json(&site.admin, "/api/v1/cerberus/crowdsec/alerts?site=other.localhost").await;
+    assert_eq!(elsewhere["rows"], json!([]), "{elsewhere}");
+    let (status, _) = site.app.get_json(&site.admin, "/api/v1/cerberus/crowdsec/alerts?site=a%20b").await;
+    assert_eq!(status, 400);
     let (status, detail) = site.app.get_json(&site.admin, &format!("/api/v1/cerberus/crowdsec/alerts/{}", fired["id"])).await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["source_value"], "127.0.0.2");
