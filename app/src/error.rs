@@ -246,6 +246,10 @@ pub enum AppError {
         code: EngineErrorCode,
         detail: Option<String>,
     },
+    /// A ban would cover an address an administrator uses (a signed-in admin's, the caller's, or
+    /// one listed in `admin_addresses`); it is made only when confirmed.
+    #[error("would lock out an administrator: {address}")]
+    LocksOut { address: String },
     #[error("internal error")]
     Internal,
     /// Transport-level failure (network, decoding) reported by the server-fn machinery.
@@ -341,6 +345,7 @@ impl AppError {
                 S::CONFLICT
             }
             AppError::Invalid { .. } => S::BAD_REQUEST,
+            AppError::LocksOut { .. } => S::CONFLICT,
             AppError::Engine { code, .. } => code.http_status(),
             AppError::Internal | AppError::Transport => S::INTERNAL_SERVER_ERROR,
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::alerts::model::{Alert, AlertFilter, AlertPage};
 use crate::audit::model::{AuditEntry, AuditFilter, AuditPage};
 use crate::error::AppError;
-use crate::decisions::model::{AllowFor, UnbannedAndAllowed, 
+use crate::decisions::model::{AllowFor, Shielded, UnbannedAndAllowed, 
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
@@ -79,6 +79,9 @@ pub trait DecisionService: Send + Sync {
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
     /// Deletes every decision covering the address or range at the engine and allowlists it
     /// for a while, in one step: when the engine refuses the deletion, the allowlist is as before.
+    /// Decisions from the engine or the lists that cover an address an administrator uses (not
+    /// enforced for it), with that address.
+    async fn shielded(&self, actor: &Admin) -> Result<Vec<Shielded>, AppError>;
     async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError>;
     /// Reads the list and starts sending its decisions to the engine in batches, in the
     /// background; answers at once with the job's id and size (`ListInvalid` when the list cannot

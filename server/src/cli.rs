@@ -1,4 +1,4 @@
-//! The `charon` command line: `serve` (default) and `admin …`. Passwords are read from stdin,
+//! The `charon` command line: `serve` (default), `admin …` and the break-glass `unban`. Passwords are read from stdin,
 //! tokens are printed once to stdout; neither ever appears in argv.
 
 use std::io::{BufRead, IsTerminal};
@@ -36,6 +36,16 @@ pub enum Command {
         /// Machine-readable output (typed values).
         #[arg(long)]
         json: bool,
+    },
+    /// Break glass: unblock ADDRESS from the server's shell, even with the web UI unreachable.
+    /// Deletes every decision covering it at the engine (when the engine answers) and allowlists
+    /// it; the bouncer follows within a second. Recorded in the audit log.
+    Unban {
+        /// An address or a CIDR range.
+        address: String,
+        /// How long the allowlist entry lasts (`15m`, `1h`, `7d`); without it, until removed.
+        #[arg(long)]
+        allow_for: Option<String>,
     },
     /// Manage accounts and API tokens.
     Admin {
@@ -157,14 +167,64 @@ fn describe(e: app::error::AppError) -> anyhow::Error {
     }
 }
 
+/// The administrator `cli`: whoever can run `charon` on the server can read the data dir.
+fn cli_admin() -> Admin {
+    Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None })
+        .expect("an admin principal")
+}
+
+/// `charon unban ADDRESS [--allow-for D]`: the allowlist entry first (the bouncer stops blocking
+/// within a second, whatever the engine's state), then the engine's decisions when it answers.
+pub async fn run_unban(config: Config, address: &str, allow_for: Option<&str>) -> anyhow::Result<()> {
+    use app::decisions::model::{AllowFor, IpOrRange, Reason};
+    let target = IpOrRange::parse_guarded(address, false).map_err(|e| anyhow::anyhow!("{address}: {e}"))?;
+    let period = AllowFor::parse(allow_for.unwrap_or("")).map_err(|e| anyhow::anyhow!("--allow-for: {e}"))?;
+    let reason = Reason::parse("break glass: charon unban").expect("a valid reason");
+    crate::support::files::ensure_private_dir(&config.data_dir)?;
+    let db = crate::db::connect(&config.database_path()).await?;
+    let engine = crate::crowdsec::CrowdSec::new(db.clone(), &config);
+    let proxy = crate::proxy::Proxy::new(db.clone(), engine.clone(), &config);
+    let cache = std::sync::Arc::new(crate::bouncer::cache::DecisionCache::new());
+    let allowlist = crate::decisions::allowlist::Allowlist::new(db.clone(), cache, engine.clone(), proxy);
+    let admin = cli_admin();
+    let entry = allowlist.allow_from_shell(&admin, &target, period, &reason).await.map_err(|e| anyhow::anyhow!("cannot allowlist {address}: {}", e.message()))?;
+    let deleted = delete_at_engine(&engine, &target).await;
+    let until = entry.expires_at.clone().map(|t| format!("until {t}")).unwrap_or_else(|| "until removed".to_owned());
+    let detail = match &deleted {
+        Ok(n) => format!("{n} decisions deleted, allowed {until} (break glass)"),
+        Err(e) => format!("engine not reached ({e}): its decisions stay but are not enforced; allowed {until} (break glass)"),
+    };
+    crate::db::audit::by(&db, &admin, "decision.break_glass", &entry.value, &detail).await;
+    match deleted {
+        Ok(n) => eprintln!("{}: {n} decision(s) deleted at the engine; allowlisted {until}.", entry.value),
+        Err(e) => eprintln!(
+            "{}: the engine did not answer ({e}); its decisions stay but are not enforced for this address. Allowlisted {until}.",
+            entry.value
+        ),
+    }
+    eprintln!("The bouncer follows within a second; a running console updates the engine's whitelist within 5 seconds.");
+    Ok(())
+}
+
+/// Logs in to the engine's LAPI with the machine credentials in the data dir (this process did not
+/// start the engine: the console did) and deletes every decision covering `target`.
+async fn delete_at_engine(engine: &crate::crowdsec::CrowdSec, target: &app::decisions::model::IpOrRange) -> anyhow::Result<u64> {
+    let creds = engine.machine_credentials()?;
+    let jwt = engine.lapi().login(&creds.login, creds.password()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut n = 0;
+    for q in crate::decisions::covering_queries(target) {
+        n += engine.lapi().delete_decisions(&jwt.token, None, &q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(n)
+}
+
 pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     // Like `serve`: a fresh machine may run `charon admin create` before the server ever started.
     crate::support::files::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(&config.database_path()).await?;
     let accounts = Accounts::new(db.clone());
     // Whoever can run this command can read the data dir: they act as the administrator `cli`.
-    let cli = Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None })
-        .expect("an admin principal");
+    let cli = cli_admin();
     match command {
         AdminCommand::Create { username, password_stdin: _, role } => {
             let username = parse_username(&username)?;

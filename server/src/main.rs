@@ -27,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         Command::Bouncer => charon::bouncer::daemon::run(&config.data_dir).await,
         Command::Diagnose { .. } => unreachable!("handled above"),
         Command::Admin { command } => cli::run_admin(config, command).await,
+        Command::Unban { address, allow_for } => cli::run_unban(config, &address, allow_for.as_deref()).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -98,9 +98,10 @@ impl AppState {
             db.clone(),
             Arc::new(geo::Geo::open(config.geoip_db.as_deref())),
             allowlist,
+            crate::decisions::lockout::Lockout::new(db.clone(), config.admin_address_list().unwrap_or_default()),
         );
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
-        tokio::spawn(crate::housekeeping::run(db.clone(), decisions.allowlist_store().clone(), config.audit_retention_days));
+        tokio::spawn(crate::housekeeping::run(db.clone(), decisions.clone(), config.audit_retention_days));
         let evidence = crate::evidence::EvidenceIndex::open(
             &config.evidence_path(),
             crowdsec.layout().access_log.clone(),

@@ -12,6 +12,7 @@ pub fn error_text(i18n: I18nContext<Locale>, err: &AppError) -> &'static str {
         AppError::NotFound => t_string!(i18n, error_not_found),
         AppError::Invalid { code } => code_text(i18n, *code),
         AppError::Engine { code, .. } => engine_text(i18n, *code),
+        AppError::LocksOut { .. } => t_string!(i18n, error_locks_out),
         AppError::Internal | AppError::Transport => t_string!(i18n, error_internal),
     }
 }
@@ -79,6 +80,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
             {
                 let detail = match &error {
                     AppError::Engine { detail: Some(d), .. } => Some(format!(" ({d})")),
+                    AppError::LocksOut { address } => Some(format!(" ({address})")),
                     _ => None,
                 };
                 move || format!("{}{}", error_text(i18n, &error), detail.clone().unwrap_or_default())

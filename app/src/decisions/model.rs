@@ -37,6 +37,15 @@ pub struct Decision {
     pub made_by: Option<MadeBy>,
 }
 
+/// A decision the bouncer does not enforce for an address an administrator uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Shielded {
+    /// The protected address or range it covers.
+    pub protected: String,
+    pub decision: Decision,
+}
+
 /// Who made a decision through Charon: "banned by alice via the web UI, 12:03".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -518,6 +527,8 @@ pub struct BanRequest {
     pub duration: BanDuration,
     pub reason: Reason,
     pub kind: DecisionType,
+    /// The caller knows it covers an address an administrator uses (lockout protection).
+    pub confirm: bool,
 }
 
 impl BanRequest {
@@ -528,7 +539,14 @@ impl BanRequest {
             duration: BanDuration::parse(duration)?,
             reason: Reason::parse(reason)?,
             kind: DecisionType::parse(kind)?,
+            confirm: false,
         })
+    }
+
+    /// Made even when it covers an administrator's address.
+    pub fn confirmed(mut self, confirm: bool) -> Self {
+        self.confirm = confirm;
+        self
     }
 }
 

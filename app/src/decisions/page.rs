@@ -239,6 +239,7 @@ fn DecisionsView() -> impl IntoView {
                         <option value="throttle">"throttle"</option>
                     </select>
                     <label class="check"><input type="checkbox" name="force" value="on" data-testid="ban-force" />{t!(i18n, decisions_force_wide)}</label>
+                    <label class="check"><input type="checkbox" name="confirm" value="on" data-testid="ban-confirm" />{t!(i18n, decisions_confirm_lockout)}</label>
                     <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().try_get().unwrap_or(false)>
                         {move || if ban.pending().try_get().unwrap_or(false) { t_string!(i18n, working) } else { t_string!(i18n, decisions_ban_submit) }}
                     </button>

@@ -19,10 +19,11 @@ pub async fn list_decisions(query: DecisionQuery) -> Result<DecisionPage, AppErr
 
 #[server(prefix = "/rpc", endpoint = "decisions/ban")]
 /// `force` arrives only when its checkbox is ticked (a range shorter than /8 or /32).
-pub async fn ban_decision(value: String, duration: String, reason: String, kind: String, force: Option<String>) -> Result<Decision, AppError> {
+/// `confirm` arrives when "ban it anyway" is ticked (it covers an administrator's address).
+pub async fn ban_decision(value: String, duration: String, reason: String, kind: String, force: Option<String>, confirm: Option<String>) -> Result<Decision, AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let request = BanRequest::parse(&value, &duration, &reason, &kind, force.is_some())?;
+        let request = BanRequest::parse(&value, &duration, &reason, &kind, force.is_some())?.confirmed(confirm.is_some());
         guard::services()?.decisions.ban(&actor, request).await
     }
     .await;
@@ -128,4 +129,12 @@ pub async fn start_import(
 pub async fn import_progress(id: u64) -> Result<crate::decisions::model::ImportProgress, AppError> {
     guard::admin()?;
     guard::status_for(guard::services()?.decisions.import_progress(id).ok_or(AppError::NotFound))
+}
+
+/// Decisions the bouncer does not enforce because they cover an address an administrator uses
+/// (administrators only: it names those addresses).
+#[server(prefix = "/rpc", endpoint = "decisions/shielded")]
+pub async fn shielded_decisions() -> Result<Vec<crate::decisions::model::Shielded>, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.decisions.shielded(&actor).await)
 }

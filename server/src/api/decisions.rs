@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, AllowFor, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason, UnbannedAndAllowed,
+    AllowAdded, AllowEntry, AllowFor, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason, Shielded, UnbannedAndAllowed,
 };
 use app::services::Services;
 
@@ -36,6 +36,7 @@ where
         .routes(routes!(events))
         .routes(routes!(unban_id))
         .routes(routes!(unban_and_allow))
+        .routes(routes!(shielded))
         .routes(routes!(allow_list, allow_add, allow_remove))
 }
 
@@ -81,15 +82,21 @@ struct BanBody {
     /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
     #[serde(default)]
     force: bool,
+    /// Required when the ban covers an address an administrator uses (a signed-in administrator's,
+    /// the caller's own, or one in `admin_addresses`); without it such a ban answers 409.
+    #[serde(default)]
+    confirm: bool,
 }
 
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
     request_body = BanBody,
     responses((status = 201, body = Decision), (status = 400, description = "Invalid field"),
-        (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available")))]
+        (status = 403, description = "Not an administrator"),
+        (status = 409, description = "It covers an address an administrator uses (named in `address`); send `confirm: true`"),
+        (status = 503, description = "LAPI not available")))]
 async fn ban(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<BanBody>) -> Result<(StatusCode, Json<Decision>), ApiError> {
     let Json(b) = body?;
-    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind, b.force)?;
+    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind, b.force)?.confirmed(b.confirm);
     Ok((StatusCode::CREATED, Json(s.decisions.ban(&admin, req).await?)))
 }
 
@@ -158,6 +165,14 @@ async fn unban_and_allow(
     let period = AllowFor::parse(b.duration.as_deref().unwrap_or(""))?;
     let reason = Reason::parse(&b.reason)?;
     Ok(Json(s.decisions.unban_and_allow(&admin, target, period, reason).await?))
+}
+
+/// Decisions from the engine or the lists that cover an address an administrator uses: the
+/// bouncer does not enforce them for that address ("would have blocked you").
+#[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/decisions/shielded", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = Vec<Shielded>), (status = 403, description = "Not an administrator")))]
+async fn shielded(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<Vec<Shielded>>, ApiError> {
+    Ok(Json(s.decisions.shielded(&admin).await?))
 }
 
 /// `changed` with the decision set's version now and after every change; clients refetch.

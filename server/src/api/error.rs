@@ -71,6 +71,10 @@ pub fn body(e: &AppError) -> serde_json::Value {
             json!({"error": format!("invalid {}", code.field()), "code": code.as_str(), "field": code.field()})
         }
         AppError::Engine { code, detail } => json!({"error": code.message(), "code": code.as_str(), "detail": detail}),
+        AppError::LocksOut { address } => json!({
+            "error": format!("this ban covers {address}, an address an administrator uses; send \"confirm\": true to ban it anyway"),
+            "code": "locks_out", "address": address
+        }),
         AppError::Internal | AppError::Transport => json!({"error": "internal error; details are in the server log"}),
     }
 }

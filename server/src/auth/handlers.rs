@@ -91,7 +91,7 @@ pub async fn login(
         let _ = session::end(&state.db, &old).await;
     }
     let ttl = state.session_ttl_hours as i64 * 3600;
-    let id = match session::start(&state.db, user.id, ttl).await {
+    let id = match session::start(&state.db, user.id, ttl, &peer.ip().to_string()).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: could not store the session");
@@ -193,7 +193,7 @@ pub async fn setup(
     tracing::info!(user = %user.username, "first administrator created");
 
     let ttl = state.session_ttl_hours as i64 * 3600;
-    match session::start(&state.db, user.id, ttl).await {
+    match session::start(&state.db, user.id, ttl, &peer.ip().to_string()).await {
         Ok(id) => {
             let secure = state.https(&headers, &uri);
             with_cookie(Redirect::to("/security").into_response(), session::session_cookie(id, secure, ttl))

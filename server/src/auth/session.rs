@@ -39,10 +39,10 @@ fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
 
 /// Starts a new session for `user` and returns its id (the cookie value). A fresh id at every
 /// sign-in is what defeats session fixation.
-pub async fn start(db: &Db, user_id: i64, ttl_secs: i64) -> sqlx::Result<String> {
+pub async fn start(db: &Db, user_id: i64, ttl_secs: i64, address: &str) -> sqlx::Result<String> {
     let id = secret::random_hex(32);
     let now = crate::support::time::now();
-    sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs).await?;
+    sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs, address).await?;
     // Opportunistic clean-up keeps the table small without a background task.
     sessions::delete_expired(db, now).await?;
     Ok(id)

@@ -69,6 +69,8 @@ const SAME_UNTIL_SLACK: i64 = 2;
 
 pub struct DecisionCache {
     allow: RwLock<AllowSet>,
+    /// Addresses administrators use: only decisions made in Charon (confirmed) block them.
+    protected: RwLock<AllowSet>,
     tables: RwLock<Tables>,
     unenforced: RwLock<Unenforced>,
     version: broadcast::Sender<u64>,
@@ -147,6 +149,7 @@ impl DecisionCache {
     pub fn new() -> Self {
         DecisionCache {
             allow: RwLock::new(AllowSet::default()),
+            protected: RwLock::new(AllowSet::default()),
             tables: RwLock::new(Tables::default()),
             unenforced: RwLock::new(Unenforced::default()),
             version: broadcast::channel(64).0,
@@ -400,24 +403,46 @@ impl DecisionCache {
         if self.allow.read().expect("allow lock").covers(ip) {
             return None;
         }
-        self.tables.read().expect("cache lock").lookup(ip, now)
+        let hit = self.tables.read().expect("cache lock").lookup(ip, now)?;
+        // An administrator's address: the engine's and the lists' decisions do not block it.
+        if &*hit.origin != app::decisions::model::MANUAL_ORIGIN && self.protected.read().expect("protected lock").covers(ip) {
+            return None;
+        }
+        Some(hit)
     }
 
     /// Replaces the allowlist the lookup honours.
     pub fn set_allowlist(&self, entries: &[IpOrRange]) {
-        let mut set = AllowSet::default();
-        for e in entries {
-            match e {
-                IpOrRange::Ip(IpAddr::V4(a)) => { set.v4.insert(Ipv4Net::new(*a, 32).expect("valid /32"), ()); }
-                IpOrRange::Ip(IpAddr::V6(a)) => { set.v6.insert(Ipv6Net::new(*a, 128).expect("valid /128"), ()); }
-                IpOrRange::Range(IpNet::V4(n)) => { set.v4.insert(*n, ()); }
-                IpOrRange::Range(IpNet::V6(n)) => { set.v6.insert(*n, ()); }
-            }
-        }
-        *self.allow.write().expect("allow lock") = set;
+        *self.allow.write().expect("allow lock") = allow_set(entries);
         self.changed();
     }
 
+    /// Replaces the addresses administrators use (see `lookup`).
+    pub fn set_protected(&self, entries: &[IpOrRange]) {
+        *self.protected.write().expect("protected lock") = allow_set(entries);
+        self.changed();
+    }
+
+    /// Whether `ip` is an address administrators use.
+    pub fn is_protected(&self, ip: IpAddr) -> bool {
+        self.protected.read().expect("protected lock").covers(ip)
+    }
+}
+
+fn allow_set(entries: &[IpOrRange]) -> AllowSet {
+    let mut set = AllowSet::default();
+    for e in entries {
+        match e {
+            IpOrRange::Ip(IpAddr::V4(a)) => { set.v4.insert(Ipv4Net::new(*a, 32).expect("valid /32"), ()); }
+            IpOrRange::Ip(IpAddr::V6(a)) => { set.v6.insert(Ipv6Net::new(*a, 128).expect("valid /128"), ()); }
+            IpOrRange::Range(IpNet::V4(n)) => { set.v4.insert(*n, ()); }
+            IpOrRange::Range(IpNet::V6(n)) => { set.v6.insert(*n, ()); }
+        }
+    }
+    set
+}
+
+impl DecisionCache {
     /// Whether an allowlist entry covers this decision's target (such rows are marked).
     pub fn is_allowlisted(&self, target: &IpOrRange) -> bool {
         self.allow.read().expect("allow lock").covers_target(target)
@@ -630,6 +655,21 @@ mod tests {
         assert!(!c.has_active(t("198.51.100.7"), "ban", 0), "covered by a range is not the same target");
         assert!(c.has_active(t("198.51.100.0/24"), "ban", 9));
         assert!(!c.has_active(t("198.51.100.0/24"), "ban", 10), "expired");
+    }
+
+    #[test]
+    fn administrators_addresses_are_blocked_only_by_decisions_made_in_charon() {
+        let c = DecisionCache::new();
+        let t = |s: &str| IpOrRange::parse(s).unwrap();
+        c.insert(t("192.0.2.0/24"), "ban", "CAPI", "community", 1, i64::MAX);
+        c.insert(t("198.51.100.9"), "ban", app::decisions::model::MANUAL_ORIGIN, "confirmed by hand", 2, i64::MAX);
+        c.set_protected(&[t("192.0.2.10"), t("198.51.100.9")]);
+        assert!(c.lookup("192.0.2.10".parse().unwrap(), 0).is_none(), "a community range does not block an admin");
+        assert!(c.lookup("192.0.2.11".parse().unwrap(), 0).is_some(), "the rest of the range is still blocked");
+        assert!(c.lookup("198.51.100.9".parse().unwrap(), 0).is_some(), "a confirmed manual ban does");
+        assert!(c.is_protected("192.0.2.10".parse().unwrap()));
+        c.set_protected(&[]);
+        assert!(c.lookup("192.0.2.10".parse().unwrap(), 0).is_some());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! key, so it cannot share the console's), and answers Caddy from its own decision cache. It is the
 //! engine's only stream consumer while it runs: the console reads its change feed
 //! (`GET /bouncer/changes`) instead of polling the engine too. A change of the settings file (the
-//! allowlist) is picked up within a second.
+//! allowlist, the addresses administrators use) is picked up within a second.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -66,6 +66,9 @@ pub struct DaemonSettings {
     pub full_resync_secs: u64,
     /// Addresses and ranges never blocked (the console's allowlist).
     pub allowlist: Vec<String>,
+    /// Addresses administrators use: blocked only by decisions made in Charon.
+    #[serde(default)]
+    pub protected: Vec<String>,
 }
 
 impl DaemonSettings {
@@ -77,6 +80,10 @@ impl DaemonSettings {
 
     fn allowlist_targets(&self) -> Vec<IpOrRange> {
         self.allowlist.iter().filter_map(|v| IpOrRange::parse(v).ok()).collect()
+    }
+
+    fn protected_targets(&self) -> Vec<IpOrRange> {
+        self.protected.iter().filter_map(|v| IpOrRange::parse(v).ok()).collect()
     }
 }
 
@@ -103,6 +110,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
 
     let cache = Arc::new(DecisionCache::new());
     cache.set_allowlist(&settings.allowlist_targets());
+    cache.set_protected(&settings.protected_targets());
     let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
     let poke = Arc::new(Notify::new());
     let source = KeyFileSource { lapi: Lapi::new(settings.lapi), key_file: files.key() };
@@ -131,7 +139,8 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
                     match DaemonSettings::load(&path) {
                         Ok(s) => {
                             cache.set_allowlist(&s.allowlist_targets());
-                            tracing::info!(entries = s.allowlist.len(), "allowlist reloaded");
+                            cache.set_protected(&s.protected_targets());
+                            tracing::info!(entries = s.allowlist.len(), protected = s.protected.len(), "allowlist reloaded");
                         }
                         Err(e) => tracing::warn!("keeping the previous allowlist: {e:#}"),
                     }

@@ -92,6 +92,9 @@ pub struct Config {
     pub capi_timeout_secs: u64,
     /// Audit-log lines older than this are deleted (checked hourly).
     pub audit_retention_days: u64,
+    /// Addresses or ranges administrators use (comma-separated), protected like a signed-in
+    /// administrator's address: never banned without confirmation, not blocked by engine decisions.
+    pub admin_addresses: String,
     /// How long the evidence index keeps the requests the protected sites saw.
     pub evidence_retention_days: u64,
     /// The most requests the evidence index keeps (the oldest go first).
@@ -181,6 +184,7 @@ impl Default for Config {
             heartbeat_interval_secs: 300,
             capi_timeout_secs: 10,
             audit_retention_days: 90,
+            admin_addresses: String::new(),
             evidence_retention_days: 7,
             evidence_max_requests: 2_000_000,
         }
@@ -268,6 +272,9 @@ impl Config {
         if !(10_000..=100_000_000).contains(&self.evidence_max_requests) {
             return Err(ConfigError::Rule("evidence_max_requests must be between 10000 and 100000000"));
         }
+        if self.admin_address_list().is_err() {
+            return Err(ConfigError::Rule("admin_addresses must be comma-separated addresses or CIDR ranges"));
+        }
         if !(1..=3650).contains(&self.audit_retention_days) {
             return Err(ConfigError::Rule("audit_retention_days must be between 1 and 3650"));
         }
@@ -296,6 +303,16 @@ impl Config {
             patterns_source: self.crowdsec_patterns_source.clone(),
             plugin_dir: self.crowdsec_plugin_dir.clone(),
         }
+    }
+
+    /// `admin_addresses` as addresses and ranges.
+    pub fn admin_address_list(&self) -> Result<Vec<app::decisions::model::IpOrRange>, String> {
+        self.admin_addresses
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| app::decisions::model::IpOrRange::parse(s).map_err(|_| format!("{s} is not an address or a CIDR range")))
+            .collect()
     }
 
     /// The evidence index's file.

@@ -91,3 +91,13 @@ fn a_named_config_file_must_exist() {
         Ok(())
     });
 }
+
+#[test]
+fn admin_addresses_are_a_list_of_addresses_and_ranges() {
+    let mut c = Config::default();
+    c.admin_addresses = " 192.0.2.10, 2001:db8::/64 ,".into();
+    let list = c.admin_address_list().unwrap();
+    assert_eq!(list.iter().map(|t| t.value()).collect::<Vec<_>>(), ["192.0.2.10", "2001:db8::/64"]);
+    c.admin_addresses = "192.0.2.300".into();
+    assert!(c.admin_address_list().is_err());
+}

@@ -9,12 +9,14 @@ pub async fn insert(
     user_id: i64,
     now: i64,
     expires_at: i64,
+    address: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES (?, ?, ?, ?, ?)")
         .bind(id_hash)
         .bind(user_id)
         .bind(now)
         .bind(expires_at)
+        .bind(address)
         .execute(db)
         .await?;
     Ok(())
@@ -55,4 +57,15 @@ pub async fn delete_expired(db: &Db, now: i64) -> sqlx::Result<u64> {
         .execute(db)
         .await?;
     Ok(res.rows_affected())
+}
+
+/// The addresses administrators are signed in from (unexpired sessions).
+pub async fn admin_addresses(db: &Db, now: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT sessions.address FROM sessions JOIN users ON users.id = sessions.user_id
+         WHERE users.role = 'admin' AND sessions.expires_at > ? AND sessions.address != ''",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await
 }

@@ -22,6 +22,8 @@ pub struct Allowlist {
     cache: Arc<DecisionCache>,
     engine: CrowdSec,
     proxy: crate::proxy::Proxy,
+    /// The list's shape when last applied (see `resync_if_changed`).
+    fingerprint: Arc<std::sync::Mutex<Option<(i64, i64, i64, i64)>>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,7 +56,7 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 
 impl Allowlist {
     pub fn new(db: Db, cache: Arc<DecisionCache>, engine: CrowdSec, proxy: crate::proxy::Proxy) -> Self {
-        Allowlist { db, cache, engine, proxy }
+        Allowlist { db, cache, engine, proxy, fingerprint: Arc::default() }
     }
 
     /// The entries in force now (an expired entry not yet deleted is not).
@@ -99,6 +101,12 @@ impl Allowlist {
         write_if_changed(&file, &text).map_err(internal)
     }
 
+    /// Tells the cache and the bouncer the addresses administrators use (lockout protection).
+    pub fn set_protected(&self, targets: &[IpOrRange]) {
+        self.cache.set_protected(targets);
+        self.proxy.set_protected(targets.iter().map(IpOrRange::value).collect());
+    }
+
     async fn apply(&self) -> Result<(), AppError> {
         if self.sync().await? {
             self.engine.restart_if_running().await?;
@@ -137,31 +145,8 @@ impl Allowlist {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<u64, AppError>>,
     {
-        let now = crate::support::time::now();
         let mut tx = self.db.begin().await.map_err(internal)?;
-        let previous: Option<Row> = sqlx::query_as("SELECT * FROM allowlist WHERE value = ?")
-            .bind(target.value())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?;
-        let expires_at = match (previous.as_ref().map(|r| r.expires_at), period.seconds()) {
-            (Some(None), _) | (_, None) => None,
-            (Some(Some(old)), Some(s)) => Some(old.max(now + s)),
-            (None, Some(s)) => Some(now + s),
-        };
-        let row: Row = sqlx::query_as(
-            "INSERT INTO allowlist (value, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (value) DO UPDATE SET reason = excluded.reason, created_by = excluded.created_by, \
-             created_at = excluded.created_at, expires_at = excluded.expires_at RETURNING *",
-        )
-        .bind(target.value())
-        .bind(reason.as_str())
-        .bind(actor.username())
-        .bind(now)
-        .bind(expires_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        let row = upsert(&mut tx, actor, target, period, reason).await?;
         let deleted = match unban().await {
             Ok(n) => n,
             Err(e) => {
@@ -172,6 +157,40 @@ impl Allowlist {
         tx.commit().await.map_err(internal)?;
         self.apply().await?;
         Ok((row.entry(), deleted))
+    }
+
+    /// The break-glass path (`charon unban`, from the server's shell, perhaps with the console
+    /// down): stores the entry and tells the bouncer at once; the engine's whitelist follows when
+    /// the console next looks (`resync_if_changed`).
+    pub async fn allow_from_shell(&self, actor: &Admin, target: &IpOrRange, period: AllowFor, reason: &Reason) -> Result<AllowEntry, AppError> {
+        let mut tx = self.db.begin().await.map_err(internal)?;
+        let row = upsert(&mut tx, actor, target, period, reason).await?;
+        tx.commit().await.map_err(internal)?;
+        let values: Vec<String> = self.rows().await?.iter().map(|r| r.value.clone()).collect();
+        self.proxy.set_allowlist(values);
+        Ok(row.entry())
+    }
+
+    /// Re-applies the stored list when it changed behind the console's back (`charon unban`
+    /// writes the database directly). Cheap: one aggregate query.
+    pub async fn resync_if_changed(&self) -> Result<(), AppError> {
+        let print: (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(expires_at), 0), COALESCE(MAX(created_at), 0) FROM allowlist",
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(internal)?;
+        let changed = {
+            let mut last = self.fingerprint.lock().expect("fingerprint lock");
+            let changed = last.is_some_and(|l| l != print);
+            *last = Some(print);
+            changed
+        };
+        if changed {
+            tracing::info!("the allowlist changed outside the console; applying it");
+            self.apply().await?;
+        }
+        Ok(())
     }
 
     /// Deletes the entries whose time is up and brings the cache, the bouncer and the engine's
@@ -205,6 +224,35 @@ impl Allowlist {
         audit::by(&self.db, actor, "allowlist.remove", &target.value(), "removed").await;
         self.apply().await
     }
+}
+
+/// Inserts or extends the entry for `target`: an existing entry keeps the later of both ends
+/// ("until removed" stays so).
+async fn upsert(tx: &mut sqlx::SqliteConnection, actor: &Admin, target: &IpOrRange, period: AllowFor, reason: &Reason) -> Result<Row, AppError> {
+    let now = crate::support::time::now();
+    let previous: Option<Row> = sqlx::query_as("SELECT * FROM allowlist WHERE value = ?")
+        .bind(target.value())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+    let expires_at = match (previous.as_ref().map(|r| r.expires_at), period.seconds()) {
+        (Some(None), _) | (_, None) => None,
+        (Some(Some(old)), Some(s)) => Some(old.max(now + s)),
+        (None, Some(s)) => Some(now + s),
+    };
+    sqlx::query_as(
+        "INSERT INTO allowlist (value, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (value) DO UPDATE SET reason = excluded.reason, created_by = excluded.created_by, \
+         created_at = excluded.created_at, expires_at = excluded.expires_at RETURNING *",
+    )
+    .bind(target.value())
+    .bind(reason.as_str())
+    .bind(actor.username())
+    .bind(now)
+    .bind(expires_at)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)
 }
 
 /// Whether an allowlist entry (or an unban) for `target` covers a decision on `subject`: the

@@ -8,6 +8,7 @@
 pub mod allowlist;
 pub mod import;
 pub mod import_list;
+pub mod lockout;
 pub mod query;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AddressGroup, AllowAdded, AllowEntry, AllowFor, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AddressGroup, AllowAdded, AllowEntry, AllowFor, Shielded, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::{AppError, ErrorCode};
@@ -26,6 +27,7 @@ use app::accounts::model::Admin;
 use app::services::{DecisionService, Feed};
 
 use self::allowlist::Allowlist;
+use self::lockout::Lockout;
 use crate::bouncer::cache::DecisionCache;
 use crate::bouncer::sync::Health;
 use crate::crowdsec::lapi::session::{lapi_down, MachineSession};
@@ -44,11 +46,26 @@ pub struct Decisions {
     imports: Arc<import::Imports>,
     /// Who made the decisions made through Charon, by engine id (`decision_authors`).
     authors: Arc<Mutex<HashMap<i64, MadeBy>>>,
+    lockout: Lockout,
+    /// The protected set as last told to the cache and the bouncer.
+    protected: Arc<Mutex<Option<Vec<IpOrRange>>>>,
 }
 
 impl Decisions {
-    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default() }
+    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout) -> Self {
+        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, protected: Arc::default() }
+    }
+
+    /// Brings the cache's and the bouncer's protected set up to date with the signed-in
+    /// administrators (called every few seconds; only a change is passed on).
+    pub async fn refresh_protected(&self) -> Result<(), AppError> {
+        let now = self.lockout.protected().await?;
+        let mut last = self.protected.lock().expect("protected lock");
+        if last.as_ref() != Some(&now) {
+            self.allowlist.set_protected(&now);
+            *last = Some(now);
+        }
+        Ok(())
     }
 
     /// Loads who made the decisions made through Charon, forgetting those too old to be active
@@ -85,20 +102,9 @@ impl Decisions {
         }
     }
 
-    /// Deletes at the engine every decision covering `target` (an address: those on it and on
-    /// ranges holding it; a range: those inside it too) and drops them from the cache.
-    async fn delete_covering(&self, target: &IpOrRange) -> Result<u64, AppError> {
-        let queries: Vec<Vec<(&'static str, String)>> = match target {
-            IpOrRange::Ip(_) => vec![vec![("ip", target.value())]],
-            IpOrRange::Range(_) => vec![
-                vec![("range", target.value()), ("contains", "true".into())],
-                vec![("range", target.value()), ("contains", "false".into())],
-            ],
-        };
-        let mut n = 0;
-        for q in queries {
-            n += self.session.call(|t| { let q = q.clone(); async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await } }).await?;
-        }
+    /// Deletes at the engine every decision covering `target` and drops them from the cache.
+    async fn unban_covering(&self, target: &IpOrRange) -> Result<u64, AppError> {
+        let n = delete_covering(&self.session, target).await?;
         let covered = self.cache.select(now(), |subject, _, _, _| allowlist::covers(target, &subject));
         let mut local = 0;
         for value in covered.iter().map(|d| d.value.clone()).collect::<std::collections::BTreeSet<_>>() {
@@ -128,6 +134,27 @@ impl Decisions {
     }
 }
 
+/// The LAPI `DELETE /v1/decisions` queries that together select every decision covering `target`
+/// (an address: those on it and on ranges holding it; a range: those inside it too).
+pub fn covering_queries(target: &IpOrRange) -> Vec<Vec<(&'static str, String)>> {
+    match target {
+        IpOrRange::Ip(_) => vec![vec![("ip", target.value())]],
+        IpOrRange::Range(_) => vec![
+            vec![("range", target.value()), ("contains", "true".into())],
+            vec![("range", target.value()), ("contains", "false".into())],
+        ],
+    }
+}
+
+/// Deletes at the engine every decision covering `target`; returns how many.
+async fn delete_covering(session: &MachineSession, target: &IpOrRange) -> Result<u64, AppError> {
+    let mut n = 0;
+    for q in covering_queries(target) {
+        n += session.call(|t| { let q = q.clone(); async move { session.engine().lapi().delete_decisions(&t, None, &q).await } }).await?;
+    }
+    Ok(n)
+}
+
 /// The alert that carries decisions made in Charon (a manual ban, an import batch) to
 /// `POST /v1/alerts`: no events, started and stopped now.
 fn alert(scenario: &str, message: String, source: serde_json::Value, decisions: Vec<serde_json::Value>) -> serde_json::Value {
@@ -143,6 +170,11 @@ fn alert(scenario: &str, message: String, source: serde_json::Value, decisions: 
 impl Decisions {
     async fn ban_once(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
         let req = request;
+        if !req.confirm {
+            if let Some(address) = self.lockout.would_lock_out(&req.target, actor.principal().address.as_deref()).await? {
+                return Err(AppError::LocksOut { address });
+            }
+        }
         let scenario = if req.reason.as_str().is_empty() {
             format!("manual '{}' from '{MANUAL_ORIGIN}'", req.kind.as_str())
         } else {
@@ -289,11 +321,21 @@ impl DecisionService for Decisions {
         result
     }
 
+    async fn shielded(&self, _actor: &Admin) -> Result<Vec<Shielded>, AppError> {
+        let protected = self.lockout.protected().await?;
+        let mut out = Vec::new();
+        for p in &protected {
+            let rows = self.cache.select(now(), |subject, _, origin, _| origin != MANUAL_ORIGIN && allowlist::covers(p, &subject));
+            out.extend(rows.into_iter().map(|d| Shielded { protected: p.value(), decision: self.with_country(d) }));
+        }
+        Ok(out)
+    }
+
     async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError> {
         let value = target.value();
         let result = self
             .allowlist
-            .allow_while(actor, &target, period, &reason, || self.delete_covering(&target))
+            .allow_while(actor, &target, period, &reason, || self.unban_covering(&target))
             .await
             .map(|(entry, unbanned)| UnbannedAndAllowed { entry, unbanned });
         let how_long = match (&result, period) {

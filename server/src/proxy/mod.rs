@@ -42,6 +42,10 @@ struct Inner {
     enabled: bool,
     settings: ProxySettings,
     daemon: DaemonSettings,
+    /// The addresses administrators use, as last told to the bouncer (the allowlist travels as
+    /// the argument of `write_daemon_settings`).
+    protected: StdMutex<Vec<String>>,
+    last_allowlist: StdMutex<Vec<String>>,
     files: BouncerFiles,
     caddy_dir: PathBuf,
     admin: CaddyAdmin,
@@ -89,6 +93,7 @@ impl Proxy {
             sync_interval_ms: config.decision_sync_interval_ms,
             full_resync_secs: config.decision_full_resync_secs,
             allowlist: Vec::new(),
+            protected: Vec::new(),
         };
         Proxy {
             inner: Arc::new(Inner {
@@ -96,6 +101,10 @@ impl Proxy {
                 bouncer: data_plane::bouncer_spec(&exe, &config.data_dir, &files.pid(), &logs_dir),
                 db,
                 engine,
+                // What the bouncer was last told survives a process that did not compute it
+                // (`charon unban` rewrites the settings with the allowlist only).
+                protected: StdMutex::new(DaemonSettings::load(&files.settings()).map(|s| s.protected).unwrap_or_default()),
+                last_allowlist: StdMutex::new(Vec::new()),
                 enabled: config.proxy_enabled,
                 settings,
                 daemon,
@@ -142,6 +151,7 @@ impl Proxy {
     fn write_daemon_settings(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
         let mut s = self.inner.daemon.clone();
         s.allowlist = allowlist;
+        s.protected = self.inner.protected.lock().expect("protected lock").clone();
         std::fs::create_dir_all(&self.inner.files.dir)?;
         crate::support::files::private(&self.inner.files.dir)?;
         crate::support::files::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
@@ -152,6 +162,7 @@ impl Proxy {
     }
 
     async fn start_bouncer(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
+        *self.inner.last_allowlist.lock().expect("allowlist lock") = allowlist.clone();
         self.write_daemon_settings(allowlist)?;
         self.inner.engine.ensure_extra_bouncer(FORWARD_AUTH_BOUNCER, &self.inner.files.key()).await?;
         match self.inner.bouncer.running() {
@@ -340,7 +351,20 @@ impl Proxy {
         if !self.inner.enabled {
             return;
         }
+        *self.inner.last_allowlist.lock().expect("allowlist lock") = values.clone();
         if let Err(e) = self.write_daemon_settings(values) {
+            tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
+        }
+    }
+
+    /// Tells the bouncer the addresses administrators use (lockout protection).
+    pub fn set_protected(&self, values: Vec<String>) {
+        if !self.inner.enabled {
+            return;
+        }
+        *self.inner.protected.lock().expect("protected lock") = values;
+        let allowlist = self.inner.last_allowlist.lock().expect("allowlist lock").clone();
+        if let Err(e) = self.write_daemon_settings(allowlist) {
             tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
         }
     }

@@ -466,3 +466,123 @@ async fn grouped_by_address_one_row_folds_every_decision_on_it() {
     assert_eq!(flat["total"], 4);
     assert!(flat.get("groups").is_none(), "ungrouped answers do not carry groups: {flat}");
 }
+
+#[tokio::test]
+async fn a_ban_covering_an_administrators_address_needs_confirmation_and_engine_decisions_spare_it() {
+    let (app, admin) = {
+        let app = spawn_app_with(|c| {
+            c.decision_sync_interval_ms = 200;
+            c.admin_addresses = "192.0.2.10".into();
+        })
+        .await;
+        let admin = setup_admin(&app).await;
+        assert_eq!(admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
+        (app, admin)
+    };
+    let ban = |value: &str, confirm: bool| json!({"value": value, "duration": "1h", "confirm": confirm});
+    const DECISIONS: &str = "/api/v1/cerberus/crowdsec/decisions";
+    // The caller's own address (and the address its session signed in from), a range holding it,
+    // and a configured address: refused with 409 naming it; nothing reaches the engine.
+    for (value, named) in [("127.0.0.1", "127.0.0.1"), ("127.0.0.0/24", "127.0.0.1"), ("192.0.2.0/24", "192.0.2.10")] {
+        let (status, body) = app.send_json(&admin, reqwest::Method::POST, DECISIONS, &ban(value, false)).await;
+        assert_eq!((status, body["code"].as_str(), body["address"].as_str()), (409, Some("locks_out"), Some(named)), "{value}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(named), "{body}");
+    }
+    assert!(cscli_values(&app).is_empty());
+    let rows = audit_rows(&app, &admin, "decision.ban").await;
+    assert!(rows.iter().all(|r| r["result"].as_str().unwrap().contains("would lock out")), "refusals are audited: {rows:?}");
+    // Confirmed, it is made (and enforced: a manual ban the admin confirmed).
+    let (status, body) = app.send_json(&admin, reqwest::Method::POST, DECISIONS, &ban("192.0.2.10", true)).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(app.state.decisions.cache().lookup("192.0.2.10".parse().unwrap(), charon::support::time::now()).is_some());
+    let (status, _) = app.send_json(&admin, reqwest::Method::DELETE, &format!("{DECISIONS}?value=192.0.2.10"), &json!({})).await;
+    assert_eq!(status, 200);
+
+    // A decision from the engine's side covering the protected address is not enforced for it,
+    // and the Security page's list says so.
+    cscli(&app, &["decisions", "add", "-r", "192.0.2.0/24", "-d", "1h"]);
+    let cache = app.state.decisions.cache().clone();
+    let t0 = std::time::Instant::now();
+    while cache.lookup("192.0.2.11".parse().unwrap(), charon::support::time::now()).is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the range never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    while !cache.is_protected("192.0.2.10".parse().unwrap()) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the protected set never reached the cache");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cache.lookup("192.0.2.10".parse().unwrap(), charon::support::time::now()).is_none(), "the admin's address passes");
+    let (status, shielded) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/decisions/shielded").await;
+    assert_eq!(status, 200, "{shielded}");
+    let protected: Vec<&str> = shielded.as_array().unwrap().iter().map(|s| s["protected"].as_str().unwrap()).collect();
+    assert!(protected.contains(&"192.0.2.10"), "{shielded}");
+    assert!(shielded.as_array().unwrap().iter().all(|s| s["decision"]["value"] == "192.0.2.0/24"), "{shielded}");
+    let viewer = viewer(&app, &admin).await;
+    let (status, _) = app.get_json(&viewer, "/api/v1/cerberus/crowdsec/decisions/shielded").await;
+    assert_eq!(status, 403, "it names administrators' addresses");
+}
+
+#[tokio::test]
+async fn charon_unban_breaks_glass_from_the_shell_and_the_console_follows() {
+    let (app, admin) = started().await;
+    let (status, _) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": "198.51.100.50", "duration": "4h"}))
+        .await;
+    assert_eq!(status, 201);
+    cscli(&app, &["decisions", "add", "-r", "198.51.100.0/26", "-d", "1h"]);
+    wait_for_decisions(&app, &admin, "?q=198.51.100.50", Duration::from_secs(5), |v| v["total"] == 2).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_charon"))
+            .args(args)
+            .env("CHARON_DATA_DIR", &app.state.config.data_dir)
+            .env("CHARON_CROWDSEC_LAPI_LISTEN", app.state.config.crowdsec_lapi_listen.to_string())
+            .env("CHARON_CROWDSEC_PROMETHEUS", "off")
+            .env("CHARON_LOG_LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let bad = run(&["unban", "not-an-address"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not-an-address"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let bad = run(&["unban", "198.51.100.50", "--allow-for", "400d"]);
+    assert!(!bad.status.success());
+    assert!(app.state.decisions.allowlist_store().list().await.unwrap().is_empty(), "bad input changes nothing");
+
+    let out = run(&["unban", "198.51.100.50", "--allow-for", "1h"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("198.51.100.50: 2 decision(s) deleted at the engine; allowlisted until 20"), "{stderr}");
+    assert!(cscli_values(&app).is_empty(), "the ban and the range holding it are gone");
+    let rows = audit_rows(&app, &admin, "decision.break_glass").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["actor"].as_str(), rows[0]["via"].as_str(), rows[0]["target"].as_str()), (Some("cli"), Some("CLI"), Some("198.51.100.50")));
+    // The console notices the new entry and applies it (cache, engine whitelist) by itself.
+    let parser = app.state.crowdsec.layout().config_dir.join("parsers/s02-enrich/charon-allowlist.yaml");
+    let t0 = std::time::Instant::now();
+    while !app.state.decisions.cache().is_allowlisted(&app::decisions::model::IpOrRange::parse("198.51.100.50").unwrap()) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the console did not pick up the shell's entry");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("MEASURE console applied the shell's allowlist entry after {:.1} s", t0.elapsed().as_secs_f64());
+    assert!(std::fs::read_to_string(&parser).unwrap().contains("198.51.100.50"));
+    let entry = &app.state.decisions.allowlist_store().list().await.unwrap()[0];
+    assert!(entry.expires_at.is_some(), "{entry:?}");
+
+    // With the engine down it still allowlists (the bouncer stops blocking) and says what it could not do.
+    // (The console may still be restarting the engine to load the new whitelist: 409 busy.)
+    let t0 = std::time::Instant::now();
+    while admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap().status() != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the engine never stopped");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    while std::net::TcpStream::connect(app.state.config.crowdsec_lapi_listen).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the engine's LAPI still answers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = run(&["unban", "198.51.100.60"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the engine did not answer") && stderr.contains("until removed"), "{stderr}");
+    let values: Vec<String> = app.state.decisions.allowlist_store().list().await.unwrap().into_iter().map(|e| e.value).collect();
+    assert!(values.contains(&"198.51.100.60".to_owned()), "{values:?}");
+}
