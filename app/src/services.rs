@@ -15,7 +15,7 @@ use crate::decisions::model::{AllowFor, Shielded, UnbannedAndAllowed,
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
-use crate::security::model::{BouncerInfo, EngineStatus};
+use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
     Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
 };
@@ -128,6 +128,8 @@ pub trait ProxyService: Send + Sync {
     async fn update(&self, actor: &Admin, id: i64, spec: ProxyHostSpec) -> Result<ProxyHost, AppError>;
     async fn delete(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
     async fn status(&self) -> DataPlaneStatus;
+    /// The enforcement self-test (see `SelfTestReport`); implementations audit it.
+    async fn self_test(&self, actor: &Admin) -> Result<SelfTestReport, AppError>;
 }
 
 /// Console enrollment, the heartbeat and diagnostics.

@@ -122,6 +122,7 @@ fn main() {
         sync_now: Arc::new(tokio::sync::Notify::new()),
         sync_token: None,
         feed: Arc::new(charon::bouncer::feed::ChangeFeed::new()),
+        self_test: Arc::default(),
     };
     let addr = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -178,6 +178,9 @@ pub struct BouncerStats {
     pub not_enforced: usize,
     pub synced: bool,
     pub stale_since: Option<i64>,
+    /// Unix seconds of the last successful poll of the engine.
+    #[serde(default)]
+    pub last_pull: Option<i64>,
     pub fail_mode: Option<FailMode>,
 }
 

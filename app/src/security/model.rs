@@ -104,3 +104,30 @@ mod tests {
         assert_eq!(serde_json::to_string(&EngineState::NotInstalled).unwrap(), "\"not_installed\"");
     }
 }
+
+/// The address the enforcement self-test bans for a moment (TEST-NET-1, RFC 5737: never a real
+/// visitor).
+pub const SELF_TEST_ADDRESS: &str = "192.0.2.254";
+
+/// One step of the enforcement self-test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SelfTestStep {
+    pub name: String,
+    pub ok: bool,
+    /// How long the step took.
+    pub ms: u64,
+    /// What was seen, and when it failed, what to do.
+    pub detail: String,
+}
+
+/// The enforcement self-test's answer: every step in order (it stops at the first failure, then
+/// cleans up), and the bouncer's last successful pull of the engine's decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SelfTestReport {
+    pub ok: bool,
+    pub steps: Vec<SelfTestStep>,
+    /// RFC 3339.
+    pub bouncer_last_pull: Option<String>,
+}

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::security::crowdsec_card::CrowdSecCard;
 use crate::security::data_plane_card::DataPlaneCard;
+use crate::security::self_test_card::SelfTestCard;
 use crate::security::shielded_card::ShieldedCard;
 use crate::components::layout::Layout;
 use crate::i18n::*;
@@ -16,6 +17,7 @@ pub fn SecurityPage() -> impl IntoView {
             <div class="cards">
                 <CrowdSecCard />
                 <DataPlaneCard />
+                <SelfTestCard />
                 <ShieldedCard />
             </div>
         </Layout>

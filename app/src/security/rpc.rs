@@ -1,4 +1,5 @@
-//! Server functions of the Security page: the engine's status and toggle, and the bouncer key.
+//! Server functions of the Security page: the engine's status and toggle, the bouncer key and the
+//! enforcement self-test.
 
 use leptos::prelude::*;
 
@@ -32,4 +33,11 @@ pub async fn get_bouncer_info() -> Result<BouncerInfo, AppError> {
 pub async fn get_bouncer_key() -> Result<String, AppError> {
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.security.bouncer_key(&actor).await)
+}
+
+/// The enforcement self-test (administrators).
+#[server(prefix = "/rpc", endpoint = "security/self-test")]
+pub async fn run_self_test() -> Result<crate::security::model::SelfTestReport, AppError> {
+    let actor = crate::auth::guard::admin()?;
+    crate::auth::guard::status_for(crate::auth::guard::services()?.proxy.self_test(&actor).await)
 }

@@ -79,7 +79,11 @@ fn lapi_query(f: &AlertFilter, limit: usize) -> Vec<(&'static str, String)> {
     let mut q = Vec::new();
     match f.target {
         Some(AlertTarget::Ip(ip)) => q.push(("ip", ip.to_string())),
-        Some(AlertTarget::Range(net)) => q.push(("range", net.to_string())),
+        // Alerts about addresses or ranges inside it (the LAPI's default is ranges holding it).
+        Some(AlertTarget::Range(net)) => {
+            q.push(("range", net.to_string()));
+            q.push(("contains", "false".to_owned()));
+        }
         None => {}
     }
     for (key, value) in [("scenario", &f.scenario), ("origin", &f.origin), ("since", &f.since), ("until", &f.until)] {
@@ -144,7 +148,7 @@ mod tests {
         let q = lapi_query(&f, 51);
         assert_eq!(
             q,
-            [("range", "203.0.113.0/24".to_owned()), ("scenario", "crowdsecurity/http-probing".to_owned()), ("since", "48h".to_owned()), ("limit", "51".to_owned())]
+            [("range", "203.0.113.0/24".to_owned()), ("contains", "false".to_owned()), ("scenario", "crowdsecurity/http-probing".to_owned()), ("since", "48h".to_owned()), ("limit", "51".to_owned())]
         );
     }
 }

@@ -25,7 +25,7 @@ where
 
 #[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/alerts", tag = "alerts", security(("bearer" = []), ("session" = [])),
     params(
-        ("q" = Option<String>, Query, description = "An address (alerts about it, or about a range holding it) or a CIDR range"),
+        ("q" = Option<String>, Query, description = "An address (alerts about it, or about a range holding it) or a CIDR range (alerts about addresses and ranges inside it)"),
         ("scenario" = Option<String>, Query, description = "A scenario name, exactly"),
         ("origin" = Option<String>, Query, description = "crowdsec, cscli, charon, lists, …"),
         ("machine" = Option<String>, Query, description = "The machine that raised it, exactly"),

@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::security::model::{BouncerInfo, EngineStatus};
+use app::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use app::services::Services;
 
 use super::admin::AdminCaller;
@@ -33,6 +33,7 @@ where
         .routes(routes!(bouncer))
         .routes(routes!(bouncer_key))
         .routes(routes!(rotate))
+        .routes(routes!(self_test))
 }
 
 #[utoipa::path(get, path = "/api/v1/cerberus/crowdsec/status", tag = "engine", security(("bearer" = []), ("session" = [])),
@@ -96,4 +97,14 @@ async fn bouncer_key(State(s): State<Services>, AdminCaller(admin): AdminCaller)
         (status = 502, description = "The key could not be registered"), (status = 503, description = "LAPI not available")))]
 async fn rotate(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<BouncerInfo>, ApiError> {
     Ok(Json(s.security.rotate_bouncer_key(&admin).await?))
+}
+
+/// The enforcement self-test: a two-minute ban on a reserved test address (192.0.2.254) must reach
+/// the bouncer, make every protected site answer 403 through Caddy, and after the unban every site
+/// must serve again. Each step with its time; it stops at the first failure, says what to do, and
+/// leaves nothing behind. 200 either way (`ok` says how it went).
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/self-test", tag = "engine", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = SelfTestReport), (status = 403, description = "Not an administrator")))]
+async fn self_test(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<SelfTestReport>, ApiError> {
+    Ok(Json(s.proxy.self_test(&admin).await?))
 }

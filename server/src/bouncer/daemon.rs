@@ -162,6 +162,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
         counters: Arc::new(Counters::default()),
         sync_now: poke,
         feed,
+        self_test: Arc::default(),
     };
     let shutdown = crate::shutdown::install()?;
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -58,7 +58,15 @@ pub struct CheckState {
     /// (`None`: nobody may).
     pub sync_token: Option<Arc<str>>,
     pub feed: Arc<ChangeFeed>,
+    /// The console's self-test: a one-time token a probe presents in `X-Charon-Self-Test` to be
+    /// taken for `SELF_TEST_ADDRESS`, and until when (Unix seconds).
+    pub self_test: Arc<Mutex<Option<(String, i64)>>>,
 }
+
+/// The header a self-test probe carries through Caddy (which passes the visitor's headers on to
+/// the check). Any other value is ignored: the request is then judged by its real address.
+pub const SELF_TEST_HEADER: &str = "x-charon-self-test";
+pub use app::security::model::SELF_TEST_ADDRESS;
 
 /// The header the console's poke carries.
 pub const SYNC_HEADER: &str = "x-charon-sync";
@@ -80,6 +88,7 @@ pub fn router(state: CheckState) -> Router {
         .route("/bouncer/sync", post(sync_now))
         .route("/bouncer/changes", get(changes))
         .route("/bouncer/stats", get(stats))
+        .route("/bouncer/self-test", post(self_test_begin).delete(self_test_end))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
@@ -141,10 +150,21 @@ async fn check_socket(State(s): State<CheckState>, headers: HeaderMap) -> Respon
     decide(&s, None, &headers)
 }
 
+/// The self-test's address when the request presents the live self-test token.
+fn self_test_probe(s: &CheckState, headers: &HeaderMap) -> Option<IpAddr> {
+    let presented = headers.get(SELF_TEST_HEADER)?.as_bytes();
+    let guard = s.self_test.lock().ok()?;
+    let (token, until) = guard.as_ref()?;
+    (*until > crate::support::time::now() && crate::auth::secret::same(presented, token.as_bytes()))
+        .then(|| SELF_TEST_ADDRESS.parse().expect("a valid address"))
+}
+
 fn decide(s: &CheckState, peer: Option<IpAddr>, headers: &HeaderMap) -> Response {
     s.counters.checked.fetch_add(1, Ordering::Relaxed);
     let synced = s.health.lock().map(|h| h.synced).unwrap_or(false);
-    let ip = client_ip(headers, peer, &s.trusted);
+    // Ordinary traffic has no such header: no lock is taken for it.
+    let probe = if headers.contains_key(SELF_TEST_HEADER) { self_test_probe(s, headers) } else { None };
+    let ip = probe.or_else(|| client_ip(headers, peer, &s.trusted));
     let Some(ip) = ip.filter(|_| synced) else {
         // Not synced yet, or the visitor cannot be told: the fail mode decides.
         return match s.fail_mode {
@@ -195,6 +215,35 @@ async fn sync_now(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode
     }
     s.sync_now.notify_one();
     StatusCode::ACCEPTED
+}
+
+#[derive(serde::Deserialize)]
+struct SelfTestBegin {
+    token: String,
+    /// How long the token is good for (at most 300 s).
+    seconds: i64,
+}
+
+/// The console starts a self-test: from now on a probe presenting `token` is taken for
+/// `SELF_TEST_ADDRESS`, until `seconds` have passed or the console ends it.
+async fn self_test_begin(State(s): State<CheckState>, headers: HeaderMap, body: Json<SelfTestBegin>) -> StatusCode {
+    if !from_console(&s, &headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if body.token.len() < 32 {
+        return StatusCode::BAD_REQUEST;
+    }
+    let until = crate::support::time::now() + body.seconds.clamp(1, 300);
+    *s.self_test.lock().expect("self-test lock") = Some((body.token.clone(), until));
+    StatusCode::NO_CONTENT
+}
+
+async fn self_test_end(State(s): State<CheckState>, headers: HeaderMap) -> StatusCode {
+    if !from_console(&s, &headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    *s.self_test.lock().expect("self-test lock") = None;
+    StatusCode::NO_CONTENT
 }
 
 #[derive(serde::Deserialize)]
@@ -283,6 +332,7 @@ impl CheckState {
             not_enforced: self.cache.not_enforced_len(),
             synced,
             stale_since,
+            last_pull: self.health.lock().ok().and_then(|h| h.last_sync),
             fail_mode: Some(self.fail_mode),
         }
     }

@@ -8,6 +8,7 @@ pub mod caddy_admin;
 pub mod caddy_config;
 pub mod data_plane;
 pub mod hosts;
+mod self_test;
 mod service;
 
 use std::path::PathBuf;

@@ -35,7 +35,7 @@ impl Proxy {
     }
 
     /// The bouncer's counters, or `None` when it does not answer.
-    async fn bouncer_stats(&self) -> Option<app::proxy::model::BouncerStats> {
+    pub(super) async fn bouncer_stats(&self) -> Option<app::proxy::model::BouncerStats> {
         let url = format!("http://{}/bouncer/stats", self.inner.daemon.listen);
         let res = self.inner.http.get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
         res.error_for_status().ok()?.json().await.ok()
@@ -60,6 +60,10 @@ impl ProxyService for Proxy {
 
     async fn delete(&self, actor: &Admin, id: i64) -> Result<(), AppError> {
         self.change(actor, "proxy_host.delete", id.to_string(), |db| async move { hosts::delete(&db, id).await }).await
+    }
+
+    async fn self_test(&self, actor: &Admin) -> Result<app::security::model::SelfTestReport, AppError> {
+        Proxy::self_test(self, actor).await
     }
 
     async fn status(&self) -> DataPlaneStatus {

@@ -451,3 +451,68 @@ async fn bulk_cscli_imports_succeed_first_time_while_the_data_plane_runs_with_on
     assert_ne!(after.get(charon::proxy::FORWARD_AUTH_BOUNCER), before.get(charon::proxy::FORWARD_AUTH_BOUNCER), "the bouncer polls");
     site.app.state.proxy.stop_data_plane().await;
 }
+
+#[tokio::test]
+async fn the_self_test_proves_enforcement_on_every_protected_site_and_names_the_failing_step() {
+    let site = protected_site(FailMode::Open, true).await;
+    // A second protected site, and an unprotected one the test leaves out.
+    let up = upstream().await;
+    for (domain, protect) in [("shop.localhost", true), ("open.localhost", false)] {
+        let (status, body) = site
+            .app
+            .send_json(&site.admin, reqwest::Method::POST, "/api/v1/proxy-hosts", &json!({"domain": domain, "upstream": format!("http://{up}"), "protect": protect}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    until_status(&site, &client_from("127.0.0.1"), 200, Duration::from_secs(10)).await;
+    let t0 = Instant::now();
+    let (status, report) = site.app.send_json(&site.admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/self-test", &json!({})).await;
+    println!("NUMBERS self-test on two sites: {:?}", t0.elapsed());
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ok"], true, "{report:#}");
+    let names: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for name in [
+        "protected sites", "data plane running", "bouncer took the test token", "engine accepted the ban", "bouncer pulled the ban",
+        "403 seen on app.localhost", "403 seen on shop.localhost", "unbanned", "app.localhost served again", "shop.localhost served again",
+    ] {
+        assert!(names.contains(&name), "{name} missing: {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("open.localhost")), "unprotected sites are not tested: {names:?}");
+    assert!(report["steps"].as_array().unwrap().iter().all(|s| s["ms"].as_u64().is_some()));
+    assert!(report["bouncer_last_pull"].as_str().is_some_and(|t| t.ends_with('Z')), "{report}");
+    for s in report["steps"].as_array().unwrap() {
+        println!("  {} {} ms: {}", s["name"], s["ms"], s["detail"]);
+    }
+    // Nothing left behind: no decision on the test address, and the probe header alone is nobody.
+    let (_, left) = site.app.get_json(&site.admin, "/api/v1/cerberus/crowdsec/decisions?q=192.0.2.254").await;
+    assert_eq!(left["total"], 0, "{left}");
+    let forged = client_from("127.0.0.1");
+    let res = forged.get(format!("http://{}/", site.proxy)).header("Host", HOST).header("X-Charon-Self-Test", "0".repeat(64)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "a guessed token is no test address");
+    let (_, audit) = site.app.get_json(&site.admin, "/api/v1/audit?action=selftest").await;
+    assert_eq!(audit["rows"][0]["result"], "ok", "{audit}");
+
+    // A viewer may not run it.
+    let viewer = viewer(&site.app, &site.admin).await;
+    let (status, _) = site.app.send_json(&viewer, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/self-test", &json!({})).await;
+    assert_eq!(status, 403);
+
+    // The bouncer down: the report says which step failed and what to do; nothing is banned.
+    let pid_file = site.app.state.config.data_dir.join("bouncer/bouncer.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, report) = site.app.send_json(&site.admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/self-test", &json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(report["ok"], false, "{report:#}");
+    let failed = report["steps"].as_array().unwrap().iter().find(|s| s["ok"] == false).unwrap();
+    assert_eq!(failed["name"], "data plane running", "{report:#}");
+    assert!(failed["detail"].as_str().unwrap().contains("bouncer is not running"), "{failed}");
+    let (_, left) = site.app.get_json(&site.admin, "/api/v1/cerberus/crowdsec/decisions?q=192.0.2.254").await;
+    assert_eq!(left["total"], 0, "{left}");
+    site.app.state.proxy.stop_data_plane().await;
+}
