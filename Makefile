@@ -13,10 +13,10 @@ BIN := target/release/charon
 setup:
 	@scripts/setup.sh
 
-## Release build: the server binary and the hydrating WASM site.
+## Release build: the server binary and the hydrating WASM site (skipped when nothing it reads
+## changed since the last one: scripts/build_if_changed.sh; CHARON_FORCE_BUILD=1 rebuilds).
 build: setup
-	cargo leptos build --release --precompress --split
-	python3 scripts/finish_site.py $(SITE_ROOT) target/release
+	scripts/build_if_changed.sh $(SITE_ROOT) $(BIN)
 
 ## Start Charon on 0.0.0.0:8080 with its data under ./data.
 run: build

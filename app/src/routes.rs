@@ -14,6 +14,7 @@ use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
 use crate::hub::page::{HubItemPage, HubPage};
 use crate::proxy::page::ProxyHostsPage;
+use crate::security::enforcement_page::EnforcementPage;
 use crate::signin::setup_page::SetupPage;
 
 /// A route whose view is the page component `$page`, loaded lazily; the page fetches its own data.
@@ -47,6 +48,8 @@ lazy_page!(/// `/security/hub`.
     HubRoute => HubPage);
 lazy_page!(/// `/security/hub/:kind/:author/:name`.
     HubItemRoute => HubItemPage);
+lazy_page!(/// `/security/enforcement`: the self-test.
+    EnforcementRoute => EnforcementPage);
 lazy_page!(/// `/security/console`.
     ConsoleRoute => ConsolePage);
 lazy_page!(/// `/proxy-hosts`.

@@ -2,8 +2,6 @@ use leptos::prelude::*;
 
 use crate::security::crowdsec_card::CrowdSecCard;
 use crate::security::data_plane_card::DataPlaneCard;
-use crate::security::self_test_card::SelfTestCard;
-use crate::security::shielded_card::ShieldedCard;
 use crate::components::layout::Layout;
 use crate::i18n::*;
 
@@ -17,9 +15,8 @@ pub fn SecurityPage() -> impl IntoView {
             <div class="cards">
                 <CrowdSecCard />
                 <DataPlaneCard />
-                <SelfTestCard />
-                <ShieldedCard />
             </div>
+            <p><a href="/security/enforcement" class="btn btn-secondary" data-testid="enforcement-link">{t!(i18n, selftest_open)}</a></p>
         </Layout>
     }
 }
