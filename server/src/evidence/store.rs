@@ -105,7 +105,16 @@ impl Store {
         if agents.len() > AGENT_CACHE {
             agents.clear();
         }
-        let mut tx = self.pool.begin().await?;
+        let result = Self::insert_with(&self.pool, &mut agents, batch, inode, offset).await;
+        if result.is_err() {
+            // Ids learnt inside the rolled-back transaction do not exist.
+            agents.clear();
+        }
+        result
+    }
+
+    async fn insert_with(pool: &SqlitePool, agents: &mut HashMap<String, i64>, batch: &[Seen], inode: u64, offset: u64) -> anyhow::Result<()> {
+        let mut tx = pool.begin().await?;
         for s in batch {
             let agent = match agents.get(&s.user_agent) {
                 Some(id) => *id,
