@@ -2,6 +2,10 @@
 //! non-empty, in every other locale, and no locale may carry keys the default does not know.
 //! leptos_i18n only warns about a missing translation and falls back to English; the reference
 //! product shipped raw keys on screen, so here a gap is a build error.
+//!
+//! Also stamps the build: `CHARON_VERSION_LINE` = "<version> (<commit>)", the commit from the
+//! `CHARON_BUILD_COMMIT` the release build sets (`scripts/build_if_changed.sh`), `dev` otherwise
+//! (so ordinary `cargo` runs do not rebuild at every commit).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -48,4 +52,8 @@ fn main() {
     if !problems.is_empty() {
         panic!("locale files disagree:\n  {}", problems.join("\n  "));
     }
+    println!("cargo::rerun-if-env-changed=CHARON_BUILD_COMMIT");
+    let commit = std::env::var("CHARON_BUILD_COMMIT").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "dev".into());
+    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
+    println!("cargo::rustc-env=CHARON_VERSION_LINE={version} ({})", commit.trim());
 }

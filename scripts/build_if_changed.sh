@@ -32,6 +32,9 @@ if [ "${CHARON_FORCE_BUILD:-0}" != 1 ] && git rev-parse --is-inside-work-tree >/
   fi
 fi
 rm -f "$STAMP"
+# `charon --version` and the Security page name the commit the release was built from.
+CHARON_BUILD_COMMIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+export CHARON_BUILD_COMMIT
 cargo leptos build --release --precompress --split
 python3 scripts/finish_site.py "$SITE_ROOT" "$(dirname "$BIN")"
 if [ -n "$digest" ]; then

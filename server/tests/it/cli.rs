@@ -88,3 +88,14 @@ fn admin_commands_create_a_missing_data_dir_or_name_the_path_they_cannot_use() {
     assert!(err.contains(&file.join("data").display().to_string()), "{err}");
     assert!(!err.contains("code: 14"), "{err}");
 }
+
+#[test]
+fn version_names_the_release_and_the_build_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = charon(dir.path(), &["--version"], "");
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let expected = format!("charon {} (", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected) && line.ends_with(')'), "{line}");
+    assert_eq!(line, format!("charon {}", app::VERSION_LINE));
+}
