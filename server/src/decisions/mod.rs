@@ -1,8 +1,10 @@
-//! Live Decisions: listing (filter, sort, page over the in-memory cache; see `query`), manual bans
-//! (`POST /v1/alerts` with the machine JWT, scope `Ip`/`Range`, origin `charon`), unbans
-//! (`DELETE /v1/decisions`) and the allowlist (`allowlist`). Bans and unbans are applied to the
-//! cache at once, so enforcement does not wait for the next poll, and are audited. Nothing is sent
-//! to the LAPI before the input is valid. `Decisions` is the `DecisionService` REST and the server
+//! Live Decisions: listing (filter, sort, page, group by address over the in-memory cache; see
+//! `query`), exports, manual bans (`POST /v1/alerts` with the machine JWT, scope `Ip`/`Range`,
+//! origin `charon`, refused when they would lock out an administrator: `lockout`), unbans
+//! (`DELETE /v1/decisions`), unban-and-allow, and the allowlist (`allowlist`). Bans and unbans are
+//! applied to the cache at once, so enforcement does not wait for the next poll, and are audited
+//! with their outcome; who made each manual ban is kept (`decision_authors`). Nothing is sent to the
+//! LAPI before the input is valid. `Decisions` is the `DecisionService` REST and the server
 //! functions both call.
 
 pub mod allowlist;

@@ -131,7 +131,7 @@ impl EvidenceIndex {
                     method: f.method,
                     path: f.path,
                     status: f.status,
-                    user_agent: f.agent,
+                    user_agent: f.user_agent,
                     refused: f.refused,
                 })
                 .collect(),

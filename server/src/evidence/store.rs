@@ -56,18 +56,6 @@ pub fn span(net: &IpNet) -> ([u8; 16], [u8; 16]) {
     (key(net.network()), key(net.broadcast()))
 }
 
-/// A request read back.
-pub struct Found {
-    pub at_ms: i64,
-    pub ip: IpAddr,
-    pub host: String,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub agent: String,
-    pub refused: bool,
-}
-
 /// Refused requests on one site.
 pub struct RefusedCount {
     pub host: String,
@@ -175,7 +163,7 @@ impl Store {
 
     /// Requests from `[lo, hi]` between the times, the newest `limit` (returned oldest first),
     /// and how many there are in all.
-    pub async fn requests(&self, lo: [u8; 16], hi: [u8; 16], from_ms: i64, to_ms: i64, limit: i64) -> anyhow::Result<(Vec<Found>, u64)> {
+    pub async fn requests(&self, lo: [u8; 16], hi: [u8; 16], from_ms: i64, to_ms: i64, limit: i64) -> anyhow::Result<(Vec<Seen>, u64)> {
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests WHERE ip BETWEEN ? AND ? AND at BETWEEN ? AND ?")
             .bind(&lo[..])
             .bind(&hi[..])
@@ -194,16 +182,16 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut found: Vec<Found> = rows
+        let mut found: Vec<Seen> = rows
             .iter()
-            .map(|r| Found {
+            .map(|r| Seen {
                 at_ms: r.get("at"),
                 ip: unkey(r.get::<Vec<u8>, _>("ip").as_slice()),
                 host: r.get("host"),
                 method: r.get("method"),
                 path: r.get("path"),
                 status: r.get::<i64, _>("status") as u16,
-                agent: r.get("agent"),
+                user_agent: r.get("agent"),
                 refused: r.get("refused"),
             })
             .collect();

@@ -96,6 +96,18 @@ async fn protected_site_with(fail_mode: FailMode, start_engine: bool, tweak: imp
     Site { app, admin, proxy, bouncer, _guard: guard }
 }
 
+/// SIGKILL to the bouncer process; returns once it is gone (a zombie until the console reaps it).
+async fn kill_bouncer(site: &Site) {
+    let pid_file = site.app.state.config.data_dir.join("bouncer/bouncer.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn wait_running(app: &TestApp, admin: &reqwest::Client) -> Value {
     let t0 = Instant::now();
     loop {
@@ -291,14 +303,7 @@ async fn before_the_first_sync_and_with_the_bouncer_down_the_fail_mode_decides()
             FailMode::Closed => assert_eq!(status, 503, "{body}"),
         }
         // Bouncer down: Caddy cannot ask, and the same setting decides.
-        let pid_file = site.app.state.config.data_dir.join("bouncer/bouncer.pid");
-        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-        while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        kill_bouncer(&site).await;
         let (status, body) = get(&site, &visitor, "/").await;
         match mode {
             FailMode::Open => assert_eq!((status, body.as_str()), (200, "hello from upstream; decision=unavailable")),
@@ -498,14 +503,7 @@ async fn the_self_test_proves_enforcement_on_every_protected_site_and_names_the_
     assert_eq!(status, 403);
 
     // The bouncer down: the report says which step failed and what to do; nothing is banned.
-    let pid_file = site.app.state.config.data_dir.join("bouncer/bouncer.pid");
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-    while std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    kill_bouncer(&site).await;
     let (status, report) = site.app.send_json(&site.admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/self-test", &json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(report["ok"], false, "{report:#}");
