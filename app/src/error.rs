@@ -65,6 +65,12 @@ pub enum ErrorCode {
     /// `format` is neither `csv` nor `json`.
     #[error("format_invalid")]
     FormatInvalid,
+    /// A site that is not an enabled proxy host.
+    #[error("site_unknown")]
+    SiteUnknown,
+    /// A path prefix that is not a canonical absolute path.
+    #[error("path_prefix_invalid")]
+    PathPrefixInvalid,
 }
 
 impl ErrorCode {
@@ -95,6 +101,8 @@ impl ErrorCode {
             ErrorCode::ListInvalid => "list_invalid",
             ErrorCode::ExportTooLarge => "export_too_large",
             ErrorCode::FormatInvalid => "format_invalid",
+            ErrorCode::SiteUnknown => "site_unknown",
+            ErrorCode::PathPrefixInvalid => "path_prefix_invalid",
         }
     }
 
@@ -125,6 +133,8 @@ impl ErrorCode {
             ErrorCode::ListInvalid,
             ErrorCode::ExportTooLarge,
             ErrorCode::FormatInvalid,
+            ErrorCode::SiteUnknown,
+            ErrorCode::PathPrefixInvalid,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -279,6 +289,8 @@ impl ErrorCode {
             ErrorCode::OriginInvalid => "origin",
             ErrorCode::ListInvalid => "list",
             ErrorCode::ExportTooLarge | ErrorCode::FormatInvalid => "format",
+            ErrorCode::SiteUnknown => "sites",
+            ErrorCode::PathPrefixInvalid => "path_prefix",
         }
     }
 }

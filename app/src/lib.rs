@@ -14,15 +14,12 @@ mod i18n_module {
 pub use i18n_module::i18n;
 
 // One folder per topic, each holding its types (`model`), server functions (`rpc`) and page.
-/// "0.1.0 (3f2a9c1d0b7e)": the version and the commit the release was built from (`dev` for
-/// builds outside `make build`).
-pub const VERSION_LINE: &str = env!("CHARON_VERSION_LINE");
-
 pub mod accounts;
 pub mod age;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod build_info;
 pub mod components;
 pub mod console;
 pub mod decisions;

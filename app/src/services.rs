@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::alerts::model::{Alert, AlertFilter, AlertPage};
 use crate::audit::model::{AuditEntry, AuditFilter, AuditPage};
 use crate::error::AppError;
-use crate::decisions::model::{AllowFor, Shielded, UnbannedAndAllowed, 
+use crate::decisions::model::{AllowFor, Scope, Shielded, UnbannedAndAllowed, 
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
@@ -75,7 +75,11 @@ pub trait DecisionService: Send + Sync {
     async fn unban(&self, actor: &Admin, id: i64) -> Result<u64, AppError>;
     async fn unban_value(&self, actor: &Admin, target: IpOrRange) -> Result<u64, AppError>;
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError>;
-    async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError>;
+    /// An allowlist entry, or with a narrower `scope` (sites, path prefix, scenario) a scoped
+    /// exception enforced by Charon's bouncer.
+    async fn allow(&self, actor: &Admin, target: IpOrRange, scope: Scope, reason: Reason) -> Result<AllowAdded, AppError>;
+    /// Removes a scoped exception by the (negative) id the allowlist lists it with.
+    async fn disallow_id(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
     /// Deletes every decision covering the address or range at the engine and allowlists it
     /// for a while, in one step: when the engine refuses the deletion, the allowlist is as before.

@@ -13,7 +13,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "charon", version = app::VERSION_LINE, about = "Charon: a self-hosted security console for CrowdSec")]
+#[command(name = "charon", version = app::build_info::VERSION_LINE, about = "Charon: a self-hosted security console for CrowdSec")]
 pub struct Cli {
     /// TOML configuration file (also `CHARON_CONFIG`).
     #[arg(long, global = true)]

@@ -27,6 +27,9 @@ pub async fn run(db: Db, decisions: Decisions, audit_retention_days: u64) {
                 if let Err(e) = decisions.allowlist_store().resync_if_changed().await {
                     tracing::warn!("the allowlist is not re-read yet: {e:?}");
                 }
+                if let Err(e) = decisions.scoped().expire_due().await {
+                    tracing::warn!("expired site-scoped bans not removed yet: {e:?}");
+                }
                 if let Err(e) = decisions.refresh_protected().await {
                     tracing::warn!("the addresses administrators use are not passed on yet: {e:?}");
                 }

@@ -90,6 +90,9 @@ impl AppState {
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
+        let scoped = crate::decisions::scoped::ScopedRules::new(db.clone(), cache.clone(), proxy.clone());
+        // Scoped bans and exceptions are in force before anything is enforced.
+        scoped.sync().await.map_err(|e| anyhow::anyhow!("cannot load the site-scoped rules: {e}"))?;
         let session = MachineSession::new(crowdsec.clone());
         let decisions = Decisions::new(
             session.clone(),
@@ -99,6 +102,7 @@ impl AppState {
             Arc::new(geo::Geo::open(config.geoip_db.as_deref())),
             allowlist,
             crate::decisions::lockout::Lockout::new(db.clone(), config.admin_address_list().unwrap_or_default()),
+            scoped.clone(),
         );
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
         tokio::spawn(crate::housekeeping::run(db.clone(), decisions.clone(), config.audit_retention_days));

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::components::clock::{format_remaining, now_unix, parse_rfc3339_utc};
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::CurrentUser;
-use crate::decisions::rpc::{list_allowlist, AddAllowlist, RemoveAllowlist, UnbanAndAllow, UnbanValues};
+use crate::decisions::rpc::{list_allowlist, AddAllowlist, RemoveAllowlist, RemoveScopedException, UnbanAndAllow, UnbanValues};
 use crate::i18n::*;
 
 /// Settings → Allowlist, as a section of this page: entries, add (offering to unban what the new
@@ -17,6 +17,7 @@ pub fn AllowlistSection() -> impl IntoView {
     let i18n = use_i18n();
     let add = ServerAction::<AddAllowlist>::new();
     let remove = ServerAction::<RemoveAllowlist>::new();
+    let remove_scoped = ServerAction::<RemoveScopedException>::new();
     let unban_covered = ServerAction::<UnbanValues>::new();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
@@ -27,6 +28,7 @@ pub fn AllowlistSection() -> impl IntoView {
             (
                 add.version().try_get().unwrap_or_default(),
                 remove.version().try_get().unwrap_or_default(),
+                remove_scoped.version().try_get().unwrap_or_default(),
                 unban_allow.and_then(|a| a.version().try_get()).unwrap_or_default(),
             )
         },
@@ -46,6 +48,7 @@ pub fn AllowlistSection() -> impl IntoView {
                                 <thead><tr>
                                     <th scope="col">{t!(i18n, col_value)}</th>
                                     <th scope="col">{t!(i18n, col_reason)}</th>
+                                    <th scope="col">{t!(i18n, col_scope)}</th>
                                     <th scope="col">{t!(i18n, col_created)}</th>
                                     <th scope="col">{t!(i18n, col_expires)}</th>
                                     <th scope="col"><span class="visually-hidden">{t!(i18n, allowlist_remove)}</span></th>
@@ -57,6 +60,10 @@ pub fn AllowlistSection() -> impl IntoView {
                                         <tr data-value=e.value.clone()>
                                             <td><code>{e.value.clone()}</code></td>
                                             <td>{e.reason.clone()}</td>
+                                            <td data-testid="allow-scope">{
+                                                let sites = if e.sites.is_empty() { t_string!(i18n, scope_all_sites).to_string() } else { e.sites.join(", ") };
+                                                [Some(sites), e.path_prefix.clone(), e.scenario.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+                                            }</td>
                                             <td>{e.created_at.clone()}" · "{e.created_by.clone()}</td>
                                             <td data-testid="allow-expires">{match e.expires_at.clone() {
                                                 Some(at) => {
@@ -66,10 +73,21 @@ pub fn AllowlistSection() -> impl IntoView {
                                                 None => view! { {t!(i18n, allow_for_forever)} }.into_any(),
                                             }}</td>
                                             <td><Show when=is_admin>
-                                                <ActionForm action=remove>
-                                                    <input type="hidden" name="value" value=value.get_value() />
-                                                    <button type="submit" class="btn btn-danger">{t!(i18n, allowlist_remove)}</button>
-                                                </ActionForm>
+                                                {if e.id < 0 {
+                                                    view! {
+                                                        <ActionForm action=remove_scoped>
+                                                            <input type="hidden" name="id" value=e.id />
+                                                            <button type="submit" class="btn btn-danger">{t!(i18n, allowlist_remove)}</button>
+                                                        </ActionForm>
+                                                    }.into_any()
+                                                } else {
+                                                    view! {
+                                                        <ActionForm action=remove>
+                                                            <input type="hidden" name="value" value=value.get_value() />
+                                                            <button type="submit" class="btn btn-danger">{t!(i18n, allowlist_remove)}</button>
+                                                        </ActionForm>
+                                                    }.into_any()
+                                                }}
                                             </Show></td>
                                         </tr>
                                     }}).collect_view()}
@@ -85,6 +103,12 @@ pub fn AllowlistSection() -> impl IntoView {
                     <input id="allow-value" name="value" required maxlength="64" autocomplete="off" />
                     <label for="allow-reason">{t!(i18n, decisions_ban_reason)}</label>
                     <input id="allow-reason" name="reason" maxlength="256" />
+                    <label for="allow-sites">{t!(i18n, scope_sites_label)}</label>
+                    <input id="allow-sites" name="sites" maxlength="2000" autocomplete="off" />
+                    <label for="allow-path">{t!(i18n, scope_path_label)}</label>
+                    <input id="allow-path" name="path_prefix" maxlength="256" autocomplete="off" />
+                    <label for="allow-scenario">{t!(i18n, scope_scenario_label)}</label>
+                    <input id="allow-scenario" name="scenario" maxlength="200" autocomplete="off" />
                     <label class="check"><input type="checkbox" name="force" value="on" data-testid="allow-force" />{t!(i18n, decisions_force_wide)}</label>
                     <button type="submit" class="btn btn-primary" data-testid="allowlist-submit">{t!(i18n, allowlist_add)}</button>
                 </ActionForm>

@@ -35,6 +35,10 @@ pub struct Decision {
     /// Who made it, when it was made through Charon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub made_by: Option<MadeBy>,
+    /// A site-scoped ban (Charon's own, enforced by its bouncer): the proxy-host domains it
+    /// applies to. Empty: every site (every engine decision).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<String>,
 }
 
 /// A decision the bouncer does not enforce for an address an administrator uses.
@@ -69,6 +73,82 @@ pub struct AllowEntry {
     /// RFC 3339; absent: until removed. An entry leaves the list by itself when it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// A scoped exception: only on these proxy-host domains (empty: every site) …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<String>,
+    /// … only for requests under this path …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// … only against decisions of this scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+}
+
+impl AllowEntry {
+    /// Narrower than "this address, everywhere, always".
+    pub fn is_scoped(&self) -> bool {
+        !self.sites.is_empty() || self.path_prefix.is_some() || self.scenario.is_some()
+    }
+}
+
+/// Where a scoped ban or exception applies; the server checks the sites against its proxy hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Lower-case domains, sorted, without repeats; empty: every site.
+    pub sites: Vec<String>,
+    pub path_prefix: Option<String>,
+    pub scenario: Option<String>,
+}
+
+/// At most this many sites in one scope.
+pub const SCOPE_SITES_MAX: usize = 50;
+
+impl Scope {
+    /// `sites` as given (each trimmed; empty strings ignored), a path prefix and a scenario (empty:
+    /// none).
+    pub fn parse(sites: &[String], path_prefix: &str, scenario: &str) -> Result<Scope, ErrorCode> {
+        let mut list = Vec::new();
+        for raw in sites.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let domain = crate::proxy::model::Domain::parse(raw).map_err(|_| ErrorCode::SiteUnknown)?;
+            list.push(domain.as_str().to_owned());
+        }
+        list.sort();
+        list.dedup();
+        if list.len() > SCOPE_SITES_MAX {
+            return Err(ErrorCode::SiteUnknown);
+        }
+        let path_prefix = match path_prefix.trim() {
+            "" => None,
+            p if is_canonical_path(p) && p.len() <= 256 => Some(p.to_owned()),
+            _ => return Err(ErrorCode::PathPrefixInvalid),
+        };
+        let scenario = match scenario.trim() {
+            "" => None,
+            sc if sc.len() <= 200 && sc.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c)) => Some(sc.to_owned()),
+            _ => return Err(ErrorCode::ValueInvalid),
+        };
+        Ok(Scope { sites: list, path_prefix, scenario })
+    }
+
+    pub fn is_everywhere(&self) -> bool {
+        self.sites.is_empty() && self.path_prefix.is_none() && self.scenario.is_none()
+    }
+}
+
+/// An absolute path with nothing a server could read differently: no empty, `.` or `..` segment,
+/// no percent-encoding, no backslash, query, fragment, space or control character. Path-prefix
+/// exceptions match only such paths, so `/public/../admin` or `/%70ublic` never widen one.
+pub fn is_canonical_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.contains("//")
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace() || "%\\?#".contains(c))
+        && !p.split('/').skip(1).any(|seg| seg == "." || seg == "..")
+}
+
+/// Whether `path` (canonical) is under `prefix`: equal, or continuing at a segment boundary.
+pub fn under_prefix(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || (path.starts_with(prefix) && (prefix.ends_with('/') || path.as_bytes().get(prefix.len()) == Some(&b'/')))
 }
 
 /// "Unban and allow for …": how long the allowlist entry lasts.
@@ -212,6 +292,10 @@ pub struct DecisionQuery {
     /// `address`: one row per address or range, its decisions folded in.
     #[serde(default)]
     pub group: Option<String>,
+    /// A proxy-host domain: the decisions that apply there (every engine decision, and the
+    /// site-scoped bans on it).
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 impl DecisionQuery {
@@ -529,6 +613,8 @@ pub struct BanRequest {
     pub kind: DecisionType,
     /// The caller knows it covers an address an administrator uses (lockout protection).
     pub confirm: bool,
+    /// Only on these proxy-host domains (empty: every site, an engine decision).
+    pub sites: Vec<String>,
 }
 
 impl BanRequest {
@@ -540,7 +626,14 @@ impl BanRequest {
             reason: Reason::parse(reason)?,
             kind: DecisionType::parse(kind)?,
             confirm: false,
+            sites: Vec::new(),
         })
+    }
+
+    /// Only on these sites (already parsed by `Scope::parse`).
+    pub fn on_sites(mut self, sites: Vec<String>) -> Self {
+        self.sites = sites;
+        self
     }
 
     /// Made even when it covers an administrator's address.
@@ -553,6 +646,23 @@ impl BanRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_take_known_shapes_and_paths_only_when_canonical() {
+        let sites = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let s = Scope::parse(&sites(&[" Shop.Example.com", "blog.example.com", "shop.example.com", ""]), " /api/ ", "crowdsecurity/http-probing").unwrap();
+        assert_eq!(s.sites, ["blog.example.com", "shop.example.com"]);
+        assert_eq!((s.path_prefix.as_deref(), s.scenario.as_deref()), (Some("/api/"), Some("crowdsecurity/http-probing")));
+        assert!(Scope::parse(&[], "", "").unwrap().is_everywhere());
+        assert_eq!(Scope::parse(&sites(&["not a domain"]), "", ""), Err(ErrorCode::SiteUnknown));
+        for bad in ["api", "/a//b", "/a/../b", "/a/./b", "/a/%2e%2e", "/a?x", "/a#b", "/a b", "/a\\b", "/.."] {
+            assert_eq!(Scope::parse(&[], bad, ""), Err(ErrorCode::PathPrefixInvalid), "{bad}");
+        }
+        assert_eq!(Scope::parse(&[], "", "a b"), Err(ErrorCode::ValueInvalid));
+        assert!(under_prefix("/api/v1", "/api/") && under_prefix("/api", "/api") && under_prefix("/api/x", "/api"));
+        assert!(!under_prefix("/apix", "/api") && !under_prefix("/ap", "/api"));
+        assert!(is_canonical_path("/") && is_canonical_path("/a/b.c/d") && !is_canonical_path("/a/.."));
+    }
 
     #[test]
     fn import_options_are_checked_and_defaulted() {

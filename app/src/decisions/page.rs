@@ -24,6 +24,7 @@ fn query_from_url(q: &leptos_router::params::ParamsMap) -> DecisionQuery {
         page: get("page").and_then(|p| p.parse().ok()),
         per_page: get("per_page").and_then(|p| p.parse().ok()),
         group: get("group"),
+        site: get("site"),
     }
 }
 
@@ -87,7 +88,7 @@ fn DecisionsView() -> impl IntoView {
     let param = move |k: &str| query_map.with(|q| q.get(k).unwrap_or_default());
     let page_link = move |n: usize| {
         let path = location.pathname.try_get().unwrap_or_default();
-        query_map.with(|q| query_link::page_link(&path, q, &["q", "origin", "scenario", "type", "sort", "per_page", "group"], n))
+        query_map.with(|q| query_link::page_link(&path, q, &["q", "origin", "scenario", "type", "site", "sort", "per_page", "group"], n))
     };
     let grouped = move || query_map.with(|q| q.get("group").as_deref() == Some("address"));
     // The same filters, grouped or not.
@@ -100,7 +101,7 @@ fn DecisionsView() -> impl IntoView {
             } else {
                 q.insert("group", "address".to_owned());
             }
-            query_link::page_link(&path, &q, &["q", "origin", "scenario", "type", "sort", "per_page", "group"], 1)
+            query_link::page_link(&path, &q, &["q", "origin", "scenario", "type", "site", "sort", "per_page", "group"], 1)
         })
     };
 
@@ -141,6 +142,8 @@ fn DecisionsView() -> impl IntoView {
                                     <option value="captcha" selected=param("type") == "captcha">"captcha"</option>
                                     <option value="throttle" selected=param("type") == "throttle">"throttle"</option>
                                 </select>
+                                <label for="f-site">{t!(i18n, decisions_filter_site)}</label>
+                                <input id="f-site" name="site" value=param("site") placeholder="shop.example.com" />
                                 {grouped().then(|| view! { <input type="hidden" name="group" value="address" /> })}
                                 <button type="submit" class="btn btn-secondary">{t!(i18n, decisions_filter_apply)}</button>
                             </form>
@@ -148,7 +151,7 @@ fn DecisionsView() -> impl IntoView {
                                 {move || if grouped() { t_string!(i18n, decisions_ungroup) } else { t_string!(i18n, decisions_group_by_address) }}
                             </a></p>
                             <p class="hint" data-testid="decisions-total">{t!(i18n, decisions_total, total = move || total)}</p>
-                            <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/decisions" keys=&["q", "origin", "scenario", "type", "sort"] />
+                            <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/decisions" keys=&["q", "origin", "scenario", "type", "site", "sort"] />
                             {if !groups.is_empty() {
                                 view! {
                                     <table class="table" data-testid="groups-table">
@@ -177,6 +180,7 @@ fn DecisionsView() -> impl IntoView {
                                             <th scope="col">{t!(i18n, col_reason)}</th>
                                             <th scope="col">{t!(i18n, col_origin)}</th>
                                             <th scope="col">{t!(i18n, col_action)}</th>
+                                            <th scope="col">{t!(i18n, col_scope)}</th>
                                             <th scope="col">{t!(i18n, col_expires)}</th>
                                             <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
                                         </tr></thead>
@@ -238,6 +242,8 @@ fn DecisionsView() -> impl IntoView {
                         <option value="captcha">"captcha"</option>
                         <option value="throttle">"throttle"</option>
                     </select>
+                    <label for="ban-sites">{t!(i18n, scope_sites_label)}</label>
+                    <input id="ban-sites" name="sites" maxlength="2000" placeholder="shop.example.com" autocomplete="off" />
                     <label class="check"><input type="checkbox" name="force" value="on" data-testid="ban-force" />{t!(i18n, decisions_force_wide)}</label>
                     <label class="check"><input type="checkbox" name="confirm" value="on" data-testid="ban-confirm" />{t!(i18n, decisions_confirm_lockout)}</label>
                     <button type="submit" class="btn btn-primary" data-testid="ban-submit" disabled=move || ban.pending().try_get().unwrap_or(false)>
@@ -307,6 +313,7 @@ fn DecisionRow(
             </td>
             <td>{d.origin.clone()}</td>
             <td>{d.kind.clone()}</td>
+            <td data-testid="scope">{if d.sites.is_empty() { t_string!(i18n, scope_all_sites).to_string() } else { d.sites.join(", ") }}</td>
             <td><time datetime=d.until.clone()>{move || format_remaining(until - now.get())}</time></td>
             <td>
                 <Show when=move || can_act.get()>

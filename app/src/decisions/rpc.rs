@@ -20,10 +20,21 @@ pub async fn list_decisions(query: DecisionQuery) -> Result<DecisionPage, AppErr
 #[server(prefix = "/rpc", endpoint = "decisions/ban")]
 /// `force` arrives only when its checkbox is ticked (a range shorter than /8 or /32).
 /// `confirm` arrives when "ban it anyway" is ticked (it covers an administrator's address).
-pub async fn ban_decision(value: String, duration: String, reason: String, kind: String, force: Option<String>, confirm: Option<String>) -> Result<Decision, AppError> {
+/// `sites`: comma-separated proxy-host domains for a site-scoped ban (empty: every site).
+pub async fn ban_decision(
+    value: String,
+    duration: String,
+    reason: String,
+    kind: String,
+    force: Option<String>,
+    confirm: Option<String>,
+    sites: Option<String>,
+) -> Result<Decision, AppError> {
     let actor = guard::admin()?;
     let result = async {
-        let request = BanRequest::parse(&value, &duration, &reason, &kind, force.is_some())?.confirmed(confirm.is_some());
+        let sites: Vec<String> = sites.unwrap_or_default().split(',').map(str::to_owned).collect();
+        let scope = crate::decisions::model::Scope::parse(&sites, "", "")?;
+        let request = BanRequest::parse(&value, &duration, &reason, &kind, force.is_some())?.confirmed(confirm.is_some()).on_sites(scope.sites);
         guard::services()?.decisions.ban(&actor, request).await
     }
     .await;
@@ -42,16 +53,35 @@ pub async fn list_allowlist() -> Result<Vec<crate::decisions::model::AllowEntry>
     guard::status_for(guard::services()?.decisions.allowlist().await)
 }
 
+/// An allowlist entry; with sites (comma-separated), a path prefix or a scenario, a scoped
+/// exception instead.
 #[server(prefix = "/rpc", endpoint = "allowlist/add")]
-pub async fn add_allowlist(value: String, reason: String, force: Option<String>) -> Result<crate::decisions::model::AllowAdded, AppError> {
+pub async fn add_allowlist(
+    value: String,
+    reason: String,
+    force: Option<String>,
+    sites: Option<String>,
+    path_prefix: Option<String>,
+    scenario: Option<String>,
+) -> Result<crate::decisions::model::AllowAdded, AppError> {
+    use crate::decisions::model::{IpOrRange, Reason, Scope};
     let actor = guard::admin()?;
     let result = async {
-        let target = crate::decisions::model::IpOrRange::parse_guarded(&value, force.is_some())?;
-        let reason = crate::decisions::model::Reason::parse(&reason)?;
-        guard::services()?.decisions.allow(&actor, target, reason).await
+        let target = IpOrRange::parse_guarded(&value, force.is_some())?;
+        let reason = Reason::parse(&reason)?;
+        let sites: Vec<String> = sites.unwrap_or_default().split(',').map(str::to_owned).collect();
+        let scope = Scope::parse(&sites, &path_prefix.unwrap_or_default(), &scenario.unwrap_or_default())?;
+        guard::services()?.decisions.allow(&actor, target, scope, reason).await
     }
     .await;
     guard::status_for(result)
+}
+
+/// Removes a scoped exception by the id the allowlist lists it with.
+#[server(prefix = "/rpc", endpoint = "allowlist/remove-scoped")]
+pub async fn remove_scoped_exception(id: i64) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.decisions.disallow_id(&actor, id).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "allowlist/remove")]

@@ -17,7 +17,7 @@ pub fn SecurityPage() -> impl IntoView {
                 <DataPlaneCard />
             </div>
             <p><a href="/security/enforcement" class="btn btn-secondary" data-testid="enforcement-link">{t!(i18n, selftest_open)}</a></p>
-            <p class="hint" data-testid="charon-version">"Charon "{crate::VERSION_LINE}</p>
+            <p class="hint" data-testid="charon-version">"Charon "{crate::build_info::VERSION_LINE}</p>
         </Layout>
     }
 }

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use app::decisions::model::{
-    AllowAdded, AllowEntry, AllowFor, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason, Shielded, UnbannedAndAllowed,
+    AllowAdded, AllowEntry, AllowFor, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason, Scope, Shielded, UnbannedAndAllowed,
 };
 use app::services::Services;
 
@@ -38,6 +38,7 @@ where
         .routes(routes!(unban_and_allow))
         .routes(routes!(shielded))
         .routes(routes!(allow_list, allow_add, allow_remove))
+        .routes(routes!(allow_remove_id))
 }
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -51,6 +52,7 @@ type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
         ("sort" = Option<String>, Query, description = "value, origin, scenario, type or until (default); a leading - reverses"),
         ("page" = Option<usize>, Query, description = "1-based"),
         ("per_page" = Option<usize>, Query, description = "Rows per page (at most 500)"),
+        ("site" = Option<String>, Query, description = "A proxy-host domain: the decisions that apply there (every engine decision and the site-scoped bans on it)"),
         ("group" = Option<String>, Query, description = "address: one row per address or range in `groups`, its decisions folded in (paging counts addresses)"),
         ("format" = Option<String>, Query, description = "csv or json: every row the filters select as a download, streamed (at most 200 000; page and per_page are ignored)")
     ),
@@ -86,6 +88,10 @@ struct BanBody {
     /// the caller's own, or one in `admin_addresses`); without it such a ban answers 409.
     #[serde(default)]
     confirm: bool,
+    /// Proxy-host domains: a site-scoped ban, enforced by Charon's bouncer on those sites only
+    /// (not sent to the engine). Absent or empty: every site (an engine decision).
+    #[serde(default)]
+    sites: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -96,7 +102,8 @@ struct BanBody {
         (status = 503, description = "LAPI not available")))]
 async fn ban(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<BanBody>) -> Result<(StatusCode, Json<Decision>), ApiError> {
     let Json(b) = body?;
-    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind, b.force)?.confirmed(b.confirm);
+    let scope = Scope::parse(&b.sites, "", "")?;
+    let req = BanRequest::parse(&b.value, &b.duration, &b.reason, &b.kind, b.force)?.confirmed(b.confirm).on_sites(scope.sites);
     Ok((StatusCode::CREATED, Json(s.decisions.ban(&admin, req).await?)))
 }
 
@@ -126,7 +133,7 @@ async fn unban_value(
 }
 
 #[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions/{id}", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
-    params(("id" = i64, Path, description = "The decision's id")),
+    params(("id" = i64, Path, description = "The decision's id as listed (negative: a site-scoped ban)")),
     responses((status = 200, body = Deleted), (status = 403, description = "Not an administrator"),
         (status = 404, description = "No such decision"), (status = 503, description = "LAPI not available")))]
 async fn unban_id(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<Json<Deleted>, ApiError> {
@@ -198,6 +205,16 @@ struct AllowBody {
     /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
     #[serde(default)]
     force: bool,
+    /// With any of the three below, a scoped exception enforced by Charon's bouncer: only on these
+    /// proxy-host domains (absent or empty: every site) …
+    #[serde(default)]
+    sites: Vec<String>,
+    /// … only for request paths under this canonical prefix (`/api/`) …
+    #[serde(default)]
+    path_prefix: String,
+    /// … only against decisions of this scenario.
+    #[serde(default)]
+    scenario: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -208,7 +225,8 @@ async fn allow_add(State(s): State<Services>, AdminCaller(admin): AdminCaller, b
     let Json(b) = body?;
     let target = IpOrRange::parse_guarded(&b.value, b.force)?;
     let reason = Reason::parse(&b.reason)?;
-    Ok((StatusCode::CREATED, Json(s.decisions.allow(&admin, target, reason).await?)))
+    let scope = Scope::parse(&b.sites, &b.path_prefix, &b.scenario)?;
+    Ok((StatusCode::CREATED, Json(s.decisions.allow(&admin, target, scope, reason).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -223,5 +241,15 @@ async fn allow_remove(
     let Query(q) = q?;
     let target = IpOrRange::parse(&q.value)?;
     s.decisions.disallow(&admin, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a scoped exception by the (negative) id the allowlist lists it with.
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/allowlist/{id}", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    params(("id" = i64, Path, description = "A scoped exception's id as listed (negative)")),
+    responses((status = 204, description = "Removed"), (status = 403, description = "Not an administrator"),
+        (status = 404, description = "No such scoped exception")))]
+async fn allow_remove_id(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    s.decisions.disallow_id(&admin, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

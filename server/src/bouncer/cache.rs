@@ -71,6 +71,8 @@ pub struct DecisionCache {
     allow: RwLock<AllowSet>,
     /// Addresses administrators use: only decisions made in Charon (confirmed) block them.
     protected: RwLock<AllowSet>,
+    /// Site-scoped bans and exceptions (`scoped`).
+    scoped: RwLock<super::scoped::ScopedSet>,
     tables: RwLock<Tables>,
     unenforced: RwLock<Unenforced>,
     version: broadcast::Sender<u64>,
@@ -150,6 +152,7 @@ impl DecisionCache {
         DecisionCache {
             allow: RwLock::new(AllowSet::default()),
             protected: RwLock::new(AllowSet::default()),
+            scoped: RwLock::new(super::scoped::ScopedSet::default()),
             tables: RwLock::new(Tables::default()),
             unenforced: RwLock::new(Unenforced::default()),
             version: broadcast::channel(64).0,
@@ -403,12 +406,37 @@ impl DecisionCache {
         if self.allow.read().expect("allow lock").covers(ip) {
             return None;
         }
+        self.lookup_unlisted(ip, now)
+    }
+
+    /// `lookup` for an address the allowlist does not cover.
+    fn lookup_unlisted(&self, ip: IpAddr, now: i64) -> Option<Hit> {
         let hit = self.tables.read().expect("cache lock").lookup(ip, now)?;
         // An administrator's address: the engine's and the lists' decisions do not block it.
         if &*hit.origin != app::decisions::model::MANUAL_ORIGIN && self.protected.read().expect("protected lock").covers(ip) {
             return None;
         }
         Some(hit)
+    }
+
+    /// What applies to a request: the address's decision (`lookup`), then the site-scoped bans and
+    /// exceptions for its site (`Host` as Caddy forwards it) and path (the request URI).
+    pub fn lookup_request(&self, ip: IpAddr, host: Option<&str>, uri: Option<&str>, now: i64) -> Option<Hit> {
+        if self.allow.read().expect("allow lock").covers(ip) {
+            return None;
+        }
+        let hit = self.lookup_unlisted(ip, now);
+        let scoped = self.scoped.read().expect("scoped lock");
+        if scoped.is_empty() {
+            return hit;
+        }
+        scoped.judge(ip, host, uri, hit, now)
+    }
+
+    /// Replaces the site-scoped rules.
+    pub fn set_scoped(&self, rules: &[super::scoped::ScopedRule]) {
+        *self.scoped.write().expect("scoped lock") = super::scoped::ScopedSet::build(rules);
+        self.changed();
     }
 
     /// Replaces the allowlist the lookup honours.
@@ -473,6 +501,7 @@ impl DecisionCache {
                     allowlisted,
                     not_enforced: false,
                     made_by: None,
+                    sites: Vec::new(),
                 });
             }
         });
@@ -491,6 +520,7 @@ impl DecisionCache {
                     allowlisted: false,
                     not_enforced: true,
                     made_by: None,
+                    sites: Vec::new(),
                 });
             }
         });

@@ -69,6 +69,9 @@ pub struct DaemonSettings {
     /// Addresses administrators use: blocked only by decisions made in Charon.
     #[serde(default)]
     pub protected: Vec<String>,
+    /// Site-scoped bans and exceptions.
+    #[serde(default)]
+    pub scoped: Vec<crate::bouncer::scoped::ScopedRule>,
 }
 
 impl DaemonSettings {
@@ -111,6 +114,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     let cache = Arc::new(DecisionCache::new());
     cache.set_allowlist(&settings.allowlist_targets());
     cache.set_protected(&settings.protected_targets());
+    cache.set_scoped(&settings.scoped);
     let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
     let poke = Arc::new(Notify::new());
     let source = KeyFileSource { lapi: Lapi::new(settings.lapi), key_file: files.key() };
@@ -140,6 +144,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
                         Ok(s) => {
                             cache.set_allowlist(&s.allowlist_targets());
                             cache.set_protected(&s.protected_targets());
+                            cache.set_scoped(&s.scoped);
                             tracing::info!(entries = s.allowlist.len(), protected = s.protected.len(), "allowlist reloaded");
                         }
                         Err(e) => tracing::warn!("keeping the previous allowlist: {e:#}"),

@@ -36,6 +36,10 @@ use super::sync::Health;
 use crate::crowdsec::lapi::{StreamAnswer, StreamDecision};
 
 pub const DECISION_HEADER: &str = "X-Crowdsec-Decision";
+/// The site and the request URI Caddy's forward_auth sets on the check (overwriting whatever the
+/// visitor sent): what site-scoped bans and exceptions are judged by.
+pub const FORWARDED_HOST: &str = "x-forwarded-host";
+pub const FORWARDED_URI: &str = "x-forwarded-uri";
 
 #[derive(Default)]
 pub struct Counters {
@@ -179,7 +183,8 @@ fn decide(s: &CheckState, peer: Option<IpAddr>, headers: &HeaderMap) -> Response
         };
     };
     let now = crate::support::time::now();
-    let Some(hit) = s.cache.lookup(ip, now) else {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(hit) = s.cache.lookup_request(ip, header(FORWARDED_HOST), header(FORWARDED_URI), now) else {
         s.counters.allowed.fetch_add(1, Ordering::Relaxed);
         return answer(StatusCode::OK, "allow", None);
     };

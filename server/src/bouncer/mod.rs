@@ -8,6 +8,7 @@ pub mod feed;
 pub mod feed_client;
 pub mod forward_auth;
 pub mod go_duration;
+pub mod scoped;
 pub mod sync;
 pub mod unenforced;
 mod tables;

@@ -45,6 +45,9 @@ impl Row {
             created_by: self.created_by.clone(),
             created_at: crate::support::time::rfc3339(self.created_at),
             expires_at: self.expires_at.map(crate::support::time::rfc3339),
+            sites: Vec::new(),
+            path_prefix: None,
+            scenario: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod import;
 pub mod import_list;
 pub mod lockout;
 pub mod query;
+pub mod scoped;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::decisions::model::{
-    AddressGroup, AllowAdded, AllowEntry, AllowFor, Shielded, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
+    AddressGroup, AllowAdded, AllowEntry, AllowFor, Scope, Shielded, BanRequest, MadeBy, UnbannedAndAllowed, EXPORT_DECISIONS_MAX, ImportProgress, ImportRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, OriginCount, Reason,
     MANUAL_ORIGIN,
 };
 use app::error::{AppError, ErrorCode};
@@ -30,6 +31,7 @@ use app::services::{DecisionService, Feed};
 
 use self::allowlist::Allowlist;
 use self::lockout::Lockout;
+use self::scoped::ScopedRules;
 use crate::bouncer::cache::DecisionCache;
 use crate::bouncer::sync::Health;
 use crate::crowdsec::lapi::session::{lapi_down, MachineSession};
@@ -49,13 +51,31 @@ pub struct Decisions {
     /// Who made the decisions made through Charon, by engine id (`decision_authors`).
     authors: Arc<Mutex<HashMap<i64, MadeBy>>>,
     lockout: Lockout,
+    scoped: ScopedRules,
     /// The protected set as last told to the cache and the bouncer.
     protected: Arc<Mutex<Option<Vec<IpOrRange>>>>,
 }
 
 impl Decisions {
-    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, protected: Arc::default() }
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout, scoped: ScopedRules) -> Self {
+        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, scoped, protected: Arc::default() }
+    }
+
+    pub fn scoped(&self) -> &ScopedRules {
+        &self.scoped
+    }
+
+    /// The cache's rows and the scoped bans the query selects, sorted.
+    fn selected(&self, q: &DecisionQuery) -> Vec<Decision> {
+        let filter = query::Filter::new(q);
+        let mut rows = self.cache.select(now(), |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
+        rows.extend(self.scoped.bans().into_iter().filter(|d| {
+            filter.site_matches(&d.sites)
+                && IpOrRange::parse(&d.value).is_ok_and(|t| filter.matches(&crate::bouncer::cache::Subject::Address(&t), &d.kind, &d.origin, &d.scenario))
+        }));
+        query::sort(&mut rows, q.sort.as_deref());
+        rows
     }
 
     /// Brings the cache's and the bouncer's protected set up to date with the signed-in
@@ -177,6 +197,9 @@ impl Decisions {
                 return Err(AppError::LocksOut { address });
             }
         }
+        if !req.sites.is_empty() {
+            return self.scoped.ban(actor, &req).await;
+        }
         let scenario = if req.reason.as_str().is_empty() {
             format!("manual '{}' from '{MANUAL_ORIGIN}'", req.kind.as_str())
         } else {
@@ -215,10 +238,16 @@ impl Decisions {
             allowlisted: self.cache.is_allowlisted(&req.target),
             not_enforced: false,
             made_by: self.authors.lock().expect("authors lock").get(&decision_id).cloned(),
+            sites: Vec::new(),
         }))
     }
 
     async fn unban_once(&self, id: i64) -> Result<(u64, Option<String>), AppError> {
+        // A site-scoped ban is listed with the negation of its rule's id.
+        if id < 0 {
+            let value = self.scoped.remove("ban", -id).await?;
+            return Ok((1, Some(value)));
+        }
         // The engine's ids start at 1; 0 marks an imported decision whose id has not arrived yet.
         if id <= 0 {
             return Err(AppError::NotFound);
@@ -236,9 +265,7 @@ impl Decisions {
 impl DecisionService for Decisions {
     fn list(&self, q: &DecisionQuery) -> DecisionPage {
         let now = now();
-        let filter = query::Filter::new(q);
-        let mut rows = self.cache.select(now, |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
-        query::sort(&mut rows, q.sort.as_deref());
+        let rows = self.selected(q);
         let shown = |d: Decision| {
             let mut d = self.with_country(d);
             self.author_of(&mut d);
@@ -271,12 +298,10 @@ impl DecisionService for Decisions {
     }
 
     fn export(&self, q: &DecisionQuery) -> Result<Vec<Decision>, AppError> {
-        let filter = query::Filter::new(q);
-        let mut rows = self.cache.select(now(), |subject, kind, origin, scenario| filter.matches(&subject, kind, origin, scenario));
+        let rows = self.selected(q);
         if rows.len() > EXPORT_DECISIONS_MAX {
             return Err(ErrorCode::ExportTooLarge.into());
         }
-        query::sort(&mut rows, q.sort.as_deref());
         Ok(rows.into_iter().map(|d| self.with_country(d)).map(|mut d| { self.author_of(&mut d); d }).collect())
     }
 
@@ -288,7 +313,8 @@ impl DecisionService for Decisions {
     }
 
     async fn ban(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
-        let (value, what) = (request.target.value(), format!("{} for {}", request.kind.as_str(), request.duration.to_go()));
+        let on = if request.sites.is_empty() { String::new() } else { format!(" on {}", request.sites.join(", ")) };
+        let (value, what) = (request.target.value(), format!("{} for {}{on}", request.kind.as_str(), request.duration.to_go()));
         let result = self.ban_once(actor, request).await;
         audit::outcome(&self.db, actor, "decision.ban", &value, &result.as_ref().map(|d| format!("{what} ({})", d.scenario)).unwrap_or(what), &result).await;
         result
@@ -354,11 +380,26 @@ impl DecisionService for Decisions {
     }
 
     async fn allowlist(&self) -> Result<Vec<AllowEntry>, AppError> {
-        self.allowlist.list().await
+        let mut all = self.allowlist.list().await?;
+        all.extend(self.scoped.exceptions());
+        Ok(all)
     }
 
-    async fn allow(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError> {
-        self.allowlist.add(actor, target, reason).await
+    async fn allow(&self, actor: &Admin, target: IpOrRange, scope: Scope, reason: Reason) -> Result<AllowAdded, AppError> {
+        if scope.is_everywhere() {
+            return self.allowlist.add(actor, target, reason).await;
+        }
+        let entry = self.scoped.allow(actor, &target, &scope, &reason).await?;
+        Ok(AllowAdded { entry, covered: Vec::new() })
+    }
+
+    async fn disallow_id(&self, actor: &Admin, id: i64) -> Result<(), AppError> {
+        if id >= 0 {
+            return Err(AppError::NotFound);
+        }
+        let value = self.scoped.remove("allow", -id).await?;
+        audit::by(&self.db, actor, "allowlist.remove", &value, "scoped exception removed").await;
+        Ok(())
     }
 
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {

@@ -48,6 +48,8 @@ impl Needle {
 /// The query's filters, parsed once and applied to every row of the cache.
 pub struct Filter {
     needle: Option<Needle>,
+    /// A site: engine decisions (every site) and the scoped bans on it.
+    site: Option<String>,
     origin: Option<String>,
     scenario: Option<String>,
     kind: Option<String>,
@@ -61,10 +63,16 @@ impl Filter {
     pub fn new(q: &DecisionQuery) -> Self {
         Filter {
             needle: q.q.as_deref().and_then(Needle::parse),
+            site: lowered(&q.site),
             origin: lowered(&q.origin),
             scenario: lowered(&q.scenario),
             kind: lowered(&q.kind),
         }
+    }
+
+    /// A decision on `sites` (empty: every site) is shown for the site filter.
+    pub fn site_matches(&self, sites: &[String]) -> bool {
+        self.site.as_ref().is_none_or(|f| sites.is_empty() || sites.iter().any(|s| s == f))
     }
 
     /// Origin and type match exactly (any case), the scenario as a substring.
@@ -154,6 +162,7 @@ mod tests {
             allowlisted: false,
             not_enforced: false,
                     made_by: None,
+                    sites: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! - one server on the proxy listen address; per enabled host a route `host → [forward_auth →]
 //!   reverse_proxy upstream`; unknown hosts get 404;
 //! - `forward_auth` is written out as the `reverse_proxy` it is sugar for (`GET /bouncer/check`,
-//!   `X-Forwarded-Method`/`-Uri`, the decision header copied on 2xx; any other answer goes to the
+//!   `X-Forwarded-Method`/`-Uri`/`-Host` (set, so a visitor's own are overwritten), the decision header copied on 2xx; any other answer goes to the
 //!   visitor as is);
 //! - the bouncer being unreachable is a Caddy error in the "auth" phase (a `vars` marker): error
 //!   routes then follow the fail mode — proxy to the upstream anyway (open) or 503 (closed);
@@ -57,7 +57,8 @@ fn forward_auth(bouncer: &str) -> Value {
         "rewrite": {"method": "GET", "uri": "/bouncer/check"},
         "headers": {"request": {"set": {
             "X-Forwarded-Method": ["{http.request.method}"],
-            "X-Forwarded-Uri": ["{http.request.uri}"]
+            "X-Forwarded-Uri": ["{http.request.uri}"],
+            "X-Forwarded-Host": ["{http.request.host}"]
         }}},
         "handle_response": [{
             "match": {"status_code": [2]},

@@ -46,6 +46,7 @@ struct Inner {
     /// The addresses administrators use, as last told to the bouncer (the allowlist travels as
     /// the argument of `write_daemon_settings`).
     protected: StdMutex<Vec<String>>,
+    scoped: StdMutex<Vec<crate::bouncer::scoped::ScopedRule>>,
     last_allowlist: StdMutex<Vec<String>>,
     files: BouncerFiles,
     caddy_dir: PathBuf,
@@ -95,6 +96,7 @@ impl Proxy {
             full_resync_secs: config.decision_full_resync_secs,
             allowlist: Vec::new(),
             protected: Vec::new(),
+            scoped: Vec::new(),
         };
         Proxy {
             inner: Arc::new(Inner {
@@ -105,6 +107,7 @@ impl Proxy {
                 // What the bouncer was last told survives a process that did not compute it
                 // (`charon unban` rewrites the settings with the allowlist only).
                 protected: StdMutex::new(DaemonSettings::load(&files.settings()).map(|s| s.protected).unwrap_or_default()),
+                scoped: StdMutex::new(DaemonSettings::load(&files.settings()).map(|s| s.scoped).unwrap_or_default()),
                 last_allowlist: StdMutex::new(Vec::new()),
                 enabled: config.proxy_enabled,
                 settings,
@@ -153,6 +156,7 @@ impl Proxy {
         let mut s = self.inner.daemon.clone();
         s.allowlist = allowlist;
         s.protected = self.inner.protected.lock().expect("protected lock").clone();
+        s.scoped = self.inner.scoped.lock().expect("scoped lock").clone();
         std::fs::create_dir_all(&self.inner.files.dir)?;
         crate::support::files::private(&self.inner.files.dir)?;
         crate::support::files::write_if_changed(&self.inner.files.settings(), &serde_json::to_string_pretty(&s)?)?;
@@ -354,6 +358,18 @@ impl Proxy {
         }
         *self.inner.last_allowlist.lock().expect("allowlist lock") = values.clone();
         if let Err(e) = self.write_daemon_settings(values) {
+            tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
+        }
+    }
+
+    /// Tells the bouncer the site-scoped bans and exceptions.
+    pub fn set_scoped(&self, rules: Vec<crate::bouncer::scoped::ScopedRule>) {
+        if !self.inner.enabled {
+            return;
+        }
+        *self.inner.scoped.lock().expect("scoped lock") = rules;
+        let allowlist = self.inner.last_allowlist.lock().expect("allowlist lock").clone();
+        if let Err(e) = self.write_daemon_settings(allowlist) {
             tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
         }
     }

@@ -97,5 +97,5 @@ fn version_names_the_release_and_the_build_commit() {
     let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let expected = format!("charon {} (", env!("CARGO_PKG_VERSION"));
     assert!(line.starts_with(&expected) && line.ends_with(')'), "{line}");
-    assert_eq!(line, format!("charon {}", app::VERSION_LINE));
+    assert_eq!(line, format!("charon {}", app::build_info::VERSION_LINE));
 }
