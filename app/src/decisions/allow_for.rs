@@ -11,10 +11,16 @@ use crate::i18n::*;
 pub const PERIODS: [&str; 5] = ["15m", "1h", "24h", "7d", "forever"];
 
 #[component]
-pub fn UnbanAndAllowForm(value: String, action: ServerAction<UnbanAndAllow>) -> impl IntoView {
+pub fn UnbanAndAllowForm(
+    value: String,
+    action: ServerAction<UnbanAndAllow>,
+    /// Tells forms for the same value apart (a row per decision: its id).
+    #[prop(optional)]
+    key: Option<i64>,
+) -> impl IntoView {
     let i18n = use_i18n();
-    // Unique per value on the page, for the label.
-    let id = format!("allow-for-{}", value.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    // Unique on the page, for the label.
+    let id = format!("allow-for-{}-{}", value.replace(|c: char| !c.is_ascii_alphanumeric(), "-"), key.unwrap_or(0));
     let label = move |p: &str| match p {
         "15m" => t_string!(i18n, allow_for_15m).to_string(),
         "1h" => t_string!(i18n, allow_for_1h).to_string(),

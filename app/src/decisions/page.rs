@@ -331,7 +331,7 @@ fn DecisionRow(
                         <input type="hidden" name="id" value=id />
                         <button type="submit" class="btn btn-danger" data-testid="unban">{t!(i18n, decisions_unban)}</button>
                     </ActionForm>
-                    {(!d.not_enforced).then(|| view! { <UnbanAndAllowForm value=value.get_value() action=unban_allow /> })}
+                    {(!d.not_enforced).then(|| view! { <UnbanAndAllowForm value=value.get_value() action=unban_allow key=id /> })}
                 </Show>
             </td>
         </tr>
