@@ -168,3 +168,10 @@ pub async fn shielded_decisions() -> Result<Vec<crate::decisions::model::Shielde
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.decisions.shielded(&actor).await)
 }
+
+/// How many decisions the bouncer spares for administrators' addresses (the Security page's notice).
+#[server(prefix = "/rpc", endpoint = "decisions/shielded-count")]
+pub async fn shielded_count() -> Result<usize, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.decisions.shielded(&actor).await.map(|l| l.len()))
+}
