@@ -29,8 +29,10 @@ test("decisions appear live, a manual ban is listed, and unban reaches the engin
   cscli("decisions", "add", "-i", addr, "-d", "1h");
   const row = page.locator(`tr[data-value="${addr}"]`);
   if (jsEnabled(info)) {
-    // No reload: the page follows the server's change events.
-    await expect(row).toBeVisible({ timeout: 2_000 });
+    // No reload: the page follows the server's change events. The decision travels engine →
+    // bouncer (a poll a second) → console (the bouncer's feed, a poll a second) → the page; 2 s was
+    // the sum of both intervals with nothing to spare and failed once in a loaded run.
+    await expect(row).toBeVisible({ timeout: 5_000 });
   } else {
     await expect(async () => {
       await page.reload();
