@@ -57,8 +57,25 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// A loopback port nobody listens on right now.
+/// A port nobody listens on, for an engine, Caddy or the bouncer to bind a moment later. Taken
+/// below the kernel's ephemeral range (32768–60999 here): a port from `bind(:0)` comes from that
+/// range, and an outgoing connection of another test could take it before the engine binds it
+/// ("address already in use", seen once in the full suite). Each call in this process gets a new
+/// port, so tests never hand out the same one twice.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const BASE: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = (std::process::id() % 120) * 100;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free test port left");
+        let port = (BASE + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn test_config(data_dir: std::path::PathBuf) -> Config {
