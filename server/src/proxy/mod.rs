@@ -43,11 +43,12 @@ struct Inner {
     enabled: bool,
     settings: ProxySettings,
     daemon: DaemonSettings,
-    /// The addresses administrators use, as last told to the bouncer (the allowlist travels as
-    /// the argument of `write_daemon_settings`).
+    /// What the bouncer is told besides its fixed settings, as last told (each setter replaces
+    /// its part and `write_daemon_settings` writes all of them): the allowlist, the addresses
+    /// administrators use, the site-scoped rules.
+    last_allowlist: StdMutex<Vec<String>>,
     protected: StdMutex<Vec<String>>,
     scoped: StdMutex<Vec<crate::bouncer::scoped::ScopedRule>>,
-    last_allowlist: StdMutex<Vec<String>>,
     files: BouncerFiles,
     caddy_dir: PathBuf,
     admin: CaddyAdmin,
@@ -152,9 +153,9 @@ impl Proxy {
         }
     }
 
-    fn write_daemon_settings(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
+    fn write_daemon_settings(&self) -> anyhow::Result<()> {
         let mut s = self.inner.daemon.clone();
-        s.allowlist = allowlist;
+        s.allowlist = self.inner.last_allowlist.lock().expect("allowlist lock").clone();
         s.protected = self.inner.protected.lock().expect("protected lock").clone();
         s.scoped = self.inner.scoped.lock().expect("scoped lock").clone();
         std::fs::create_dir_all(&self.inner.files.dir)?;
@@ -167,8 +168,8 @@ impl Proxy {
     }
 
     async fn start_bouncer(&self, allowlist: Vec<String>) -> anyhow::Result<()> {
-        *self.inner.last_allowlist.lock().expect("allowlist lock") = allowlist.clone();
-        self.write_daemon_settings(allowlist)?;
+        *self.inner.last_allowlist.lock().expect("allowlist lock") = allowlist;
+        self.write_daemon_settings()?;
         self.inner.engine.ensure_extra_bouncer(FORWARD_AUTH_BOUNCER, &self.inner.files.key()).await?;
         match self.inner.bouncer.running() {
             Some(pid) if self.inner.files.check_socket().exists() => {
@@ -353,38 +354,27 @@ impl Proxy {
 
     /// The allowlist, for the bouncer process (it re-reads its settings file within a second).
     pub fn set_allowlist(&self, values: Vec<String>) {
-        if !self.inner.enabled {
-            return;
-        }
-        *self.inner.last_allowlist.lock().expect("allowlist lock") = values.clone();
-        if let Err(e) = self.write_daemon_settings(values) {
-            tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
-        }
+        self.tell_bouncer(|inner| *inner.last_allowlist.lock().expect("allowlist lock") = values);
     }
 
     /// Tells the bouncer the site-scoped bans and exceptions.
     pub fn set_scoped(&self, rules: Vec<crate::bouncer::scoped::ScopedRule>) {
-        if !self.inner.enabled {
-            return;
-        }
-        *self.inner.scoped.lock().expect("scoped lock") = rules;
-        let allowlist = self.inner.last_allowlist.lock().expect("allowlist lock").clone();
-        if let Err(e) = self.write_daemon_settings(allowlist) {
-            tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
-        }
+        self.tell_bouncer(|inner| *inner.scoped.lock().expect("scoped lock") = rules);
     }
 
     /// Tells the bouncer the addresses administrators use (lockout protection).
     pub fn set_protected(&self, values: Vec<String>) {
+        self.tell_bouncer(|inner| *inner.protected.lock().expect("protected lock") = values);
+    }
+
+    /// Replaces one part of what the bouncer is told and rewrites its settings file.
+    fn tell_bouncer(&self, update: impl FnOnce(&Inner)) {
         if !self.inner.enabled {
             return;
         }
-        *self.inner.protected.lock().expect("protected lock") = values;
-        let allowlist = self.inner.last_allowlist.lock().expect("allowlist lock").clone();
-        if let Err(e) = self.write_daemon_settings(allowlist) {
+        update(&self.inner);
+        if let Err(e) = self.write_daemon_settings() {
             tracing::error!("[DATA_PLANE] cannot write the bouncer settings: {e:#}");
         }
     }
-
-
 }
