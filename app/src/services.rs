@@ -81,12 +81,14 @@ pub trait DecisionService: Send + Sync {
     /// Removes a scoped exception by the (negative) id the allowlist lists it with.
     async fn disallow_id(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
     async fn disallow(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError>;
-    /// Deletes every decision covering the address or range at the engine and allowlists it
-    /// for a while, in one step: when the engine refuses the deletion, the allowlist is as before.
     /// Decisions from the engine or the lists that cover an address an administrator uses (not
     /// enforced for it), with that address.
     async fn shielded(&self, actor: &Admin) -> Result<Vec<Shielded>, AppError>;
-    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError>;
+    /// Everywhere (`scope` empty): deletes every decision and site-scoped ban covering the address
+    /// or range and allowlists it for a while, in one step (when the engine refuses the deletion,
+    /// the allowlist is as before). With a scope: the decisions stay and an exception lets the
+    /// address through on the scope's sites (and path) for that while.
+    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, scope: Scope, reason: Reason) -> Result<UnbannedAndAllowed, AppError>;
     /// Reads the list and starts sending its decisions to the engine in batches, in the
     /// background; answers at once with the job's id and size (`ListInvalid` when the list cannot
     /// be read, `LapiUnavailable` when the engine does not answer).

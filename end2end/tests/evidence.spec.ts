@@ -1,29 +1,11 @@
 import { test, expect } from "@playwright/test";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { jsEnabled, login, ready } from "./helpers";
+import { jsEnabled, login, ready, request } from "./helpers";
 
 // Why was this banned, and the one-step fix: a scan from a test address is detected and blocked,
 // its alert shows the requests it made (from Charon's own access log), "Unban and allow 1 hour"
 // lets it through the protected site again, and the audit log names the action and its actor.
-const PROXY = { host: "127.0.0.1", port: Number(process.env.E2E_PROXY_PORT ?? 18088) };
-
-/** One request to the protected site from `from` (a loopback address of its own). */
-function request(from: string, host: string, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { ...PROXY, path, localAddress: from, headers: { Host: host, "User-Agent": "e2e-scanner/1.0" }, agent: false, timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 test.afterEach(async ({ page }) => {
   await page.request.post("/api/v1/cerberus/crowdsec/stop");
 });

@@ -1,4 +1,5 @@
 import { expect, Page, TestInfo } from "@playwright/test";
+import * as http from "node:http";
 import { ADMIN } from "./accounts";
 
 export const jsEnabled = (info: TestInfo) => info.project.name !== "chromium-nojs";
@@ -28,4 +29,23 @@ export async function login(page: Page, info: TestInfo, user = ADMIN) {
   await page.getByTestId("login-submit").click();
   await expect(page).toHaveURL(/\/security$/);
   await ready(page, info);
+}
+
+/** The data plane's proxy port (the server the suite starts listens there). */
+export const PROXY = { host: "127.0.0.1", port: Number(process.env.E2E_PROXY_PORT ?? 18088) };
+
+/** One request to a site behind the proxy from `from` (a loopback address of its own); its status. */
+export function request(from: string, host: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { ...PROXY, path, localAddress: from, headers: { Host: host, "User-Agent": "e2e-scanner/1.0" }, agent: false, timeout: 5_000 },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
 }

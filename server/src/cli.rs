@@ -183,23 +183,31 @@ pub async fn run_unban(config: Config, address: &str, allow_for: Option<&str>) -
     crate::support::files::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(&config.database_path()).await?;
     let engine = crate::crowdsec::CrowdSec::new(db.clone(), &config);
-    let proxy = crate::proxy::Proxy::new(db.clone(), engine.clone(), &config);
+    let proxy = crate::proxy::Proxy::for_shell(db.clone(), engine.clone(), &config);
     let cache = std::sync::Arc::new(crate::bouncer::cache::DecisionCache::new());
-    let allowlist = crate::decisions::allowlist::Allowlist::new(db.clone(), cache, engine.clone(), proxy);
+    let allowlist = crate::decisions::allowlist::Allowlist::new(db.clone(), cache.clone(), engine.clone(), proxy.clone());
+    let scoped = crate::decisions::scoped::ScopedRules::new(db.clone(), cache, proxy);
     let admin = cli_admin();
     let entry = allowlist.allow_from_shell(&admin, &target, period, &reason).await.map_err(|e| anyhow::anyhow!("cannot allowlist {address}: {}", e.message()))?;
+    // Charon's own site-scoped bans: from its database (a running console follows by itself).
+    let scoped_deleted = scoped
+        .remove_bans(|v| crate::decisions::allowlist::covers(&target, &crate::bouncer::cache::Subject::Address(v)))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot delete the site-scoped bans on {address}: {}", e.message()))?;
     let deleted = delete_at_engine(&engine, &target).await;
+    let and_scoped = if scoped_deleted > 0 { format!(" and {scoped_deleted} site-scoped ban(s) in Charon") } else { String::new() };
     let until = entry.expires_at.clone().map(|t| format!("until {t}")).unwrap_or_else(|| "until removed".to_owned());
     let detail = match &deleted {
-        Ok(n) => format!("{n} decisions deleted, allowed {until} (break glass)"),
-        Err(e) => format!("engine not reached ({e}): its decisions stay but are not enforced; allowed {until} (break glass)"),
+        Ok(n) => format!("{n} decisions deleted{and_scoped}, allowed {until} (break glass)"),
+        Err(e) => format!("engine not reached ({e}): its decisions stay but are not enforced; {scoped_deleted} site-scoped bans deleted, allowed {until} (break glass)"),
     };
     crate::db::audit::by(&db, &admin, "decision.break_glass", &entry.value, &detail).await;
     match deleted {
-        Ok(n) => eprintln!("{}: {n} decision(s) deleted at the engine; allowlisted {until}.", entry.value),
+        Ok(n) => eprintln!("{}: {n} decision(s) deleted at the engine{and_scoped}; allowlisted {until}.", entry.value),
         Err(e) => eprintln!(
-            "{}: the engine did not answer ({e}); its decisions stay but are not enforced for this address. Allowlisted {until}.",
-            entry.value
+            "{}: the engine did not answer ({e}); its decisions stay but are not enforced for this address{}. Allowlisted {until}.",
+            entry.value,
+            if scoped_deleted > 0 { format!("; {scoped_deleted} site-scoped ban(s) in Charon were deleted") } else { String::new() }
         ),
     }
     eprintln!("The bouncer follows within a second; a running console updates the engine's whitelist within 5 seconds.");

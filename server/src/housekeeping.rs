@@ -1,8 +1,8 @@
-//! Periodic work the console does by itself: allowlist entries whose time is up leave the
-//! allowlist, changes `charon unban` made from the shell are applied, and the addresses
-//! administrators are signed in from reach the bouncer (every few
-//! seconds, so "allow for 15 min" ends close to when it says), and audit-log lines older than the
-//! retention window are deleted (hourly).
+//! Periodic work the console does by itself: allowlist entries and site-scoped rules whose time is
+//! up are removed, changes `charon unban` made from the shell are applied, and the addresses
+//! administrators are signed in from reach the bouncer (every few seconds, so "allow for 15 min"
+//! ends close to when it says), and audit-log lines older than the retention window are deleted
+//! (hourly).
 
 use std::time::Duration;
 
@@ -28,7 +28,10 @@ pub async fn run(db: Db, decisions: Decisions, audit_retention_days: u64) {
                     tracing::warn!("the allowlist is not re-read yet: {e:?}");
                 }
                 if let Err(e) = decisions.scoped().expire_due().await {
-                    tracing::warn!("expired site-scoped bans not removed yet: {e:?}");
+                    tracing::warn!("expired site-scoped rules not removed yet: {e:?}");
+                }
+                if let Err(e) = decisions.scoped().resync_if_changed().await {
+                    tracing::warn!("the site-scoped rules are not re-read yet: {e:?}");
                 }
                 if let Err(e) = decisions.refresh_protected().await {
                     tracing::warn!("the addresses administrators use are not passed on yet: {e:?}");

@@ -1,5 +1,6 @@
 //! "Unban and allow for …": one form, on each row of Live Decisions and on an alert's page.
-//! Deletes every decision covering the address and allowlists it for the chosen time.
+//! Deletes every decision covering the address and allowlists it for the chosen time; "only on
+//! …" narrows it to sites or a path (the decisions stay and apply elsewhere).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -33,12 +34,19 @@ pub fn UnbanAndAllowForm(
             <input type="hidden" name="value" value=value.clone() />
             <input type="hidden" name="reason" value=move || t_string!(i18n, allow_for_reason).to_string() />
             <label for=id.clone() class="visually-hidden">{t!(i18n, allow_for_label)}" "{value.clone()}</label>
-            <select id=id name="duration" data-testid="allow-for">
+            <select id=id.clone() name="duration" data-testid="allow-for">
                 {PERIODS.into_iter().map(|p| view! { <option value=p selected=p == "1h">{label(p)}</option> }).collect_view()}
             </select>
             <button type="submit" class="btn btn-secondary" data-testid="unban-allow" disabled=move || action.pending().try_get().unwrap_or(false)>
                 {t!(i18n, allow_for_submit)}
             </button>
+            <details class="allow-scope" data-testid="allow-scope-choice">
+                <summary>{t!(i18n, allow_for_scope)}</summary>
+                <label for=format!("{id}-sites")>{t!(i18n, scope_sites_label)}</label>
+                <input id=format!("{id}-sites") name="sites" maxlength="2000" autocomplete="off" data-testid="allow-sites" />
+                <label for=format!("{id}-path")>{t!(i18n, scope_path_label)}</label>
+                <input id=format!("{id}-path") name="path_prefix" maxlength="256" autocomplete="off" />
+            </details>
         </ActionForm>
     }
 }

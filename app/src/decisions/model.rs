@@ -133,6 +133,14 @@ impl Scope {
     pub fn is_everywhere(&self) -> bool {
         self.sites.is_empty() && self.path_prefix.is_none() && self.scenario.is_none()
     }
+
+    /// For the audit log: `sites a.example, b.example, path /x, scenario s` (`every site` …).
+    pub fn describe(&self) -> String {
+        let sites = if self.sites.is_empty() { "every site".to_owned() } else { format!("sites {}", self.sites.join(", ")) };
+        let path = self.path_prefix.as_ref().map(|p| format!(", path {p}")).unwrap_or_default();
+        let scenario = self.scenario.as_ref().map(|s| format!(", scenario {s}")).unwrap_or_default();
+        format!("{sites}{path}{scenario}")
+    }
 }
 
 /// An absolute path with nothing a server could read differently: no empty, `.` or `..` segment,
@@ -224,6 +232,8 @@ pub struct AddressGroup {
     pub scenarios: Vec<String>,
     pub origins: Vec<String>,
     pub kinds: Vec<String>,
+    /// The sites its decisions apply on; empty when one of them applies on every site.
+    pub sites: Vec<String>,
     /// The latest end (RFC 3339): when the address is free again.
     pub until: String,
     pub allowlisted: bool,
@@ -251,6 +261,7 @@ impl AddressGroup {
             scenarios: distinct(decisions.iter().map(|d| d.scenario.clone())),
             origins: distinct(decisions.iter().map(|d| d.origin.clone())),
             kinds: distinct(decisions.iter().map(|d| d.kind.clone())),
+            sites: if decisions.iter().any(|d| d.sites.is_empty()) { Vec::new() } else { distinct(decisions.iter().flat_map(|d| d.sites.clone())) },
             // RFC 3339 in UTC with the same shape sorts as text.
             until: decisions.iter().map(|d| d.until.clone()).max().unwrap_or_default(),
             allowlisted: decisions.iter().all(|d| d.allowlisted),

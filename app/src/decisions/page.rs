@@ -161,6 +161,7 @@ fn DecisionsView() -> impl IntoView {
                                             <th scope="col">{t!(i18n, col_reason)}</th>
                                             <th scope="col">{t!(i18n, col_origin)}</th>
                                             <th scope="col">{t!(i18n, decisions_count)}</th>
+                                            <th scope="col">{t!(i18n, col_scope)}</th>
                                             <th scope="col">{t!(i18n, col_expires)}</th>
                                             <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
                                         </tr></thead>
@@ -211,9 +212,16 @@ fn DecisionsView() -> impl IntoView {
                 Ok(done) => {
                     let n = done.unbanned;
                     let until = done.entry.expires_at.clone().unwrap_or_else(|| t_string!(i18n, allow_for_forever).to_string());
+                    let scoped = !done.entry.sites.is_empty() || done.entry.path_prefix.is_some();
+                    let scope = [Some(done.entry.sites.join(", ")).filter(|s| !s.is_empty()), done.entry.path_prefix.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
                     view! {
                         <p class="alert alert-ok toast" data-testid="unban-allow-done">
-                            <code>{done.entry.value.clone()}</code>": "{t!(i18n, allow_for_done, count = move || n)}" "{until}
+                            <code>{done.entry.value.clone()}</code>": "
+                            {if scoped {
+                                view! { {t!(i18n, allow_for_done_scoped)}" "{scope}" · "{until} }.into_any()
+                            } else {
+                                view! { {t!(i18n, allow_for_done, count = move || n)}" "{until} }.into_any()
+                            }}
                         </p>
                     }.into_any()
                 }
@@ -369,6 +377,7 @@ fn GroupRow(
             </td>
             <td>{g.origins.join(", ")}</td>
             <td>{count}" ("{g.kinds.join(", ")}")"</td>
+            <td data-testid="scope">{if g.sites.is_empty() { t_string!(i18n, scope_all_sites).to_string() } else { g.sites.join(", ") }}</td>
             <td><time datetime=g.until.clone()>{move || format_remaining(until - now.get())}</time></td>
             <td>
                 <Show when=move || can_act.get()>

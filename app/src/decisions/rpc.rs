@@ -95,16 +95,25 @@ pub async fn remove_allowlist(value: String) -> Result<(), AppError> {
     guard::status_for(result)
 }
 
-/// "Unban and allow for …" from a decision row or an alert: `duration` empty means until removed.
+/// "Unban and allow for …" from a decision row or an alert: `duration` empty means until removed;
+/// with sites (comma-separated) or a path prefix, only there (the decisions stay elsewhere).
 #[server(prefix = "/rpc", endpoint = "decisions/unban-and-allow")]
-pub async fn unban_and_allow(value: String, duration: String, reason: String) -> Result<crate::decisions::model::UnbannedAndAllowed, AppError> {
-    use crate::decisions::model::{AllowFor, IpOrRange, Reason};
+pub async fn unban_and_allow(
+    value: String,
+    duration: String,
+    reason: String,
+    sites: Option<String>,
+    path_prefix: Option<String>,
+) -> Result<crate::decisions::model::UnbannedAndAllowed, AppError> {
+    use crate::decisions::model::{AllowFor, IpOrRange, Reason, Scope};
     let actor = guard::admin()?;
     let result = async {
         let target = IpOrRange::parse_guarded(&value, false)?;
         let period = AllowFor::parse(&duration)?;
         let reason = Reason::parse(&reason)?;
-        guard::services()?.decisions.unban_and_allow(&actor, target, period, reason).await
+        let sites: Vec<String> = sites.unwrap_or_default().split(',').map(str::to_owned).collect();
+        let scope = Scope::parse(&sites, &path_prefix.unwrap_or_default(), "")?;
+        guard::services()?.decisions.unban_and_allow(&actor, target, period, scope, reason).await
     }
     .await;
     guard::status_for(result)

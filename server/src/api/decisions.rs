@@ -153,11 +153,23 @@ struct UnbanAndAllowBody {
     /// Required for a range shorter than /8 (IPv4) or /32 (IPv6).
     #[serde(default)]
     force: bool,
+    /// Proxy-host domains to allow it on only (absent or empty: every site).
+    #[serde(default)]
+    sites: Vec<String>,
+    /// Only under this path prefix (canonical, e.g. `/public`).
+    #[serde(default)]
+    path_prefix: String,
+    /// Only against decisions of this scenario.
+    #[serde(default)]
+    scenario: String,
 }
 
-/// Deletes every decision covering the address or range (for an address: also ranges holding
-/// it; for a range: also decisions inside it) and allowlists it for a while, in one step: when the
-/// engine refuses the deletion, nothing changes. Expired entries leave the allowlist by themselves.
+/// Everywhere (no `sites`, `path_prefix` or `scenario`): deletes every decision and site-scoped
+/// ban covering the address or range (for an address: also ranges holding it; for a range: also
+/// decisions inside it) and allowlists it for a while, in one step: when the engine refuses the
+/// deletion, nothing changes. With a scope: the decisions stay (they still apply elsewhere) and a
+/// scoped exception lets the address through there for that while (`unbanned` is 0). Expired
+/// entries leave the allowlist by themselves.
 #[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
     request_body = UnbanAndAllowBody,
     responses((status = 200, body = UnbannedAndAllowed), (status = 400, description = "Invalid field"),
@@ -171,7 +183,8 @@ async fn unban_and_allow(
     let target = IpOrRange::parse_guarded(&b.value, b.force)?;
     let period = AllowFor::parse(b.duration.as_deref().unwrap_or(""))?;
     let reason = Reason::parse(&b.reason)?;
-    Ok(Json(s.decisions.unban_and_allow(&admin, target, period, reason).await?))
+    let scope = Scope::parse(&b.sites, &b.path_prefix, &b.scenario)?;
+    Ok(Json(s.decisions.unban_and_allow(&admin, target, period, scope, reason).await?))
 }
 
 /// Decisions from the engine or the lists that cover an address an administrator uses: the

@@ -66,6 +66,8 @@ struct Ban {
 struct Exception {
     path_prefix: Option<String>,
     scenario: Option<String>,
+    /// Given for a while ("unban and allow on this site for 1 h"): forgives nothing after.
+    until: i64,
 }
 
 struct Nets<T> {
@@ -168,7 +170,7 @@ impl ScopedSet {
                     }
                 }
                 RuleKind::Allow => {
-                    let exception = || Exception { path_prefix: r.path_prefix.clone(), scenario: r.scenario.clone() };
+                    let exception = || Exception { path_prefix: r.path_prefix.clone(), scenario: r.scenario.clone(), until: r.until.unwrap_or(i64::MAX) };
                     if r.sites.is_empty() {
                         set.allows_everywhere.insert(&target, exception());
                         set.len += 1;
@@ -222,7 +224,7 @@ impl ScopedSet {
                 (Some(prefix), Some(p)) => under_prefix(p, prefix),
                 (Some(_), None) => false,
             };
-            (path_ok && e.scenario.as_deref().is_none_or(|s| s == &*hit.scenario)).then_some(())
+            (e.until > now && path_ok && e.scenario.as_deref().is_none_or(|s| s == &*hit.scenario)).then_some(())
         };
         let on_site = site.into_iter().flat_map(|s| self.allows.for_host(s));
         let forgiven = on_site.chain(std::iter::once(&self.allows_everywhere)).any(|nets| nets.find(ip, forgives).is_some());
@@ -295,5 +297,14 @@ mod tests {
         assert!(set.judge(ip, Some("b.example"), Some("/x"), engine_hit("203.0.113.5", "crowdsecurity/http-probing"), 0).is_none());
         assert!(set.judge("203.0.113.9".parse().unwrap(), Some("b.example"), None, engine_hit("203.0.113.9", "crowdsecurity/http-probing"), 0).is_none());
         assert!(set.judge(ip, None, None, None, 0).is_none(), "nothing to forgive");
+    }
+
+    #[test]
+    fn an_exception_given_for_a_while_forgives_nothing_after_it() {
+        let set = ScopedSet::build(&[ScopedRule { until: Some(100), ..allow(1, "203.0.113.5", &["a.example"], None, None) }]);
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let hit = || engine_hit("203.0.113.5", "crowdsecurity/http-probing");
+        assert!(set.judge(ip, Some("a.example"), Some("/"), hit(), 99).is_none());
+        assert!(set.judge(ip, Some("a.example"), Some("/"), hit(), 100).is_some(), "its time is up");
     }
 }

@@ -341,7 +341,8 @@ impl DecisionService for Decisions {
                     async move { self.session.engine().lapi().delete_decisions(&t, None, &q).await }
                 })
                 .await?;
-            Ok(n.max(self.cache.remove_all(target) as u64))
+            let scoped = self.scoped.remove_bans(|v| *v == target).await?;
+            Ok(n.max(self.cache.remove_all(target) as u64) + scoped)
         }
         .await;
         let detail = result.as_ref().map(|n| format!("{n} decisions deleted")).unwrap_or_default();
@@ -359,21 +360,35 @@ impl DecisionService for Decisions {
         Ok(out)
     }
 
-    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, reason: Reason) -> Result<UnbannedAndAllowed, AppError> {
+    async fn unban_and_allow(&self, actor: &Admin, target: IpOrRange, period: AllowFor, scope: Scope, reason: Reason) -> Result<UnbannedAndAllowed, AppError> {
         let value = target.value();
-        let result = self
-            .allowlist
-            .allow_while(actor, &target, period, &reason, || self.unban_covering(&target))
-            .await
-            .map(|(entry, unbanned)| UnbannedAndAllowed { entry, unbanned });
+        let narrow = !scope.is_everywhere();
+        let result = if narrow {
+            // Only where the scope says: the decisions stay (they still apply elsewhere); an
+            // exception lets the address through there for the chosen time.
+            let until = period.seconds().map(|s| now() + s);
+            self.scoped.allow(actor, &target, &scope, &reason, until).await.map(|entry| UnbannedAndAllowed { entry, unbanned: 0 })
+        } else {
+            match self.allowlist.allow_while(actor, &target, period, &reason, || self.unban_covering(&target)).await {
+                // Charon's own site-scoped bans go once the entry is stored (the allowlist's
+                // transaction holds SQLite's write lock until then); the entry outranks them meanwhile.
+                Ok((entry, unbanned)) => self
+                    .scoped
+                    .remove_bans(|v| allowlist::covers(&target, &crate::bouncer::cache::Subject::Address(v)))
+                    .await
+                    .map(|scoped| UnbannedAndAllowed { entry, unbanned: unbanned + scoped }),
+                Err(e) => Err(e),
+            }
+        };
         let how_long = match (&result, period) {
             (Ok(UnbannedAndAllowed { entry: AllowEntry { expires_at: Some(t), .. }, .. }), _) => format!("allowed until {t}"),
             (Ok(_), _) | (Err(_), AllowFor::Removed) => "allowed until removed".to_owned(),
             (Err(_), AllowFor::Until(d)) => format!("allow for {}", d.to_go()),
         };
+        let where_ = if narrow { format!(" on {}", scope.describe()) } else { String::new() };
         let detail = match &result {
-            Ok(r) => format!("{} decisions deleted, {how_long} ({})", r.unbanned, reason.as_str()),
-            Err(_) => format!("nothing changed; asked: {how_long} ({})", reason.as_str()),
+            Ok(r) => format!("{} decisions deleted, {how_long}{where_} ({})", r.unbanned, reason.as_str()),
+            Err(_) => format!("nothing changed; asked: {how_long}{where_} ({})", reason.as_str()),
         };
         audit::outcome(&self.db, actor, "decision.unban_and_allow", &value, &detail, &result).await;
         result
@@ -389,7 +404,8 @@ impl DecisionService for Decisions {
         if scope.is_everywhere() {
             return self.allowlist.add(actor, target, reason).await;
         }
-        let entry = self.scoped.allow(actor, &target, &scope, &reason).await?;
+        let entry = self.scoped.allow(actor, &target, &scope, &reason, None).await?;
+        audit::by(&self.db, actor, "allowlist.add", &entry.value, &format!("scoped: {} ({})", scope.describe(), reason.as_str())).await;
         Ok(AllowAdded { entry, covered: Vec::new() })
     }
 

@@ -12,7 +12,7 @@ use app::error::{AppError, ErrorCode};
 
 use crate::bouncer::cache::DecisionCache;
 use crate::bouncer::scoped::{RuleKind, ScopedRule};
-use crate::db::{audit, Db};
+use crate::db::Db;
 use crate::support::time::{now, rfc3339};
 
 #[derive(sqlx::FromRow, Clone)]
@@ -98,11 +98,13 @@ pub struct ScopedRules {
     proxy: crate::proxy::Proxy,
     /// The live rules, for the synchronous listing.
     live: Arc<Mutex<Vec<Row>>>,
+    /// What `resync_if_changed` last saw of the table (count, sum of ids).
+    fingerprint: Arc<Mutex<Option<(i64, i64)>>>,
 }
 
 impl ScopedRules {
     pub fn new(db: Db, cache: Arc<DecisionCache>, proxy: crate::proxy::Proxy) -> Self {
-        ScopedRules { db, cache, proxy, live: Arc::default() }
+        ScopedRules { db, cache, proxy, live: Arc::default(), fingerprint: Arc::default() }
     }
 
     /// Reads the live rules and passes them to the cache and the bouncer.
@@ -156,12 +158,44 @@ impl ScopedRules {
         Ok(row.decision())
     }
 
-    /// An exception narrower than an allowlist entry.
-    pub async fn allow(&self, actor: &Admin, target: &IpOrRange, scope: &Scope, reason: &Reason) -> Result<AllowEntry, AppError> {
-        let row = self.insert(actor, "allow", target, scope, "", reason.as_str(), None).await?;
-        audit::by(&self.db, actor, "allowlist.add", &row.value, &format!("scoped: sites {}, path {}, scenario {} ({})",
-            if row.sites.is_empty() { "all" } else { &row.sites }, some(&row.path_prefix).unwrap_or("any".into()), some(&row.scenario).unwrap_or("any".into()), row.reason)).await;
+    /// An exception narrower than an allowlist entry, until removed or until `expires_at` (the
+    /// caller writes the audit line).
+    pub async fn allow(&self, actor: &Admin, target: &IpOrRange, scope: &Scope, reason: &Reason, expires_at: Option<i64>) -> Result<AllowEntry, AppError> {
+        let row = self.insert(actor, "allow", target, scope, "", reason.as_str(), expires_at).await?;
         Ok(row.entry())
+    }
+
+    /// Deletes the site-scoped bans on a value `hit` selects (an unban reaches them like the
+    /// engine's decisions); returns how many.
+    pub async fn remove_bans(&self, hit: impl Fn(&IpOrRange) -> bool) -> Result<u64, AppError> {
+        let bans: Vec<(i64, String)> = sqlx::query_as("SELECT id, value FROM scoped_rules WHERE kind = 'ban'").fetch_all(&self.db).await.map_err(internal)?;
+        let mut n = 0;
+        for (id, value) in bans {
+            if IpOrRange::parse(&value).is_ok_and(|v| hit(&v)) {
+                n += sqlx::query("DELETE FROM scoped_rules WHERE id = ?").bind(id).execute(&self.db).await.map_err(internal)?.rows_affected();
+            }
+        }
+        if n > 0 {
+            self.sync().await?;
+        }
+        Ok(n)
+    }
+
+    /// Re-reads the rules when they changed behind the console's back (`charon unban` deletes
+    /// scoped bans from the shell). Cheap: one aggregate query.
+    pub async fn resync_if_changed(&self) -> Result<(), AppError> {
+        let print: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(id), 0) FROM scoped_rules").fetch_one(&self.db).await.map_err(internal)?;
+        let changed = {
+            let mut last = self.fingerprint.lock().expect("fingerprint lock");
+            let changed = last.is_some_and(|l| l != print);
+            *last = Some(print);
+            changed
+        };
+        if changed {
+            tracing::info!("the site-scoped rules changed outside the console; applying them");
+            self.sync().await?;
+        }
+        Ok(())
     }
 
     /// Removes a rule of this kind by its (positive) id; returns its value.
@@ -177,7 +211,7 @@ impl ScopedRules {
         Ok(value)
     }
 
-    /// Deletes the bans whose time is up.
+    /// Deletes the rules whose time is up (bans, and exceptions given for a while).
     pub async fn expire_due(&self) -> Result<(), AppError> {
         let n = sqlx::query("DELETE FROM scoped_rules WHERE expires_at IS NOT NULL AND expires_at <= ?")
             .bind(now())
@@ -199,6 +233,7 @@ impl ScopedRules {
 
     /// The scoped exceptions as allowlist entries.
     pub fn exceptions(&self) -> Vec<AllowEntry> {
-        self.live.lock().expect("scoped lock").iter().filter(|r| r.kind == "allow").map(Row::entry).collect()
+        let t = now();
+        self.live.lock().expect("scoped lock").iter().filter(|r| r.kind == "allow" && r.expires_at.is_none_or(|e| e > t)).map(Row::entry).collect()
     }
 }

@@ -125,6 +125,19 @@ impl Proxy {
         }
     }
 
+    /// For `charon unban` from the server's shell: the bouncer's fixed settings stay as the running
+    /// service last wrote them (its listen address, LAPI, fail mode, trusted proxies), whatever
+    /// this shell's environment says; only what the command changes is replaced.
+    pub fn for_shell(db: Db, engine: CrowdSec, config: &Config) -> Self {
+        let mut proxy = Proxy::new(db, engine, config);
+        let inner = Arc::get_mut(&mut proxy.inner).expect("a new proxy is not shared");
+        if let Ok(written) = DaemonSettings::load(&inner.files.settings()) {
+            inner.daemon = DaemonSettings { allowlist: Vec::new(), protected: Vec::new(), scoped: Vec::new(), ..written };
+            inner.enabled = true;
+        }
+        proxy
+    }
+
     fn set_error(&self, caddy: bool, e: Option<String>) {
         let mut errs = self.inner.errors.lock().expect("errors lock");
         if caddy {

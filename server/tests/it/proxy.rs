@@ -623,6 +623,73 @@ async fn site_scoped_bans_and_path_exceptions_apply_to_their_sites_and_paths_onl
     let scoped: Vec<&Value> = list.as_array().unwrap().iter().filter(|e| e["id"].as_i64().unwrap() < 0).collect();
     assert_eq!(scoped.len(), 1, "{list}");
     assert_eq!((scoped[0]["sites"].clone(), scoped[0]["path_prefix"].clone()), (json!([HOST]), json!("/public")));
+
+    // "Unban and allow" on one site only: the decision stays (A still blocks), B serves, for a while.
+    const UNBAN_ALLOW: &str = "/api/v1/cerberus/crowdsec/decisions/unban-and-allow";
+    let (status, body) = site.app.send_json(&site.admin, reqwest::Method::POST, UNBAN_ALLOW, &json!({"value": "127.0.0.5", "duration": "1h", "sites": ["nowhere.localhost"]})).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("sites")), "{body}");
+    let (_, before) = site.app.get_json(&site.admin, ALLOW).await;
+    assert_eq!(before.as_array().unwrap().len(), 1, "a refused scope changes nothing: {before}");
+    let (status, done) = site.app.send_json(&site.admin, reqwest::Method::POST, UNBAN_ALLOW, &json!({"value": "127.0.0.5", "duration": "1h", "sites": [B], "reason": "false positive on the shop"})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((done["unbanned"].as_u64(), done["entry"]["sites"].clone()), (Some(0), json!([B])), "{done}");
+    assert!(done["entry"]["expires_at"].is_string(), "given for a while: {done}");
+    let t0 = Instant::now();
+    while on(&banned, B, "/").await != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(3), "the site-only allow did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(on(&banned, HOST, "/").await, 403, "the decision still applies on A");
+    let (_, listed) = site.app.get_json(&site.admin, &format!("{DECISIONS}?q=127.0.0.5")).await;
+    assert_eq!(listed["total"], 1, "the decision stays: {listed}");
+    let audit = site.app.get_json(&site.admin, "/api/v1/audit?action=decision.unban_and_allow").await.1;
+    assert!(audit.to_string().contains(&format!("on sites {B}")), "{audit}");
+
+    // An unban reaches site-scoped bans: by value, grouped (the group shows its sites) …
+    let ban_on_a = |value: &'static str| {
+        let app = &site.app;
+        let admin = site.admin.clone();
+        async move {
+            let (status, body) = app.send_json(&admin, reqwest::Method::POST, DECISIONS, &json!({"value": value, "duration": "1h", "sites": [HOST]})).await;
+            assert_eq!(status, 201, "{body}");
+        }
+    };
+    ban_on_a("127.0.0.6").await;
+    let (_, grouped) = site.app.get_json(&site.admin, &format!("{DECISIONS}?group=address&q=127.0.0.6")).await;
+    assert_eq!(grouped["groups"][0]["sites"], json!([HOST]), "{grouped}");
+    let (status, deleted) = site.app.send_json(&site.admin, reqwest::Method::DELETE, &format!("{DECISIONS}?value=127.0.0.6"), &json!({})).await;
+    assert_eq!((status, deleted["deleted"].as_u64()), (200, Some(1)), "{deleted}");
+    until_status(&site, &client_from("127.0.0.6"), 200, Duration::from_secs(3)).await;
+    // … "unban and allow" everywhere …
+    ban_on_a("127.0.0.7").await;
+    let (status, done) = site.app.send_json(&site.admin, reqwest::Method::POST, UNBAN_ALLOW, &json!({"value": "127.0.0.7", "duration": "15m"})).await;
+    assert_eq!((status, done["unbanned"].as_u64()), (200, Some(1)), "{done}");
+    // … and `charon unban` from the shell (the console follows by itself).
+    ban_on_a("127.0.0.8").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_charon"))
+        .args(["unban", "127.0.0.8", "--allow-for", "15m"])
+        .env("CHARON_DATA_DIR", &site.app.state.config.data_dir)
+        .env("CHARON_CROWDSEC_LAPI_LISTEN", site.app.state.config.crowdsec_lapi_listen.to_string())
+        .env("CHARON_CROWDSEC_PROMETHEUS", "off")
+        .env("CHARON_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("and 1 site-scoped ban(s) in Charon"), "{stderr}");
+    let t0 = Instant::now();
+    loop {
+        let (_, left) = site.app.get_json(&site.admin, &format!("{DECISIONS}?q=127.0.0.")).await;
+        let values: Vec<&str> = left["decisions"].as_array().unwrap().iter().filter_map(|d| d["value"].as_str()).collect();
+        if values == ["127.0.0.5"] {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "scoped bans left after the unbans: {values:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The shell kept the bouncer's own settings (this shell's environment has other defaults).
+    let settings = charon::bouncer::daemon::DaemonSettings::load(&site.app.state.config.data_dir.join("bouncer/settings.json")).unwrap();
+    assert_eq!((settings.listen, settings.sync_interval_ms), (site.bouncer, 200));
+    assert_eq!(on(&client_from("127.0.0.8"), HOST, "/").await, 200);
     site.app.state.proxy.stop_data_plane().await;
 }
 
