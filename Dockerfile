@@ -27,20 +27,25 @@ RUN mkdir -p /etc/crowdsec \
  && apt-get update \
  && apt-get install -y --no-install-recommends crowdsec caddy ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
-RUN useradd --system --home /app --shell /usr/sbin/nologin charon \
- && mkdir -p /app/data && chown -R charon:charon /app
+# The same layout as deploy/install.sh + deploy/charon.service: the user `charon`, its data in
+# /var/lib/charon (0700, the volume), the release under /usr/local.
+RUN useradd --system --home-dir /var/lib/charon --no-create-home --shell /usr/sbin/nologin --user-group charon \
+ && install -d -m 0700 -o charon -g charon /var/lib/charon \
+ && install -d -m 0755 /usr/local/share/charon
 COPY --from=builder /src/target/release/charon /usr/local/bin/charon
-COPY --from=builder /src/target/site /app/site
+COPY --from=builder /src/target/site /usr/local/share/charon/site
 # CC0 IP-to-country database for the Live Decisions "Country" column.
-COPY --from=builder /src/tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb /app/geo/country.mmdb
-WORKDIR /app
+COPY --from=builder /src/tools/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb /usr/local/share/charon/country.mmdb
+WORKDIR /var/lib/charon
 ENV CHARON_LISTEN=0.0.0.0:8080 \
-    CHARON_DATA_DIR=/app/data \
-    CHARON_SITE_ROOT=/app/site \
-    CHARON_GEOIP_DB=/app/geo/country.mmdb
+    CHARON_DATA_DIR=/var/lib/charon \
+    CHARON_SITE_ROOT=/usr/local/share/charon/site \
+    CHARON_GEOIP_DB=/usr/local/share/charon/country.mmdb
 USER charon
-VOLUME ["/app/data"]
-EXPOSE 8080
+VOLUME ["/var/lib/charon"]
+EXPOSE 8080 80 443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+# `docker stop` sends SIGQUIT: the console stops Caddy and the bouncer too (as `systemctl stop`).
+STOPSIGNAL SIGQUIT
 CMD ["charon","serve"]

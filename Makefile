@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SITE_ROOT := target/site
 BIN := target/release/charon
 
-.PHONY: setup build run test test-rust test-e2e check-wasm check-docker bench bench-blocking clean
+.PHONY: setup build run test test-rust test-e2e check-wasm check-docker check-deploy bench bench-blocking clean
 
 setup:
 	@scripts/setup.sh
@@ -23,7 +23,7 @@ run: build
 	CHARON_SITE_ROOT=$(SITE_ROOT) $(BIN) serve
 
 ## Every test: Rust unit and HTTP tests, then Playwright against the release build.
-test: build check-docker test-rust test-e2e
+test: build check-docker check-deploy test-rust test-e2e
 
 test-rust:
 	cargo test -p app --features ssr --lib
@@ -44,6 +44,10 @@ bench-blocking: build
 
 check-docker:
 	python3 scripts/check_dockerfile.py
+
+## deploy/install.sh into a staging root, and `systemd-analyze verify` on the unit it installs.
+check-deploy: build
+	scripts/check_deploy.sh
 
 check-wasm:
 	python3 scripts/finish_site.py $(SITE_ROOT) target/release

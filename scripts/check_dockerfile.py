@@ -3,8 +3,9 @@
 
 It must stay consistent with scripts/setup.sh and Cargo.toml (same cargo-leptos, the wasm-bindgen
 CLI equal to the crate pin, npm binaryen instead of Debian's wasm-opt) and keep the runtime
-promises: Debian bookworm-slim with crowdsec and caddy, a non-root user, /app/data as a volume,
-port 8080, `charon serve`, and a health check on /health.
+promises: Debian bookworm-slim with crowdsec and caddy, the systemd layout (user `charon`, its data
+in /var/lib/charon as the volume), port 8080, `charon serve` as in deploy/charon.service, SIGQUIT
+as the stop signal (everything stops), and a health check on /health.
 """
 import re
 import sys
@@ -43,11 +44,16 @@ need(re.search(r"apt-get install[^\n]*\bcaddy\b", runtime) is not None, "runtime
 need("online_api_credentials.yaml" in runtime, "crowdsec's offline post-install needs the placeholder")
 user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
 need(user and user[-1] not in ("root", "0"), "runtime must run as a non-root user")
-need(re.search(r'^VOLUME\s+\["/app/data"\]', runtime, re.M) is not None, "VOLUME /app/data expected")
+need(user and user[-1] == "charon", "runtime must run as the user `charon`, as the systemd unit does")
+need(re.search(r'^VOLUME\s+\["/var/lib/charon"\]', runtime, re.M) is not None, "VOLUME /var/lib/charon expected (the unit's StateDirectory)")
+need(re.search(r"^STOPSIGNAL\s+SIGQUIT", runtime, re.M) is not None, "STOPSIGNAL SIGQUIT expected (stop the data plane too)")
+unit = (root / "deploy/charon.service").read_text()
+need(re.search(r"^ExecStart=/usr/local/bin/charon serve$", unit, re.M) is not None, "the unit must run `charon serve` too")
+need("StateDirectory=charon" in unit and "KillSignal=SIGQUIT" in unit, "the unit's data dir and stop signal must match the image")
 need(re.search(r"^EXPOSE\s+8080\b", runtime, re.M) is not None, "EXPOSE 8080 expected")
 need(re.search(r'^CMD\s+\["charon",\s*"serve"\]', runtime, re.M) is not None, 'CMD ["charon","serve"] expected')
 need(re.search(r"^HEALTHCHECK[\s\S]*?/health", runtime, re.M) is not None, "HEALTHCHECK on /health expected")
-need("CHARON_DATA_DIR=/app/data" in runtime, "CHARON_DATA_DIR must point at the volume")
+need("CHARON_DATA_DIR=/var/lib/charon" in runtime, "CHARON_DATA_DIR must point at the volume")
 for path in re.findall(r"^COPY\s+(?!--from)(\S+)", docker, re.M):
     if path != ".":
         need((root / path).exists(), f"COPY source {path} does not exist")

@@ -1,4 +1,5 @@
-//! The `charon` command line: `serve` (default), `admin …` and the break-glass `unban`. Passwords are read from stdin,
+//! The `charon` command line: `serve` (default), `admin …`, the break-glass `unban`, `backup` and
+//! `restore`. Passwords are read from stdin,
 //! tokens are printed once to stdout; neither ever appears in argv.
 
 use std::io::{BufRead, IsTerminal};
@@ -46,6 +47,16 @@ pub enum Command {
         /// How long the allowlist entry lasts (`15m`, `1h`, `7d`); without it, until removed.
         #[arg(long)]
         allow_for: Option<String>,
+    },
+    /// Write one archive of everything Charon keeps (databases as consistent snapshots, keys,
+    /// credentials, generated configuration, proxy hosts) while it runs. The file (mode 0600)
+    /// holds secrets; it must not exist yet.
+    Backup {
+        file: PathBuf,
+    },
+    /// Bring back a backup into an empty data dir (stop Charon first; then start it).
+    Restore {
+        file: PathBuf,
     },
     /// Manage accounts and API tokens.
     Admin {
@@ -295,5 +306,26 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
             }
         },
     }
+    Ok(())
+}
+
+/// `charon backup FILE`.
+pub async fn run_backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let written = crate::backup::backup(&config.data_dir, file).await?;
+    eprintln!(
+        "{}: {} files, {} bytes in {:.1} s (it holds secrets: keep it private; mode 0600)",
+        file.display(),
+        written.files,
+        written.bytes,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `charon restore FILE`.
+pub fn run_restore(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let files = crate::backup::restore(file, &config.data_dir)?;
+    eprintln!("{}: {files} files restored into {}; start Charon to use them", file.display(), config.data_dir.display());
     Ok(())
 }

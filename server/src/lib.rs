@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod auth;
 pub mod bouncer;
 pub mod cli;

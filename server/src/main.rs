@@ -28,6 +28,8 @@ async fn main() -> std::process::ExitCode {
         Command::Diagnose { .. } => unreachable!("handled above"),
         Command::Admin { command } => cli::run_admin(config, command).await,
         Command::Unban { address, allow_for } => cli::run_unban(config, &address, allow_for.as_deref()).await,
+        Command::Backup { file } => cli::run_backup(config, &file).await,
+        Command::Restore { file } => cli::run_restore(config, &file),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
 /// every change the console makes itself (a manual ban, an unban, an import) so it is enforced
 /// without waiting for the next poll. Changes the console read from the bouncer's feed poke
 /// nobody: that would make the engine's database busier with every change it reports. The data
-/// plane is not stopped when the console stops.
+/// plane is not stopped when the console stops on SIGINT/SIGTERM (only on SIGQUIT).
 pub async fn start_data_plane(state: &AppState) {
     let allow: Vec<String> = state.decisions.allowlist_store().list().await.unwrap_or_default().into_iter().map(|e| e.value).collect();
     let proxy = state.proxy.clone();
@@ -93,7 +93,7 @@ pub fn limits(config: &Config) -> listener::Limits {
     }
 }
 
-/// Binds, serves until SIGINT/SIGTERM, then finishes in-flight requests.
+/// Binds, serves until a signal (see `shutdown`), then finishes in-flight requests.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = AppState::new(config).await?;
@@ -112,8 +112,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     start_data_plane(&state).await;
     state.console.spawn_poller();
     let engine = state.crowdsec.clone();
+    let proxy = state.proxy.clone();
     let limits = limits(&state.config);
-    listener::serve(listener, router(state), limits, shutdown.wait()).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let signalled = async move {
+        let _ = stop_tx.send(shutdown.wait().await);
+    };
+    listener::serve(listener, router(state), limits, signalled).await;
+    if stop_rx.await == Ok(shutdown::Stop::Everything) {
+        proxy.stop_data_plane().await;
+    }
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())

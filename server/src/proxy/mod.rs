@@ -287,8 +287,8 @@ impl Proxy {
         }
     }
 
-    /// Stops both processes (tests, and `charon` maintenance); the console never does this on
-    /// its own shutdown.
+    /// Stops both processes: on SIGQUIT (`systemctl stop`) and in tests; SIGINT/SIGTERM leave
+    /// them serving.
     pub async fn stop_data_plane(&self) {
         self.inner.halted.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(c) = &self.inner.caddy {

@@ -5,6 +5,7 @@ mod common;
 
 mod alerts;
 mod audit;
+mod backup;
 mod authz;
 mod cli;
 mod console;
@@ -18,3 +19,4 @@ mod proxy;
 mod scale;
 mod serve;
 mod tidy;
+mod upgrade;
