@@ -70,7 +70,24 @@ pub enum ErrorCode {
     SiteUnknown,
     /// A path prefix that is not a canonical absolute path.
     #[error("path_prefix_invalid")]
-    PathPrefixInvalid,
+    PathPrefixInvalid,    /// A channel kind Charon does not deliver to.
+    #[error("kind_invalid")]
+    KindInvalid,
+    /// Not an http(s) URL with a host (and without user:password@).
+    #[error("url_invalid")]
+    UrlInvalid,
+    /// A token or signing secret that is missing, too short (signing secrets: 16 characters) or has spaces.
+    #[error("secret_invalid")]
+    SecretInvalid,
+    /// No events, or one a channel cannot subscribe to.
+    #[error("events_invalid")]
+    EventsInvalid,
+    /// A filter, grouping window, hourly limit or quiet hours out of range.
+    #[error("rules_invalid")]
+    RulesInvalid,
+    /// Another channel has this name.
+    #[error("name_taken")]
+    NameTaken,
 }
 
 impl ErrorCode {
@@ -103,6 +120,12 @@ impl ErrorCode {
             ErrorCode::FormatInvalid => "format_invalid",
             ErrorCode::SiteUnknown => "site_unknown",
             ErrorCode::PathPrefixInvalid => "path_prefix_invalid",
+            ErrorCode::KindInvalid => "kind_invalid",
+            ErrorCode::UrlInvalid => "url_invalid",
+            ErrorCode::SecretInvalid => "secret_invalid",
+            ErrorCode::EventsInvalid => "events_invalid",
+            ErrorCode::RulesInvalid => "rules_invalid",
+            ErrorCode::NameTaken => "name_taken",
         }
     }
 
@@ -135,6 +158,12 @@ impl ErrorCode {
             ErrorCode::FormatInvalid,
             ErrorCode::SiteUnknown,
             ErrorCode::PathPrefixInvalid,
+            ErrorCode::KindInvalid,
+            ErrorCode::UrlInvalid,
+            ErrorCode::SecretInvalid,
+            ErrorCode::EventsInvalid,
+            ErrorCode::RulesInvalid,
+            ErrorCode::NameTaken,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -291,6 +320,12 @@ impl ErrorCode {
             ErrorCode::ExportTooLarge | ErrorCode::FormatInvalid => "format",
             ErrorCode::SiteUnknown => "sites",
             ErrorCode::PathPrefixInvalid => "path_prefix",
+            ErrorCode::KindInvalid => "kind",
+            ErrorCode::UrlInvalid => "url",
+            ErrorCode::SecretInvalid => "secret",
+            ErrorCode::EventsInvalid => "events",
+            ErrorCode::RulesInvalid => "rules",
+            ErrorCode::NameTaken => "name",
         }
     }
 }
@@ -353,7 +388,7 @@ impl AppError {
             AppError::Unauthorized => S::UNAUTHORIZED,
             AppError::Forbidden => S::FORBIDDEN,
             AppError::NotFound => S::NOT_FOUND,
-            AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken } => {
+            AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken | ErrorCode::NameTaken } => {
                 S::CONFLICT
             }
             AppError::Invalid { .. } => S::BAD_REQUEST,

@@ -25,6 +25,7 @@ pub mod console;
 pub mod decisions;
 pub mod error;
 pub mod hub;
+pub mod notify;
 pub mod proxy;
 pub mod routes;
 pub mod security;

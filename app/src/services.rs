@@ -14,6 +14,7 @@ use crate::decisions::model::{AllowFor, Scope, Shielded, UnbannedAndAllowed,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
+use crate::notify::model::{Channel, ChannelInput, ChannelSaved, HistoryPage, HistoryQuery, TestResult};
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
@@ -151,6 +152,25 @@ pub trait ConsoleService: Send + Sync {
     async fn config_checks(&self) -> Vec<ConfigCheck>;
 }
 
+/// Notification channels, their history, and the engine's alerts coming in.
+#[async_trait::async_trait]
+pub trait NotificationService: Send + Sync {
+    /// Every channel, secrets masked.
+    async fn channels(&self) -> Result<Vec<Channel>, AppError>;
+    async fn create_channel(&self, actor: &Admin, input: ChannelInput) -> Result<ChannelSaved, AppError>;
+    /// Changes what `input` gives; secrets not given are kept.
+    async fn update_channel(&self, actor: &Admin, id: i64, input: ChannelInput) -> Result<ChannelSaved, AppError>;
+    async fn delete_channel(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
+    /// Sends a test message now; records it in the history.
+    async fn test_channel(&self, actor: &Admin, id: i64) -> Result<TestResult, AppError>;
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, AppError>;
+    /// Queues a sent or failed message again; the new message's id.
+    async fn resend(&self, actor: &Admin, id: i64) -> Result<i64, AppError>;
+    /// The engine's notification plugin posting alerts with `Authorization: Bearer <token>`; how
+    /// many alerts it carried. `Unauthorized` without this start's token.
+    async fn engine_alerts(&self, authorization: Option<&str>, body: &[u8]) -> Result<usize, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
@@ -161,4 +181,5 @@ pub struct Services {
     pub hub: Arc<dyn HubService>,
     pub proxy: Arc<dyn ProxyService>,
     pub console: Arc<dyn ConsoleService>,
+    pub notifications: Arc<dyn NotificationService>,
 }

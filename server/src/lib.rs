@@ -21,6 +21,7 @@ pub mod geo;
 pub mod housekeeping;
 pub mod listener;
 pub mod locale;
+pub mod notify;
 pub mod proxy;
 pub mod security_headers;
 pub mod shutdown;

@@ -106,6 +106,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %state.config.data_dir.display(),
         "charon is listening"
     );
+    state.listening_at(listener.local_addr()?);
     // Reconcile in the background: the UI is usable while the engine starts.
     let engine = state.crowdsec.clone();
     tokio::spawn(async move { engine.reconcile().await });

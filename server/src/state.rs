@@ -36,6 +36,7 @@ pub struct AppState {
     pub proxy: proxy::Proxy,
     pub console: console::Console,
     pub evidence: crate::evidence::EvidenceIndex,
+    pub notifier: crate::notify::Notifier,
     pub services: Services,
 }
 
@@ -58,6 +59,11 @@ impl FromRef<AppState> for AuthState {
 }
 
 impl AppState {
+    /// The console listens at `addr`: the engine's alerts are posted there from its next start.
+    pub fn listening_at(&self, addr: std::net::SocketAddr) {
+        self.crowdsec.set_alert_hook(self.notifier.listen_at(addr));
+    }
+
     /// Opens the data dir and database and builds the shared state. Does not bind any socket.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         ensure_private_dir(&config.data_dir)?;
@@ -86,7 +92,9 @@ impl AppState {
             Arc::new(tokio::sync::Notify::new()),
             None,
         ));
-        let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config);
+        let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private)?;
+        notifier.spawn(crowdsec.subscribe());
+        let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
         // The stored allowlist is in force before anything is enforced or the engine starts.
         allowlist.sync().await.map_err(|e| anyhow::anyhow!("cannot load the allowlist: {e}"))?;
@@ -103,6 +111,7 @@ impl AppState {
             allowlist,
             crate::decisions::lockout::Lockout::new(db.clone(), config.admin_address_list().unwrap_or_default()),
             scoped.clone(),
+            notifier.events(),
         );
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
         tokio::spawn(crate::housekeeping::run(db.clone(), decisions.clone(), config.audit_retention_days));
@@ -127,6 +136,7 @@ impl AppState {
             hub: Arc::new(hub.clone()),
             proxy: Arc::new(proxy.clone()),
             console: Arc::new(console.clone()),
+            notifications: Arc::new(notifier.clone()),
         };
         let auth = AuthState {
             db: db.clone(),
@@ -155,6 +165,7 @@ impl AppState {
             proxy,
             console,
             evidence,
+            notifier,
             services,
         })
     }

@@ -70,6 +70,12 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::FormatInvalid => t_string!(i18n, error_format_invalid),
         ErrorCode::SiteUnknown => t_string!(i18n, error_site_unknown),
         ErrorCode::PathPrefixInvalid => t_string!(i18n, error_path_prefix_invalid),
+        ErrorCode::KindInvalid => t_string!(i18n, error_kind_invalid),
+        ErrorCode::UrlInvalid => t_string!(i18n, error_url_invalid),
+        ErrorCode::SecretInvalid => t_string!(i18n, error_secret_invalid),
+        ErrorCode::EventsInvalid => t_string!(i18n, error_events_invalid),
+        ErrorCode::RulesInvalid => t_string!(i18n, error_rules_invalid),
+        ErrorCode::NameTaken => t_string!(i18n, error_name_taken),
     }
 }
 

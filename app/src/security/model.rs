@@ -35,6 +35,10 @@ pub struct EngineStatus {
     /// RFC 3339: since when the Local API has not answered its health check.
     #[serde(default)]
     pub unresponsive_since: Option<String>,
+    /// Whether the engine's alerts reach Charon's notifications (false before a start, and when
+    /// the engine's http notification plugin is missing).
+    #[serde(default)]
+    pub alerts_notified: bool,
 }
 
 impl EngineStatus {
@@ -48,6 +52,7 @@ impl EngineStatus {
             restarts: 0,
             last_error: None,
             unresponsive_since: None,
+            alerts_notified: false,
         }
     }
 }

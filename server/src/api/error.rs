@@ -63,6 +63,9 @@ pub fn body(e: &AppError) -> serde_json::Value {
         AppError::Invalid { code: ErrorCode::DomainTaken } => {
             json!({"error": "another proxy host serves this domain", "code": "domain_taken", "field": "domain"})
         }
+        AppError::Invalid { code: ErrorCode::NameTaken } => {
+            json!({"error": "another channel has this name", "code": "name_taken", "field": "name"})
+        }
         AppError::Invalid { code: ErrorCode::ExportTooLarge } => json!({
             "error": "the filters select more rows than one export may hold (decisions 200 000, alerts 10 000): narrow them",
             "code": "export_too_large", "field": "format"

@@ -15,6 +15,7 @@ pub mod decisions;
 pub mod error;
 pub mod export;
 pub mod hub;
+pub mod notifications;
 pub mod openapi;
 pub mod proxy_hosts;
 
@@ -43,6 +44,7 @@ where
         .merge(hub::routes())
         .merge(console::routes())
         .merge(proxy_hosts::routes())
+        .merge(notifications::routes())
         .merge(openapi::routes())
         .split_for_parts();
     // Not an operation: the answer for every path under /api that no route above serves.

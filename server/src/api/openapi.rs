@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(
         title = "Charon REST API",
-        description = "Charon's console over HTTP: the CrowdSec engine, Live Decisions, alerts, the audit log, the allowlist, Hub presets, Console enrollment, diagnostics, proxy hosts, users and API tokens. Authenticate with an API token (`Authorization: Bearer …`, created under Settings or with `charon admin token create`) or the session cookie. Viewers may call the operations without the `admin` role; everything else answers them 403.",
+        description = "Charon's console over HTTP: the CrowdSec engine, Live Decisions, alerts, the audit log, the allowlist, Hub presets, Console enrollment, diagnostics, proxy hosts, notifications, users and API tokens. Authenticate with an API token (`Authorization: Bearer …`, created under Settings or with `charon admin token create`) or the session cookie. Viewers may call the operations without the `admin` role; everything else answers them 403.",
         license(name = "MIT")
     ),
     tags(
@@ -28,6 +28,7 @@ use utoipa_axum::routes;
         (name = "hub", description = "Hub presets"),
         (name = "console", description = "CrowdSec Console enrollment and diagnostics"),
         (name = "proxy", description = "Proxy hosts and the data plane"),
+        (name = "notifications", description = "Notification channels, their messages, and the engine's alerts coming in"),
         (name = "meta", description = "This description")
     )
 )]
@@ -43,6 +44,12 @@ pub fn base() -> OpenApi {
     components.add_security_scheme(
         "session",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description("charon_session", "The console's session cookie"))),
+    );
+    components.add_security_scheme(
+        "engine_hook",
+        SecurityScheme::Http(
+            HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The token Charon hands the engine at each start (machine to machine; no API token or session opens it)")).build(),
+        ),
     );
     doc
 }

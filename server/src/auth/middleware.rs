@@ -30,7 +30,13 @@ pub enum PathKind {
     Api,
     /// HTML pages: anonymous callers are redirected.
     Page,
+    /// The engine's alert hook: no session or API token opens it; the handler checks the token
+    /// Charon gave the engine at this start (401 for everyone else).
+    Machine,
 }
+
+/// The engine's alert hook (served by `api::notifications`, checked by `notify::engine_alerts`).
+pub const ENGINE_HOOK_PATH: &str = "/api/v1/internal/engine-alerts";
 
 pub fn classify(path: &str) -> PathKind {
     match path {
@@ -38,6 +44,7 @@ pub fn classify(path: &str) -> PathKind {
             PathKind::Public
         }
         "/setup" => PathKind::Setup,
+        ENGINE_HOOK_PATH => PathKind::Machine,
         p if p.starts_with("/pkg/") => PathKind::Public,
         p if p.starts_with("/api/") || p.starts_with("/rpc/") => PathKind::Api,
         _ => PathKind::Page,
@@ -191,6 +198,11 @@ pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) 
             Redirect::to("/setup").into_response()
         }
         PathKind::Public => next.run(req).await,
+        PathKind::Machine => {
+            // Whoever else is signed in, the handler sees no principal: only the engine's token counts.
+            req.extensions_mut().remove::<app::accounts::model::Principal>();
+            next.run(req).await
+        }
         PathKind::Setup => {
             if setup_done(&state).await {
                 (StatusCode::NOT_FOUND, "Not Found").into_response()
@@ -229,6 +241,8 @@ mod tests {
     #[test]
     fn paths_are_classified_by_how_anonymous_callers_are_answered() {
         assert_eq!(classify("/health"), PathKind::Public);
+        assert_eq!(classify(ENGINE_HOOK_PATH), PathKind::Machine);
+        assert_eq!(classify("/api/v1/internal/engine-alerts/x"), PathKind::Api, "only the exact path");
         assert_eq!(classify("/pkg/charon.wasm"), PathKind::Public);
         assert_eq!(classify("/setup"), PathKind::Setup);
         assert_eq!(classify("/api/v1/users"), PathKind::Api);

@@ -99,6 +99,9 @@ pub struct Config {
     pub evidence_retention_days: u64,
     /// The most requests the evidence index keeps (the oldest go first).
     pub evidence_max_requests: u64,
+    /// Notifications may not go to private, loopback or link-local addresses (checked after
+    /// name resolution; the checked address is the one connected to).
+    pub notify_block_private: bool,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -187,6 +190,7 @@ impl Default for Config {
             admin_addresses: String::new(),
             evidence_retention_days: 7,
             evidence_max_requests: 2_000_000,
+            notify_block_private: false,
         }
     }
 }

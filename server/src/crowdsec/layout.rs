@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::hub;
+use super::{hub, notifications};
 use crate::support::files::{private, write_if_changed};
 
 /// Where every engine file lives, derived from the data dir.
@@ -44,6 +44,8 @@ pub struct EngineSettings {
     pub data_source: PathBuf,
     pub patterns_source: PathBuf,
     pub plugin_dir: PathBuf,
+    /// Where the engine's alerts go (the console's hook); `None`: no notifications.
+    pub alert_hook: Option<crate::notify::engine_alerts::AlertHook>,
 }
 
 /// Written into the config dir once the default hub items were enabled.
@@ -138,8 +140,38 @@ impl Layout {
         self.data_dir.join("crowdsec.db")
     }
 
-    /// Writes or refreshes every generated file. Safe to call before every start.
-    pub fn generate(&self, s: &EngineSettings) -> anyhow::Result<()> {
+    /// Charon's own plugin directory (see `notifications`).
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+
+    /// The alert notification when there is a hook and a plugin; whether it is on.
+    fn write_notifications(&self, s: &EngineSettings) -> anyhow::Result<bool> {
+        let dir = self.config_dir.join("notifications");
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join(format!("{}.yaml", notifications::NAME));
+        let plugin = match &s.alert_hook {
+            Some(_) => notifications::provide_http_plugin(&s.plugin_dir, &self.plugins_dir())?,
+            None => None,
+        };
+        match (&s.alert_hook, plugin) {
+            (Some(hook), Some(_)) => {
+                write_if_changed(&file, &notifications::notification_yaml(hook))?;
+                Ok(true)
+            }
+            (hook, _) => {
+                if hook.is_some() {
+                    tracing::warn!(dir = %s.plugin_dir.display(), "[NOTIFY] the engine's http notification plugin is missing: engine alerts will not be notified");
+                }
+                let _ = std::fs::remove_file(&file);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Writes or refreshes every generated file. Safe to call before every start. Whether the
+    /// engine's alerts are notified (a hook and the plugin).
+    pub fn generate(&self, s: &EngineSettings) -> anyhow::Result<bool> {
         for dir in [&self.root, &self.config_dir, &self.data_dir, &self.logs_dir] {
             std::fs::create_dir_all(dir)?;
         }
@@ -161,9 +193,11 @@ impl Layout {
             copy_tree(&s.patterns_source, &patterns)?;
         }
 
-        write_if_changed(&self.config_file(), &self.config_yaml(s)?)?;
+        let notify = self.write_notifications(s)?;
+        write_if_changed(&self.config_file(), &self.config_yaml(s, notify)?)?;
         write_if_changed(&self.config_dir.join("acquis.yaml"), &self.acquis_yaml()?)?;
-        write_if_changed(&self.config_dir.join("profiles.yaml"), PROFILES)?;
+        let profiles = if notify { PROFILES.replace("on_success: break", &format!("notifications:\n - {}\non_success: break", notifications::NAME)) } else { PROFILES.to_owned() };
+        write_if_changed(&self.config_dir.join("profiles.yaml"), &profiles)?;
         write_if_changed(&self.config_dir.join("simulation.yaml"), "simulation: false\n")?;
         // Console sharing stays off until the user enrolls (a later feature).
         write_if_changed(
@@ -187,10 +221,10 @@ impl Layout {
         if !missing.is_empty() {
             tracing::warn!(files = ?missing, "data files of enabled hub items are missing (offline); those items will not match");
         }
-        Ok(())
+        Ok(notify)
     }
 
-    fn config_yaml(&self, s: &EngineSettings) -> anyhow::Result<String> {
+    fn config_yaml(&self, s: &EngineSettings, notify: bool) -> anyhow::Result<String> {
         let cfg = |p: &Path| p.to_string_lossy().into_owned();
         let mut doc = json!({
             "common": {
@@ -208,7 +242,7 @@ impl Layout {
                 "hub_dir": format!("{}/", cfg(&self.hub_dir)),
                 "index_path": cfg(&self.hub_dir.join(".index.json")),
                 "notification_dir": cfg(&self.config_dir.join("notifications")),
-                "plugin_dir": cfg(&s.plugin_dir)
+                "plugin_dir": if notify { cfg(&self.plugins_dir()) } else { cfg(&s.plugin_dir) }
             },
             "crowdsec_service": {
                 "acquisition_path": cfg(&self.config_dir.join("acquis.yaml")),
@@ -243,6 +277,10 @@ impl Layout {
             },
             "prometheus": { "enabled": false, "level": "full", "listen_addr": "127.0.0.1", "listen_port": 6060 }
         });
+        if notify {
+            // Plugins run as the engine's own user (setting another one needs root).
+            doc["plugin_config"] = json!({"user": "", "group": ""});
+        }
         // The Central API only once a watcher is registered (community blocklist, signals).
         if self.online_credentials_file().exists() {
             doc["api"]["server"]["online_client"] = json!({"credentials_path": cfg(&self.online_credentials_file())});

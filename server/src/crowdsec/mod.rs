@@ -10,6 +10,7 @@ pub mod engine_log;
 pub mod hub;
 pub mod lapi;
 pub mod layout;
+pub mod notifications;
 pub mod process;
 mod security;
 
@@ -56,6 +57,9 @@ struct Inner {
     loaded: Arc<StdMutex<engine_log::Loaded>>,
     /// Generating the engine's files is one writer at a time (start, hub, registration).
     generating: Arc<StdMutex<()>>,
+    /// Where the engine's alerts go (set once the console listens); its token reaches the
+    /// engine in its environment only.
+    alert_hook: StdMutex<Option<crate::notify::engine_alerts::AlertHook>>,
 }
 
 fn engine_error(code: EngineErrorCode, detail: impl Into<String>) -> AppError {
@@ -75,6 +79,7 @@ impl CrowdSec {
             data_source: c.data_source.clone(),
             patterns_source: c.patterns_source.clone(),
             plugin_dir: c.plugin_dir.clone(),
+            alert_hook: None,
         };
         let initial = if bins.is_some() {
             EngineStatus::stopped(false)
@@ -96,8 +101,14 @@ impl CrowdSec {
                 bouncer: StdMutex::new(Resolution::default()),
                 loaded: Arc::new(StdMutex::new(engine_log::Loaded::default())),
                 generating: Arc::new(StdMutex::new(())),
+                alert_hook: StdMutex::new(None),
             }),
         }
+    }
+
+    /// The engine's alerts go to this hook from its next start on.
+    pub fn set_alert_hook(&self, hook: crate::notify::engine_alerts::AlertHook) {
+        *self.inner.alert_hook.lock().expect("hook lock") = Some(hook);
     }
 
     pub fn layout(&self) -> &Layout {
@@ -183,9 +194,10 @@ impl CrowdSec {
         };
 
         process::stop_leftover(&self.inner.layout).await;
-        self.generate()
+        let notified = self.generate()
             .await
             .map_err(|e| fail(format!("cannot write the engine configuration: {e:#}")))?;
+        self.inner.status.send_modify(|s| s.alerts_notified = notified);
         if !self.inner.layout.credentials_file().exists() {
             cscli
                 .add_machine(MACHINE_ID, &self.inner.layout.credentials_file())
@@ -207,6 +219,7 @@ impl CrowdSec {
             ready_timeout: self.inner.ready_timeout,
             watchdog: self.inner.watchdog,
             loaded: self.inner.loaded.clone(),
+            env: self.inner.alert_hook.lock().expect("hook lock").iter().map(|h| (crate::notify::engine_alerts::TOKEN_ENV.to_owned(), h.token.clone())).collect(),
         };
         let handle = process::spawn(cfg, self.inner.status.clone())
             .await
@@ -252,10 +265,12 @@ impl CrowdSec {
         Ok(())
     }
 
-    /// Writes or refreshes the engine's files (one writer at a time).
-    pub async fn generate(&self) -> anyhow::Result<()> {
+    /// Writes or refreshes the engine's files (one writer at a time); whether the engine's alerts
+    /// are notified.
+    pub async fn generate(&self) -> anyhow::Result<bool> {
         let layout = self.inner.layout.clone();
-        let engine = self.inner.engine.clone();
+        let mut engine = self.inner.engine.clone();
+        engine.alert_hook = self.inner.alert_hook.lock().expect("hook lock").clone();
         let lock = self.inner.generating.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -269,7 +284,7 @@ impl CrowdSec {
         if self.inner.layout.hub_dir.join(".index.json").exists() && self.inner.layout.config_file().exists() {
             return Ok(());
         }
-        self.generate().await
+        self.generate().await.map(|_| ())
     }
 
     /// What the running engine reported loading at its start; `None` unless it is running.

@@ -58,6 +58,8 @@ pub struct ProcessConfig {
     pub watchdog: Duration,
     /// What the current run reported loading; cleared at each spawn.
     pub loaded: Arc<StdMutex<Loaded>>,
+    /// Extra environment (the alert hook's token, which its notification file names).
+    pub env: Vec<(String, String)>,
 }
 
 /// Publishes status changes; shared with the supervisor for reads.
@@ -284,6 +286,7 @@ impl Run {
     fn spawn(cfg: &ProcessConfig) -> std::io::Result<Run> {
         let mut cmd = Command::new(&cfg.bin);
         clean_env(&mut cmd)
+            .envs(cfg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .arg("-c")
             .arg(cfg.layout.config_file())
             .current_dir(&cfg.layout.root)

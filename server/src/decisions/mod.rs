@@ -54,12 +54,14 @@ pub struct Decisions {
     scoped: ScopedRules,
     /// The protected set as last told to the cache and the bouncer.
     protected: Arc<Mutex<Option<Vec<IpOrRange>>>>,
+    /// Manual actions are notified (channels subscribed to `manual`).
+    events: crate::notify::Events,
 }
 
 impl Decisions {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout, scoped: ScopedRules) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, scoped, protected: Arc::default() }
+    pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout, scoped: ScopedRules, events: crate::notify::Events) -> Self {
+        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, scoped, protected: Arc::default(), events }
     }
 
     pub fn scoped(&self) -> &ScopedRules {
@@ -316,7 +318,11 @@ impl DecisionService for Decisions {
         let on = if request.sites.is_empty() { String::new() } else { format!(" on {}", request.sites.join(", ")) };
         let (value, what) = (request.target.value(), format!("{} for {}{on}", request.kind.as_str(), request.duration.to_go()));
         let result = self.ban_once(actor, request).await;
-        audit::outcome(&self.db, actor, "decision.ban", &value, &result.as_ref().map(|d| format!("{what} ({})", d.scenario)).unwrap_or(what), &result).await;
+        let detail = result.as_ref().map(|d| format!("{what} ({})", d.scenario)).unwrap_or(what);
+        if result.is_ok() {
+            self.events.manual(actor, "banned", &value, &detail);
+        }
+        audit::outcome(&self.db, actor, "decision.ban", &value, &detail, &result).await;
         result
     }
 
@@ -325,6 +331,9 @@ impl DecisionService for Decisions {
         let result = self.unban_once(id).await;
         let target = result.as_ref().ok().and_then(|(_, t)| t.clone()).unwrap_or_else(|| format!("#{id}"));
         let result = result.map(|(n, _)| n);
+        if result.is_ok() {
+            self.events.manual(actor, "unbanned", &target, &format!("decision #{id} deleted"));
+        }
         audit::outcome(&self.db, actor, "decision.unban", &target, &format!("decision #{id} deleted"), &result).await;
         result
     }
@@ -346,6 +355,9 @@ impl DecisionService for Decisions {
         }
         .await;
         let detail = result.as_ref().map(|n| format!("{n} decisions deleted")).unwrap_or_default();
+        if result.is_ok() {
+            self.events.manual(actor, "unbanned", &value, &detail);
+        }
         audit::outcome(&self.db, actor, "decision.unban", &value, &detail, &result).await;
         result
     }
@@ -390,6 +402,9 @@ impl DecisionService for Decisions {
             Ok(r) => format!("{} decisions deleted, {how_long}{where_} ({})", r.unbanned, reason.as_str()),
             Err(_) => format!("nothing changed; asked: {how_long}{where_} ({})", reason.as_str()),
         };
+        if result.is_ok() {
+            self.events.manual(actor, "unbanned and allowed", &value, &detail);
+        }
         audit::outcome(&self.db, actor, "decision.unban_and_allow", &value, &detail, &result).await;
         result
     }
@@ -402,10 +417,14 @@ impl DecisionService for Decisions {
 
     async fn allow(&self, actor: &Admin, target: IpOrRange, scope: Scope, reason: Reason) -> Result<AllowAdded, AppError> {
         if scope.is_everywhere() {
-            return self.allowlist.add(actor, target, reason).await;
+            let added = self.allowlist.add(actor, target, reason.clone()).await?;
+            self.events.manual(actor, "allowed", &added.entry.value, &format!("on every site ({})", reason.as_str()));
+            return Ok(added);
         }
         let entry = self.scoped.allow(actor, &target, &scope, &reason, None).await?;
-        audit::by(&self.db, actor, "allowlist.add", &entry.value, &format!("scoped: {} ({})", scope.describe(), reason.as_str())).await;
+        let detail = format!("scoped: {} ({})", scope.describe(), reason.as_str());
+        self.events.manual(actor, "allowed", &entry.value, &detail);
+        audit::by(&self.db, actor, "allowlist.add", &entry.value, &detail).await;
         Ok(AllowAdded { entry, covered: Vec::new() })
     }
 

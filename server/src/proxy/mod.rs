@@ -61,6 +61,8 @@ struct Inner {
     supervising: std::sync::atomic::AtomicBool,
     /// Set by `stop_data_plane`: the supervisor stops restarting anything.
     halted: std::sync::atomic::AtomicBool,
+    /// A failed self-test is notified.
+    events: crate::notify::Events,
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -121,8 +123,15 @@ impl Proxy {
                 errors: StdMutex::new((None, None)),
                 supervising: std::sync::atomic::AtomicBool::new(false),
                 halted: std::sync::atomic::AtomicBool::new(false),
+                events: crate::notify::Events::disconnected(),
             }),
         }
+    }
+
+    /// Where a failed self-test is reported (the console's notifications).
+    pub fn with_events(mut self, events: crate::notify::Events) -> Self {
+        Arc::get_mut(&mut self.inner).expect("a new proxy is not shared").events = events;
+        self
     }
 
     /// For `charon unban` from the server's shell: the bouncer's fixed settings stay as the running

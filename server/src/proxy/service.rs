@@ -63,7 +63,13 @@ impl ProxyService for Proxy {
     }
 
     async fn self_test(&self, actor: &Admin) -> Result<app::security::model::SelfTestReport, AppError> {
-        Proxy::self_test(self, actor).await
+        let report = Proxy::self_test(self, actor).await?;
+        if !report.ok {
+            let failed = report.steps.iter().find(|s| !s.ok).map(|s| format!("{}: {}", s.name, s.detail)).unwrap_or_default();
+            let detail = format!("The enforcement self-test run by {} failed at {failed}", actor.username());
+            self.inner.events.emit(app::notify::model::EventKind::SelfTestFailed, crate::notify::Item { detail: Some(detail), ..Default::default() });
+        }
+        Ok(report)
     }
 
     async fn status(&self) -> DataPlaneStatus {

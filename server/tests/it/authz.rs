@@ -25,6 +25,13 @@ fn needs_admin(op: &Operation) -> bool {
     })
 }
 
+/// Whether only the engine's per-start token opens the operation (the alert hook): no session
+/// or API token does, so everyone here is answered 401.
+fn engine_only(op: &Operation) -> bool {
+    let doc = serde_json::to_value(op).unwrap();
+    doc["security"].as_array().is_some_and(|reqs| reqs.iter().all(|r| r.as_object().unwrap().keys().all(|k| k == "engine_hook")))
+}
+
 fn operations(item: &utoipa::openapi::PathItem) -> Vec<(Method, &Operation)> {
     let mut out = Vec::new();
     for (m, op) in [
@@ -74,6 +81,12 @@ async fn every_route_and_server_function_refuses_whoever_may_not_call_it() {
         for (method, op) in operations(item) {
             rest += 1;
             let url = app.url(&fill(path));
+            if engine_only(op) {
+                for (who, client) in [("anonymous", &anonymous), ("viewer", &viewer), ("admin", &admin)] {
+                    assert_eq!(status(client, method.clone(), &url, false).await, 401, "{who} {method} {path}: only the engine's token opens it");
+                }
+                continue;
+            }
             let admin_only = needs_admin(op);
             assert!(method == Method::GET || admin_only, "{method} {path} changes something but is not admin-only");
             assert_eq!(status(&anonymous, method.clone(), &url, false).await, 401, "anonymous {method} {path}");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use app::accounts::model::{Admin, AuthMethod, Principal, Role};
 use charon::config::Config;
-use serde_json::Value;
+use serde_json::{json, Value};
 use charon::AppState;
 
 pub struct TestApp {
@@ -101,6 +101,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let state = AppState::new(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    state.listening_at(addr);
     // The production listener (timeouts, connection cap), never stopped: the test ends first.
     let app = charon::router(state.clone());
     let limits = charon::startup::limits(&state.config);
@@ -200,4 +201,28 @@ pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A line of Caddy's JSON access log, as the engine's acquisition reads it.
+pub fn access_line(ip: &str, uri: &str, status: u16) -> String {
+    let date = httpdate_now();
+    json!({
+        "level": "error", "ts": 0.0, "logger": "http.log.access.log0", "msg": "handled request",
+        "request": {"remote_ip": ip, "remote_port": "40000", "proto": "HTTP/1.1", "method": "GET",
+                    "host": "site.test", "uri": uri, "headers": {"User-Agent": ["Mozilla/5.0"]}},
+        "user_id": "", "duration": 0.001, "size": 0, "status": status,
+        "resp_headers": {"Date": [date]}
+    })
+    .to_string()
+}
+
+pub fn httpdate_now() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%a, %d %b %Y %H:%M:%S GMT"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub fn append(path: &std::path::Path, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    writeln!(f, "{line}").unwrap();
 }

@@ -101,7 +101,9 @@ async fn a_killed_engine_is_restarted_by_the_supervisor() {
         .filter(|v| !v.is_empty())
         .map(|v| String::from_utf8_lossy(v).split('=').next().unwrap_or_default().to_owned())
         .collect();
-    let kept = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "CHARON_LOG_FORMAT", "CHARON_LOG_LEVEL"];
+    // Plus the one variable Charon adds: the alert hook's token, which the engine's notification
+    // file names.
+    let kept = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "CHARON_LOG_FORMAT", "CHARON_LOG_LEVEL", "CHARON_ALERT_HOOK_TOKEN"];
     assert!(names.iter().all(|n| kept.contains(&n.as_str())), "the engine inherited {names:?}");
     assert!(std::env::vars().count() > names.len(), "the test process has more to leak than the engine got");
 
@@ -225,6 +227,7 @@ async fn config_generation_is_idempotent_and_keeps_product_changes() {
         data_source: c.data_source.clone(),
         patterns_source: c.patterns_source.clone(),
         plugin_dir: c.plugin_dir.clone(),
+        alert_hook: None,
     };
     layout.generate(&settings).unwrap();
     let snapshot = |root: &std::path::Path| {

@@ -79,29 +79,6 @@ fn config_tree(dir: &Path) -> BTreeSet<(PathBuf, String)> {
 }
 
 /// One Caddy 2.6.2 JSON access-log line (the fields the 1.4.6 caddy-logs parser reads).
-fn access_line(ip: &str, uri: &str, status: u16) -> String {
-    let date = httpdate_now();
-    json!({
-        "level": "error", "ts": 0.0, "logger": "http.log.access.log0", "msg": "handled request",
-        "request": {"remote_ip": ip, "remote_port": "40000", "proto": "HTTP/1.1", "method": "GET",
-                    "host": "site.test", "uri": uri, "headers": {"User-Agent": ["Mozilla/5.0"]}},
-        "user_id": "", "duration": 0.001, "size": 0, "status": status,
-        "resp_headers": {"Date": [date]}
-    })
-    .to_string()
-}
-
-fn httpdate_now() -> String {
-    let out = std::process::Command::new("date").args(["-u", "+%a, %d %b %Y %H:%M:%S GMT"]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn append(path: &Path, line: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    writeln!(f, "{line}").unwrap();
-}
-
 #[tokio::test]
 async fn http_cve_installs_offline_loads_detects_and_removes_keeping_shared_dependencies() {
     let (app, admin) = started().await;

@@ -14,6 +14,7 @@ mod decisions;
 mod export;
 mod http;
 mod import;
+mod notify;
 mod hub;
 mod proxy;
 mod scale;
