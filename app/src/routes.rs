@@ -13,6 +13,7 @@ use crate::audit::page::AuditPage;
 use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
 use crate::hub::page::{HubItemPage, HubPage};
+use crate::notify::page::NotificationsPage;
 use crate::proxy::page::ProxyHostsPage;
 use crate::security::enforcement_page::EnforcementPage;
 use crate::signin::setup_page::SetupPage;
@@ -58,3 +59,5 @@ lazy_page!(/// `/audit` (administrators).
     AuditRoute => AuditPage);
 lazy_page!(/// `/settings`.
     SettingsRoute => SettingsPage);
+lazy_page!(/// `/settings/notifications`.
+    NotificationsRoute => NotificationsPage);

@@ -15,6 +15,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <Layout>
             <h1>{t!(i18n, settings_title)}</h1>
+            <p><a href="/settings/notifications" data-testid="notify-link">{t!(i18n, notify_link)}" ›"</a></p>
             <AdminGate />
             <UsersSection />
             <TokensSection />

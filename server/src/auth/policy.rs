@@ -27,6 +27,8 @@ pub const RPC_READS: &[&str] = &[
     "/rpc/allowlist/list",
     "/rpc/proxy/list",
     "/rpc/proxy/status",
+    "/rpc/notify/channels",
+    "/rpc/notify/history",
 ];
 
 /// Whether a signed-in caller with `role` may reach `method path` at all.

@@ -1,0 +1,80 @@
+//! Server functions of the Notifications page: channels (read: everyone signed in; change: admins)
+//! and the history. Checkboxes arrive only when ticked, as with any HTML form.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::notify::model::{Channel, ChannelSaved, HistoryPage, TestResult};
+#[cfg(feature = "ssr")]
+use crate::auth::guard;
+
+#[server(prefix = "/rpc", endpoint = "notify/channels")]
+pub async fn list_channels() -> Result<Vec<Channel>, AppError> {
+    guard::principal()?;
+    guard::status_for(guard::services()?.notifications.channels().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "notify/history")]
+pub async fn notify_history(page: Option<usize>) -> Result<HistoryPage, AppError> {
+    guard::principal()?;
+    let query = crate::notify::model::HistoryQuery { page, ..Default::default() };
+    guard::status_for(guard::services()?.notifications.history(&query).await)
+}
+
+/// A new channel from the page's form: the events ticked, the grouping window in seconds.
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/rpc", endpoint = "notify/create")]
+pub async fn create_channel(
+    kind: String,
+    name: String,
+    url: String,
+    token: Option<String>,
+    secret: Option<String>,
+    alert: Option<String>,
+    manual: Option<String>,
+    engine_down: Option<String>,
+    self_test_failed: Option<String>,
+    group_window_secs: Option<u64>,
+) -> Result<ChannelSaved, AppError> {
+    let actor = guard::admin()?;
+    let events = [("alert", alert), ("manual", manual), ("engine_down", engine_down), ("self_test_failed", self_test_failed)]
+        .into_iter()
+        .filter_map(|(e, ticked)| ticked.map(|_| e.to_owned()))
+        .collect();
+    let input = crate::notify::model::ChannelInput {
+        kind: Some(kind),
+        name: Some(name),
+        url: Some(url),
+        token: token.filter(|t| !t.trim().is_empty()),
+        secret: secret.filter(|s| !s.trim().is_empty()),
+        events: Some(events),
+        group_window_secs,
+        ..Default::default()
+    };
+    guard::status_for(guard::services()?.notifications.create_channel(&actor, input).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "notify/enable")]
+pub async fn enable_channel(id: i64, enabled: bool) -> Result<ChannelSaved, AppError> {
+    let actor = guard::admin()?;
+    let input = crate::notify::model::ChannelInput { enabled: Some(enabled), ..Default::default() };
+    guard::status_for(guard::services()?.notifications.update_channel(&actor, id, input).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "notify/delete")]
+pub async fn delete_channel(id: i64) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.notifications.delete_channel(&actor, id).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "notify/test")]
+pub async fn test_channel(id: i64) -> Result<TestResult, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.notifications.test_channel(&actor, id).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "notify/resend")]
+pub async fn resend_message(id: i64) -> Result<i64, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.notifications.resend(&actor, id).await)
+}
