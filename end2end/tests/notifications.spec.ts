@@ -36,7 +36,7 @@ test("a webhook channel is added, its test arrives signed, the history shows it,
     await page.getByTestId("notify-add").click();
     const form = page.getByTestId("notify-form");
     await form.getByLabel("Kind").selectOption("webhook");
-    await form.getByLabel("Name").fill(name);
+    await form.getByLabel("Name", { exact: true }).fill(name);
     await form.getByLabel("URL (kept secret)").fill(url);
     await form.getByLabel(/Webhook signing secret/).fill(secret);
     await form.getByLabel("Manual bans, unbans and allows").check();

@@ -20,10 +20,12 @@ pub enum ChannelKind {
     Gotify,
     /// A Slack incoming-webhook URL.
     Slack,
+    /// E-mail over SMTP (`smtp` settings; the password is the channel's `token`).
+    Email,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 5] = [ChannelKind::Webhook, ChannelKind::Ntfy, ChannelKind::Discord, ChannelKind::Gotify, ChannelKind::Slack];
+    pub const ALL: [ChannelKind; 6] = [ChannelKind::Webhook, ChannelKind::Ntfy, ChannelKind::Discord, ChannelKind::Gotify, ChannelKind::Slack, ChannelKind::Email];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +34,7 @@ impl ChannelKind {
             ChannelKind::Discord => "discord",
             ChannelKind::Gotify => "gotify",
             ChannelKind::Slack => "slack",
+            ChannelKind::Email => "email",
         }
     }
 
@@ -106,6 +109,24 @@ pub struct QuietHours {
     pub to: String,
 }
 
+/// Where and how an e-mail channel sends (not secret; its password is the channel's `token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `plain`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (the default), `tls` (implicit TLS) or `plain` (no encryption: loopback or a
+    /// trusted network only).
+    #[serde(default)]
+    pub security: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
 /// A channel's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -140,9 +161,12 @@ pub struct ChannelInput {
     /// Secret: the URL to deliver to (webhook URLs usually carry a token).
     #[serde(default)]
     pub url: Option<String>,
-    /// Secret: an ntfy access token, or the Gotify application token.
+    /// Secret: an ntfy access token, the Gotify application token, or the SMTP password.
     #[serde(default)]
     pub token: Option<String>,
+    /// E-mail channels: the server, the sender and the recipients (replaces them when given).
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
     /// Secret: the webhook's signing key (absent on create: Charon makes one and shows it once).
     #[serde(default)]
     pub secret: Option<String>,
@@ -176,6 +200,8 @@ pub struct Channel {
     pub url_masked: String,
     pub has_token: bool,
     pub has_secret: bool,
+    /// E-mail channels: where and to whom.
+    pub smtp: Option<SmtpSettings>,
     pub rules: ChannelRules,
     pub created_at: String,
     pub updated_at: String,

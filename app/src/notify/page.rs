@@ -112,11 +112,30 @@ fn NotificationsView() -> impl IntoView {
                         <label for="notify-name">{t!(i18n, col_name)}</label>
                         <input id="notify-name" name="name" required maxlength="64" autocomplete="off" />
                         <label for="notify-url">{t!(i18n, notify_url)}</label>
-                        <input id="notify-url" name="url" type="url" required maxlength="2048" autocomplete="off" placeholder="https://ntfy.sh/my-topic" />
+                        <input id="notify-url" name="url" type="url" maxlength="2048" autocomplete="off" placeholder="https://ntfy.sh/my-topic" />
                         <label for="notify-token">{t!(i18n, notify_token)}</label>
                         <input id="notify-token" name="token" type="password" maxlength="512" autocomplete="off" />
                         <label for="notify-secret">{t!(i18n, notify_secret)}</label>
                         <input id="notify-secret" name="secret" type="password" maxlength="512" autocomplete="new-password" />
+                        <fieldset class="stack">
+                            <legend>{t!(i18n, notify_smtp)}</legend>
+                            <label for="smtp-host">{t!(i18n, notify_smtp_host)}</label>
+                            <input id="smtp-host" name="smtp_host" maxlength="253" autocomplete="off" placeholder="mail.example.com" />
+                            <label for="smtp-port">{t!(i18n, notify_smtp_port)}</label>
+                            <input id="smtp-port" name="smtp_port" inputmode="numeric" maxlength="5" autocomplete="off" placeholder="587" />
+                            <label for="smtp-security">{t!(i18n, notify_smtp_security)}</label>
+                            <select id="smtp-security" name="smtp_security">
+                                <option value="starttls">"STARTTLS"</option>
+                                <option value="tls">"TLS"</option>
+                                <option value="plain">{t!(i18n, notify_smtp_plain)}</option>
+                            </select>
+                            <label for="smtp-user">{t!(i18n, username)}</label>
+                            <input id="smtp-user" name="smtp_username" maxlength="256" autocomplete="off" />
+                            <label for="smtp-from">{t!(i18n, notify_smtp_from)}</label>
+                            <input id="smtp-from" name="smtp_from" type="email" maxlength="254" autocomplete="off" />
+                            <label for="smtp-to">{t!(i18n, notify_smtp_to)}</label>
+                            <input id="smtp-to" name="smtp_to" maxlength="2000" autocomplete="off" />
+                        </fieldset>
                         <fieldset>
                             <legend>{t!(i18n, notify_events)}</legend>
                             {EventKind::SUBSCRIBABLE.into_iter().map(|e| view! {

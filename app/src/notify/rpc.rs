@@ -27,7 +27,7 @@ pub async fn notify_history(page: Option<usize>) -> Result<HistoryPage, AppError
 pub async fn create_channel(
     kind: String,
     name: String,
-    url: String,
+    url: Option<String>,
     token: Option<String>,
     secret: Option<String>,
     alert: Option<String>,
@@ -35,16 +35,36 @@ pub async fn create_channel(
     engine_down: Option<String>,
     self_test_failed: Option<String>,
     group_window_secs: Option<u64>,
+    smtp_host: Option<String>,
+    smtp_port: Option<String>,
+    smtp_security: Option<String>,
+    smtp_username: Option<String>,
+    smtp_from: Option<String>,
+    smtp_to: Option<String>,
 ) -> Result<ChannelSaved, AppError> {
     let actor = guard::admin()?;
     let events = [("alert", alert), ("manual", manual), ("engine_down", engine_down), ("self_test_failed", self_test_failed)]
         .into_iter()
         .filter_map(|(e, ticked)| ticked.map(|_| e.to_owned()))
         .collect();
+    let port = smtp_port.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(|p| p.parse::<u16>().map_err(|_| crate::error::ErrorCode::UrlInvalid)).transpose();
+    let port = match port {
+        Ok(p) => p,
+        Err(code) => return guard::status_for(Err(code.into())),
+    };
+    let smtp = (kind == "email").then(|| crate::notify::model::SmtpSettings {
+        host: smtp_host.unwrap_or_default(),
+        port,
+        security: smtp_security,
+        username: smtp_username,
+        from: smtp_from.unwrap_or_default(),
+        to: smtp_to.unwrap_or_default().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+    });
     let input = crate::notify::model::ChannelInput {
         kind: Some(kind),
         name: Some(name),
-        url: Some(url),
+        url,
+        smtp,
         token: token.filter(|t| !t.trim().is_empty()),
         secret: secret.filter(|s| !s.trim().is_empty()),
         events: Some(events),

@@ -7,6 +7,7 @@
 //! handlers call.
 
 pub mod engine_alerts;
+mod email;
 mod message;
 mod rules;
 mod sealed;

@@ -43,6 +43,19 @@ fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// The address to connect to when private targets are forbidden: every address of the host must
+/// be public; the first is used (so a second lookup cannot swap in a private one).
+pub(super) async fn checked_address(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    let addrs: Vec<std::net::SocketAddr> = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve the host: {e}"))?.collect(),
+    };
+    if addrs.is_empty() || addrs.iter().any(|a| is_private(a.ip())) {
+        return Err("the target is in a private or local range, which notify_block_private forbids".to_owned());
+    }
+    Ok(addrs[0])
+}
+
 /// The client for one delivery: pinned to a checked public address when private targets are
 /// forbidden.
 async fn client_for(url: &reqwest::Url, block_private: bool) -> Result<reqwest::Client, String> {
@@ -51,20 +64,18 @@ async fn client_for(url: &reqwest::Url, block_private: bool) -> Result<reqwest::
         return builder.build().map_err(|e| e.without_url().to_string());
     }
     let host = url.host_str().ok_or("the URL has no host")?.to_owned();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<std::net::SocketAddr> = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
-        Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("cannot resolve the host: {e}"))?.collect(),
-    };
-    if addrs.is_empty() || addrs.iter().any(|a| is_private(a.ip())) {
-        return Err("the target is in a private or local range, which notify_block_private forbids".to_owned());
-    }
-    builder.resolve(&host, addrs[0]).build().map_err(|e| e.without_url().to_string())
+    let addr = checked_address(&host, url.port_or_known_default().unwrap_or(443)).await?;
+    builder.resolve(&host, addr).build().map_err(|e| e.without_url().to_string())
 }
 
 /// Sends `message` to the channel; never panics, never names the URL in its error.
 pub async fn deliver(kind: ChannelKind, secrets: &Secrets, message: &Message, block_private: bool) -> Outcome {
     let started = Instant::now();
+    if let (ChannelKind::Email, Some(smtp)) = (kind, &secrets.smtp) {
+        let sent = super::email::send(smtp, secrets.token.as_deref(), &message.title(), &message.text(), block_private, TIMEOUT).await;
+        let ms = started.elapsed().as_millis() as u64;
+        return Outcome { ok: sent.is_ok(), status: None, error: sent.err(), ms };
+    }
     let result = async {
         let mut url = reqwest::Url::parse(&secrets.url).map_err(|_| "the stored URL does not parse".to_owned())?;
         if kind == ChannelKind::Gotify {
@@ -104,6 +115,7 @@ pub async fn deliver(kind: ChannelKind, secrets: &Secrets, message: &Message, bl
                 .header("x-gotify-key", secrets.token.clone().unwrap_or_default())
                 .json(&json!({"title": title, "message": text, "priority": if message.urgent() { 8 } else { 5 }})),
             ChannelKind::Slack => client.post(url).json(&json!({"text": format!("*{title}*\n{text}")})),
+            ChannelKind::Email => return Err("an e-mail channel without its SMTP settings".to_owned()),
         };
         let res = request.send().await.map_err(|e| e.without_url().to_string())?;
         Ok::<u16, String>(res.status().as_u16())

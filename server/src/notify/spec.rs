@@ -3,7 +3,7 @@
 //! does not give. Secrets never reach `Debug` output.
 
 use app::error::{AppError, ErrorCode};
-use app::notify::model::{ChannelInput, ChannelKind, ChannelRules, EventKind, Filters, QuietHours};
+use app::notify::model::{ChannelInput, ChannelKind, ChannelRules, EventKind, Filters, QuietHours, SmtpSettings};
 use serde::{Deserialize, Serialize};
 
 /// What is stored sealed.
@@ -14,6 +14,9 @@ pub struct Secrets {
     pub token: Option<String>,
     #[serde(default)]
     pub secret: Option<String>,
+    /// E-mail channels (`url` is then `smtp://host:port`, for listing).
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -64,6 +67,35 @@ fn secret_text(raw: &str, min: usize) -> Result<String, AppError> {
         return Err(invalid(ErrorCode::SecretInvalid));
     }
     Ok(s.to_owned())
+}
+
+/// An e-mail channel's server, sender and recipients, checked; the port defaulted.
+fn smtp(s: &SmtpSettings) -> Result<SmtpSettings, AppError> {
+    let host = s.host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let host_ok = !host.is_empty() && host.len() <= 253 && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    let security = s.security.as_deref().map(str::trim).filter(|x| !x.is_empty()).unwrap_or("starttls").to_owned();
+    let port = match (s.port, security.as_str()) {
+        (Some(0), _) => return Err(invalid(ErrorCode::UrlInvalid)),
+        (Some(p), "starttls" | "tls" | "plain") => p,
+        (None, "starttls") => 587,
+        (None, "tls") => 465,
+        (None, "plain") => 25,
+        _ => return Err(invalid(ErrorCode::UrlInvalid)),
+    };
+    let address = |a: &str| a.trim().parse::<lettre::Address>().map(|_| a.trim().to_owned()).map_err(|_| invalid(ErrorCode::RulesInvalid));
+    let to: Vec<String> = s.to.iter().filter(|t| !t.trim().is_empty()).map(|t| address(t)).collect::<Result<_, _>>()?;
+    if !host_ok || to.is_empty() || to.len() > 20 {
+        return Err(invalid(if host_ok { ErrorCode::RulesInvalid } else { ErrorCode::UrlInvalid }));
+    }
+    let username = s.username.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+    if username.as_ref().is_some_and(|u| u.len() > 256 || u.chars().any(char::is_control)) {
+        return Err(invalid(ErrorCode::SecretInvalid));
+    }
+    Ok(SmtpSettings { host, port: Some(port), security: Some(security), username, from: address(&s.from)?, to })
+}
+
+fn smtp_url(s: &SmtpSettings) -> String {
+    format!("smtp://{}:{}", s.host, s.port.unwrap_or(587))
 }
 
 fn events(raw: &[String]) -> Result<Vec<EventKind>, AppError> {
@@ -141,9 +173,18 @@ fn rules(input: &ChannelInput, mut current: ChannelRules) -> Result<ChannelRules
 pub fn create(input: &ChannelInput) -> Result<(Spec, Option<String>), AppError> {
     let kind = input.kind.as_deref().and_then(ChannelKind::parse).ok_or(invalid(ErrorCode::KindInvalid))?;
     let name = name(input.name.as_deref().unwrap_or(""))?;
-    let url = url(input.url.as_deref().unwrap_or(""))?;
+    let smtp = match (kind, &input.smtp) {
+        (ChannelKind::Email, Some(s)) => Some(smtp(s)?),
+        (ChannelKind::Email, None) => return Err(invalid(ErrorCode::UrlInvalid)),
+        (_, _) => None,
+    };
+    let url = match &smtp {
+        Some(s) => smtp_url(s),
+        None => url(input.url.as_deref().unwrap_or(""))?,
+    };
     let token = input.token.as_deref().filter(|t| !t.trim().is_empty()).map(|t| secret_text(t, 1)).transpose()?;
-    if kind == ChannelKind::Gotify && token.is_none() {
+    let needs_token = kind == ChannelKind::Gotify || smtp.as_ref().is_some_and(|s| s.username.is_some());
+    if needs_token && token.is_none() {
         return Err(invalid(ErrorCode::SecretInvalid));
     }
     let (secret, generated) = match (kind, input.secret.as_deref().filter(|s| !s.trim().is_empty())) {
@@ -156,7 +197,7 @@ pub fn create(input: &ChannelInput) -> Result<(Spec, Option<String>), AppError> 
         (_, None) => (None, None),
     };
     let rules = rules(input, ChannelRules::default())?;
-    Ok((Spec { kind, name, enabled: input.enabled.unwrap_or(true), secrets: Secrets { url, token, secret }, rules }, generated))
+    Ok((Spec { kind, name, enabled: input.enabled.unwrap_or(true), secrets: Secrets { url, token, secret, smtp }, rules }, generated))
 }
 
 /// `current` changed by what `input` gives; secrets not given are kept.
@@ -171,8 +212,19 @@ pub fn update(input: &ChannelInput, current: Spec) -> Result<Spec, AppError> {
     if let Some(e) = input.enabled {
         next.enabled = e;
     }
-    if let Some(u) = input.url.as_deref().filter(|u| !u.trim().is_empty()) {
-        next.secrets.url = url(u)?;
+    match (&input.smtp, current.kind) {
+        (Some(s), ChannelKind::Email) => {
+            let s = smtp(s)?;
+            next.secrets.url = smtp_url(&s);
+            next.secrets.smtp = Some(s);
+        }
+        (Some(_), _) => return Err(invalid(ErrorCode::UrlInvalid)),
+        (None, ChannelKind::Email) => {}
+        (None, _) => {
+            if let Some(u) = input.url.as_deref().filter(|u| !u.trim().is_empty()) {
+                next.secrets.url = url(u)?;
+            }
+        }
     }
     if let Some(t) = input.token.as_deref().filter(|t| !t.trim().is_empty()) {
         next.secrets.token = Some(secret_text(t, 1)?);
@@ -220,6 +272,27 @@ mod tests {
         assert_eq!(code(create(&ChannelInput { group_window_secs: Some(90_000), ..input("slack", "https://x.example") })), ErrorCode::RulesInvalid);
         let q = Some(Some(QuietHours { from: "25:00".into(), to: "07:00".into() }));
         assert_eq!(code(create(&ChannelInput { quiet_hours: q, ..input("slack", "https://x.example") })), ErrorCode::RulesInvalid);
+    }
+
+    #[test]
+    fn an_email_channel_needs_a_server_a_sender_and_recipients() {
+        let smtp = |host: &str, to: &[&str]| SmtpSettings {
+            host: host.into(),
+            port: None,
+            security: None,
+            username: Some("alerts".into()),
+            from: "charon@example.com".into(),
+            to: to.iter().map(|t| t.to_string()).collect(),
+        };
+        let email = |s: SmtpSettings, token: Option<&str>| ChannelInput { kind: Some("email".into()), name: Some("mail".into()), smtp: Some(s), token: token.map(Into::into), ..Default::default() };
+        let (spec, _) = create(&email(smtp("Mail.Example.com", &["ops@example.com"]), Some("pw"))).unwrap();
+        let s = spec.secrets.smtp.clone().unwrap();
+        assert_eq!((s.host.as_str(), s.port, s.security.as_deref()), ("mail.example.com", Some(587), Some("starttls")));
+        assert_eq!(mask_url(&spec.secrets.url), "smtp://mail.example.com:587/…");
+        assert!(create(&email(smtp("mail.example.com", &["ops@example.com"]), None)).is_err(), "a user needs a password");
+        assert!(create(&email(smtp("mail.example.com", &["not an address"]), Some("pw"))).is_err());
+        assert!(create(&email(smtp("mail example", &["ops@example.com"]), Some("pw"))).is_err());
+        assert!(create(&email(smtp("mail.example.com", &[]), Some("pw"))).is_err());
     }
 
     #[test]

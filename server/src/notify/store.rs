@@ -47,6 +47,7 @@ impl Stored {
             url_masked: mask_url(&self.spec.secrets.url),
             has_token: self.spec.secrets.token.is_some(),
             has_secret: self.spec.secrets.secret.is_some(),
+            smtp: self.spec.secrets.smtp.clone(),
             rules: self.spec.rules.clone(),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),

@@ -254,3 +254,89 @@ async fn an_engine_alert_from_real_log_lines_reaches_the_webhook_signed_and_no_p
     assert_eq!(told[0].1["title"].to_str().unwrap(), "CrowdSec engine down");
     assert!(String::from_utf8_lossy(&told[0].2).contains("stopped by an administrator"), "{:?}", String::from_utf8_lossy(&told[0].2));
 }
+
+/// A plain SMTP server on loopback that accepts every login and mail, and keeps the AUTH lines
+/// and each mail's DATA.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink.test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+                        "AUTH" => {
+                            kept.lock().unwrap().push(line.clone());
+                            b"235 authenticated\r\n"
+                        }
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+#[tokio::test]
+async fn an_email_channel_sends_over_smtp_and_its_password_stays_secret() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let (port, mails) = smtp_sink().await;
+    let smtp = json!({"host": "127.0.0.1", "port": port, "security": "plain", "username": "alerts", "from": "charon@example.com", "to": ["ops@example.com", "oncall@example.com"]});
+    let (status, answer) = app.send_json(&admin, reqwest::Method::POST, CHANNELS, &json!({"kind": "email", "name": "mail", "smtp": smtp})).await;
+    assert_eq!((status, answer["field"].as_str()), (400, Some("secret")), "a user needs its password: {answer}");
+    let (status, created) = app
+        .send_json(&admin, reqwest::Method::POST, CHANNELS, &json!({"kind": "email", "name": "mail", "smtp": smtp, "token": "smtp-password-42", "events": ["manual"], "group_window_secs": 0}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["channel"]["id"].as_i64().unwrap();
+    assert_eq!(created["channel"]["smtp"]["to"], json!(["ops@example.com", "oncall@example.com"]));
+    assert_eq!(created["channel"]["url_masked"], format!("smtp://127.0.0.1:{port}/…"));
+    assert!(!app.get_json(&admin, CHANNELS).await.1.to_string().contains("smtp-password-42"));
+
+    let (_, test) = app.send_json(&admin, reqwest::Method::POST, &format!("{CHANNELS}/{id}/test"), &json!({})).await;
+    assert_eq!(test["ok"], true, "{test}");
+    let (status, _) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/allowlist", &json!({"value": "192.0.2.77", "reason": "printer"})).await;
+    assert_eq!(status, 201);
+    let t0 = Instant::now();
+    while mails.lock().unwrap().len() < 4 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "mails: {:?}", mails.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (auth, got): (Vec<String>, Vec<String>) = mails.lock().unwrap().clone().into_iter().partition(|m| m.starts_with("AUTH"));
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.decode(auth[0].split_whitespace().nth(2).unwrap()).unwrap();
+    assert_eq!(plain, b"\0alerts\0smtp-password-42", "it signs in with the stored password");
+    assert!(got[0].contains("Subject: Test message from Charon") && got[0].contains("To: ops@example.com, oncall@example.com"), "{}", got[0]);
+    assert!(got[1].contains("Subject: Manual action in Charon") && got[1].contains("admin allowed 192.0.2.77"), "{}", got[1]);
+}
