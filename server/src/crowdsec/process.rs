@@ -194,6 +194,9 @@ async fn run_loop(
                     let tail = run.log.tail();
                     let msg = if tail.is_empty() { how } else { format!("{how}: {tail}") };
                     tracing::error!("{msg}");
+                    // Its notification plugins share its process group and would outlive it: the
+                    // group's id stays taken while any of them lives, so this reaches only them.
+                    let _ = killpg(Pid::from_raw(run.pid as i32), Signal::SIGKILL);
                     run.forget();
                     update(&status, |s| {
                         s.state = EngineState::Crashed;
@@ -356,6 +359,8 @@ impl Run {
                 let _ = self.child.wait().await;
             }
         }
+        // Anything of its group still there (a plugin that ignored SIGTERM).
+        let _ = killpg(pgid, Signal::SIGKILL);
         self.forget();
         tracing::info!(pid = self.pid, "CrowdSec stopped");
     }
