@@ -25,7 +25,7 @@ FROM debian:bookworm-slim AS runtime
 RUN mkdir -p /etc/crowdsec \
  && printf '# placeholder so the offline post-install succeeds\n' > /etc/crowdsec/online_api_credentials.yaml \
  && apt-get update \
- && apt-get install -y --no-install-recommends crowdsec caddy ca-certificates curl \
+ && apt-get install -y --no-install-recommends crowdsec caddy ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/*
 # The same layout as deploy/install.sh + deploy/charon.service: the user `charon`, its data in
 # /var/lib/charon (0700, the volume), the release under /usr/local.
@@ -48,4 +48,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/health || exit 1
 # `docker stop` sends SIGQUIT: the console stops Caddy and the bouncer too (as `systemctl stop`).
 STOPSIGNAL SIGQUIT
+# tini as PID 1 reaps what is orphaned in the container (a crashed engine's notification plugins
+# are killed by Charon, then reparented to PID 1) and passes the stop signal on to Charon.
+ENTRYPOINT ["/usr/bin/tini","--"]
 CMD ["charon","serve"]

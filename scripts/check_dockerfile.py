@@ -52,6 +52,9 @@ need(re.search(r"^ExecStart=/usr/local/bin/charon serve$", unit, re.M) is not No
 need("StateDirectory=charon" in unit and "KillSignal=SIGQUIT" in unit, "the unit's data dir and stop signal must match the image")
 need(re.search(r"^EXPOSE\s+8080\b", runtime, re.M) is not None, "EXPOSE 8080 expected")
 need(re.search(r'^CMD\s+\["charon",\s*"serve"\]', runtime, re.M) is not None, 'CMD ["charon","serve"] expected')
+need(re.search(r"apt-get install[^\n]*\btini\b", runtime) is not None
+     and re.search(r'^ENTRYPOINT\s+\["/usr/bin/tini",\s*"--"\]', runtime, re.M) is not None,
+     "tini must be PID 1 (Charon would otherwise leave orphaned plugin processes as zombies)")
 need(re.search(r"^HEALTHCHECK[\s\S]*?/health", runtime, re.M) is not None, "HEALTHCHECK on /health expected")
 need("CHARON_DATA_DIR=/var/lib/charon" in runtime, "CHARON_DATA_DIR must point at the volume")
 for path in re.findall(r"^COPY\s+(?!--from)(\S+)", docker, re.M):
