@@ -14,7 +14,7 @@ use crate::decisions::model::{AllowFor, Scope, Shielded, UnbannedAndAllowed,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
-use crate::notify::model::{Channel, ChannelInput, ChannelSaved, HistoryPage, HistoryQuery, TestResult};
+use crate::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, HistoryPage, HistoryQuery, TestResult};
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
@@ -164,6 +164,9 @@ pub trait NotificationService: Send + Sync {
     /// Sends a test message now; records it in the history.
     async fn test_channel(&self, actor: &Admin, id: i64) -> Result<TestResult, AppError>;
     async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, AppError>;
+    /// Sends the channel's digest about the period that ends now (daily when it has none);
+    /// records it in the history.
+    async fn send_digest(&self, actor: &Admin, id: i64) -> Result<DigestPreview, AppError>;
     /// Queues a sent or failed message again; the new message's id.
     async fn resend(&self, actor: &Admin, id: i64) -> Result<i64, AppError>;
     /// The engine's notification plugin posting alerts with `Authorization: Bearer <token>`; how

@@ -40,12 +40,15 @@ test("a webhook channel is added, its test arrives signed, the history shows it,
     await form.getByLabel("URL (kept secret)").fill(url);
     await form.getByLabel(/Webhook signing secret/).fill(secret);
     await form.getByLabel("Manual bans, unbans and allows").check();
+    await form.getByLabel("Digest", { exact: true }).selectOption("daily");
+    await form.getByLabel("Digest time (UTC)").fill("06:45");
     await form.getByTestId("notify-submit").click();
     if (js) await expect(page.getByTestId("notify-created")).toContainText(name);
     else await page.goto("/settings/notifications");
     const row = page.locator(`tr[data-testid="notify-channel"][data-name="${name}"]`);
     await expect(row).toBeVisible();
-    await expect(row).toContainText("Engine alerts, Manual bans, unbans and allows, Engine down");
+    await expect(row).toContainText("Engine alerts, Manual bans, unbans and allows, Engine down, Bouncer down or stale");
+    await expect(row).toContainText("Digest: daily 06:45 UTC");
     await expect(page.locator("body")).not.toContainText("very-secret-path-token");
     channelId = (await (await page.request.get("/api/v1/notifications/channels")).json()).find((c: any) => c.name === name).id;
 
@@ -56,6 +59,13 @@ test("a webhook channel is added, its test arrives signed, the history shows it,
     const expected = "sha256=" + crypto.createHmac("sha256", secret).update(got.body).digest("hex");
     expect(got.headers["x-charon-signature"]).toBe(expected);
     expect(JSON.parse(got.body.toString()).event).toBe("test");
+
+    // "Send the digest now": the page shows it, the receiver gets its numbers as JSON.
+    await page.goto("/settings/notifications");
+    await ready(page, info);
+    await row.getByTestId("notify-digest").click();
+    if (js) await expect(page.getByTestId("notify-digest-text")).toContainText("Bans:");
+    await expect.poll(() => received.map((r) => JSON.parse(r.body.toString())).find((m) => m.event === "digest")?.digest?.period, { timeout: 10_000 }).toBe("daily");
 
     await page.goto("/settings/notifications");
     await ready(page, info);

@@ -92,7 +92,16 @@ impl AppState {
             Arc::new(tokio::sync::Notify::new()),
             None,
         ));
-        let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private)?;
+        let evidence = crate::evidence::EvidenceIndex::open(
+            &config.evidence_path(),
+            crowdsec.layout().access_log.clone(),
+            config.trusted_proxies().unwrap_or_default(),
+            config.evidence_retention_days,
+            config.evidence_max_requests,
+        )
+        .await?;
+        tokio::spawn(evidence.clone().run());
+        let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private, Arc::new(evidence.clone()))?;
         notifier.spawn(crowdsec.subscribe());
         let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
@@ -115,16 +124,7 @@ impl AppState {
         );
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
         tokio::spawn(crate::housekeeping::run(db.clone(), decisions.clone(), config.audit_retention_days));
-        let evidence = crate::evidence::EvidenceIndex::open(
-            &config.evidence_path(),
-            crowdsec.layout().access_log.clone(),
-            config.trusted_proxies().unwrap_or_default(),
-            config.evidence_retention_days,
-            config.evidence_max_requests,
-        )
-        .await?;
-        tokio::spawn(evidence.clone().run());
-        let console = console::Console::new(db.clone(), crowdsec.clone(), &config);
+        let console = console::Console::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());
         let services = Services {

@@ -54,30 +54,50 @@ pub enum EventKind {
     Manual,
     /// The engine stopped or crashed while it was meant to run.
     EngineDown,
+    /// The bouncer process stopped, or its decisions went stale (it cannot reach the engine).
+    BouncerDown,
+    /// Caddy, the proxy in front of the sites, stopped.
+    CaddyDown,
+    /// The CrowdSec Console enrollment changed state (enrolled, pending, failed, reset).
+    EnrollmentChanged,
     /// The enforcement self-test failed.
     SelfTestFailed,
     /// "Send a test" on a channel (never subscribed to).
     Test,
+    /// A channel's daily or weekly summary (scheduled by its `digest` rule, not subscribed to).
+    Digest,
 }
 
 impl EventKind {
     /// The events a channel can subscribe to.
-    pub const SUBSCRIBABLE: [EventKind; 4] = [EventKind::Alert, EventKind::Manual, EventKind::EngineDown, EventKind::SelfTestFailed];
+    pub const SUBSCRIBABLE: [EventKind; 7] = [
+        EventKind::Alert,
+        EventKind::Manual,
+        EventKind::EngineDown,
+        EventKind::BouncerDown,
+        EventKind::CaddyDown,
+        EventKind::EnrollmentChanged,
+        EventKind::SelfTestFailed,
+    ];
     /// A new channel's events when none are given.
-    pub const DEFAULTS: [EventKind; 2] = [EventKind::EngineDown, EventKind::Alert];
+    pub const DEFAULTS: [EventKind; 3] = [EventKind::EngineDown, EventKind::BouncerDown, EventKind::Alert];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Alert => "alert",
             EventKind::Manual => "manual",
             EventKind::EngineDown => "engine_down",
+            EventKind::BouncerDown => "bouncer_down",
+            EventKind::CaddyDown => "caddy_down",
+            EventKind::EnrollmentChanged => "enrollment_changed",
             EventKind::SelfTestFailed => "self_test_failed",
             EventKind::Test => "test",
+            EventKind::Digest => "digest",
         }
     }
 
     pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::SUBSCRIBABLE.into_iter().chain([EventKind::Test]).find(|k| k.as_str() == s.trim())
+        EventKind::SUBSCRIBABLE.into_iter().chain([EventKind::Test, EventKind::Digest]).find(|k| k.as_str() == s.trim())
     }
 
     /// Bursts of these are grouped into one message per window; the others go out one by one.
@@ -127,6 +147,41 @@ pub struct SmtpSettings {
     pub to: Vec<String>,
 }
 
+/// How often a digest goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DigestPeriod {
+    /// Every day, about the 24 hours before.
+    Daily,
+    /// Every Monday, about the 7 days before.
+    Weekly,
+}
+
+impl DigestPeriod {
+    pub fn seconds(self) -> i64 {
+        match self {
+            DigestPeriod::Daily => 86_400,
+            DigestPeriod::Weekly => 7 * 86_400,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestPeriod::Daily => "daily",
+            DigestPeriod::Weekly => "weekly",
+        }
+    }
+}
+
+/// A channel's summary: daily, or weekly on Mondays, at `at` (UTC, `HH:MM`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DigestSchedule {
+    pub period: DigestPeriod,
+    pub at: String,
+}
+
 /// A channel's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -138,11 +193,14 @@ pub struct ChannelRules {
     /// At most this many messages an hour; more wait for the next free slot (0: no limit).
     pub rate_limit_per_hour: u32,
     pub quiet_hours: Option<QuietHours>,
+    /// A summary every day or week (off by default).
+    #[serde(default)]
+    pub digest: Option<DigestSchedule>,
 }
 
 impl Default for ChannelRules {
     fn default() -> Self {
-        ChannelRules { events: EventKind::DEFAULTS.to_vec(), filters: Filters::default(), group_window_secs: 300, rate_limit_per_hour: 0, quiet_hours: None }
+        ChannelRules { events: EventKind::DEFAULTS.to_vec(), filters: Filters::default(), group_window_secs: 300, rate_limit_per_hour: 0, quiet_hours: None, digest: None }
     }
 }
 
@@ -181,11 +239,14 @@ pub struct ChannelInput {
     /// `null` removes them.
     #[serde(default, deserialize_with = "some_or_null")]
     pub quiet_hours: Option<Option<QuietHours>>,
+    /// `null` turns the digest off.
+    #[serde(default, deserialize_with = "some_or_null")]
+    pub digest: Option<Option<DigestSchedule>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<QuietHours>>, D::Error> {
-    Option::<QuietHours>::deserialize(d).map(Some)
+fn some_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A channel as listed: secrets masked.
@@ -263,4 +324,53 @@ pub struct HistoryPage {
     pub total: u64,
     pub page: usize,
     pub per_page: usize,
+}
+
+/// A count by name, with the one of the period before (for "compared with the previous period").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DigestCount {
+    pub name: String,
+    pub count: u64,
+    pub before: u64,
+}
+
+/// A summary of a period, and the same numbers for the period before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Digest {
+    pub period: DigestPeriod,
+    /// The period (RFC 3339, UTC); the one before it ends at `from`.
+    pub from: String,
+    pub to: String,
+    /// Bans the engine decided on (its alerts) and administrators made in Charon.
+    pub bans: u64,
+    pub bans_before: u64,
+    /// The top ten of each (most first).
+    pub by_scenario: Vec<DigestCount>,
+    pub by_origin: Vec<DigestCount>,
+    pub by_country: Vec<DigestCount>,
+    pub by_site: Vec<DigestCount>,
+    pub top_addresses: Vec<DigestCount>,
+    /// Requests the protected sites saw, and how many the bouncer refused (Charon's access log).
+    pub requests: u64,
+    pub requests_before: u64,
+    pub blocked: u64,
+    pub blocked_before: u64,
+    pub blocked_by_site: Vec<DigestCount>,
+    /// The engine's uptime over the part of the period Charon watched, in per mille (`None`: no
+    /// record of the period).
+    pub engine_uptime_permille: Option<u32>,
+    /// Crashes and hangs that needed a restart.
+    pub engine_restarts: u64,
+    pub engine_restarts_before: u64,
+}
+
+/// "Send the digest now": the summary, as text and as numbers, and how the delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DigestPreview {
+    pub digest: Digest,
+    pub text: String,
+    pub result: TestResult,
 }

@@ -8,8 +8,8 @@ use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
 use crate::i18n::*;
 use leptos_i18n::I18nContext;
-use crate::notify::model::{Channel, ChannelKind, EventKind};
-use crate::notify::rpc::{list_channels, notify_history, CreateChannel, DeleteChannel, EnableChannel, ResendMessage, TestChannel};
+use crate::notify::model::{Channel, ChannelKind, DigestPeriod, EventKind};
+use crate::notify::rpc::{list_channels, notify_history, CreateChannel, DeleteChannel, EnableChannel, ResendMessage, SendDigest, TestChannel};
 
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
@@ -29,8 +29,12 @@ fn event_label(i18n: I18nContext<Locale>, e: EventKind) -> String {
         EventKind::Alert => t_string!(i18n, notify_event_alert).to_string(),
         EventKind::Manual => t_string!(i18n, notify_event_manual).to_string(),
         EventKind::EngineDown => t_string!(i18n, notify_event_engine_down).to_string(),
+        EventKind::BouncerDown => t_string!(i18n, notify_event_bouncer_down).to_string(),
+        EventKind::CaddyDown => t_string!(i18n, notify_event_caddy_down).to_string(),
+        EventKind::EnrollmentChanged => t_string!(i18n, notify_event_enrollment_changed).to_string(),
         EventKind::SelfTestFailed => t_string!(i18n, notify_event_self_test_failed).to_string(),
         EventKind::Test => t_string!(i18n, notify_test).to_string(),
+        EventKind::Digest => t_string!(i18n, notify_digest).to_string(),
     }
 }
 
@@ -43,6 +47,7 @@ fn NotificationsView() -> impl IntoView {
     let delete = ServerAction::<DeleteChannel>::new();
     let test = ServerAction::<TestChannel>::new();
     let resend = ServerAction::<ResendMessage>::new();
+    let digest = ServerAction::<SendDigest>::new();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let changed = move || {
@@ -54,7 +59,7 @@ fn NotificationsView() -> impl IntoView {
     };
     let channels = Resource::new(changed, |_| list_channels());
     let history = Resource::new(
-        move || (changed(), test.version().try_get().unwrap_or_default(), resend.version().try_get().unwrap_or_default()),
+        move || (changed(), test.version().try_get().unwrap_or_default(), resend.version().try_get().unwrap_or_default(), digest.version().try_get().unwrap_or_default()),
         |_| notify_history(None),
     );
     view! {
@@ -71,6 +76,15 @@ fn NotificationsView() -> impl IntoView {
             {move || test.value().try_get().flatten().map(|r| match r {
                 Ok(t) if t.ok => view! { <p class="alert alert-ok" data-testid="notify-test-result">{t!(i18n, notify_test_ok)}" ("{t.ms}" ms)"</p> }.into_any(),
                 Ok(t) => view! { <p class="alert alert-error" role="alert" data-testid="notify-test-result">{t!(i18n, notify_test_failed)}" "{t.error.unwrap_or_default()}</p> }.into_any(),
+                Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+            })}
+            {move || digest.value().try_get().flatten().map(|r| match r {
+                Ok(d) => view! {
+                    <div class=if d.result.ok { "alert alert-ok" } else { "alert alert-error" } data-testid="notify-digest-result">
+                        <p>{if d.result.ok { t_string!(i18n, notify_test_ok).to_string() } else { format!("{} {}", t_string!(i18n, notify_test_failed), d.result.error.clone().unwrap_or_default()) }}</p>
+                        <pre data-testid="notify-digest-text">{d.text}</pre>
+                    </div>
+                }.into_any(),
                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
             })}
             {move || [enable.value().try_get().flatten().and_then(|r| r.err()), delete.value().try_get().flatten().and_then(|r| r.err()), resend.value().try_get().flatten().and_then(|r| r.err())]
@@ -94,7 +108,7 @@ fn NotificationsView() -> impl IntoView {
                                     <th scope="col"><span class="visually-hidden">{t!(i18n, col_actions)}</span></th>
                                 </tr></thead>
                                 <tbody>
-                                    {list.into_iter().map(|c| view! { <ChannelRow c=c enable=enable delete=delete test=test is_admin=Signal::derive(is_admin) /> }).collect_view()}
+                                    {list.into_iter().map(|c| view! { <ChannelRow c=c enable=enable delete=delete test=test digest=digest is_admin=Signal::derive(is_admin) /> }).collect_view()}
                                 </tbody>
                             </table></div>
                         }.into_any(),
@@ -149,6 +163,14 @@ fn NotificationsView() -> impl IntoView {
                             <option value="900">{t!(i18n, allow_for_15m)}</option>
                             <option value="3600">{t!(i18n, allow_for_1h)}</option>
                         </select>
+                        <label for="notify-digest">{t!(i18n, notify_digest)}</label>
+                        <select id="notify-digest" name="digest">
+                            <option value="" selected>{t!(i18n, notify_digest_off)}</option>
+                            <option value="daily">{t!(i18n, notify_digest_daily)}</option>
+                            <option value="weekly">{t!(i18n, notify_digest_weekly)}</option>
+                        </select>
+                        <label for="notify-digest-at">{t!(i18n, notify_digest_at)}</label>
+                        <input id="notify-digest-at" name="digest_at" type="time" value="08:00" />
                         <button type="submit" class="btn btn-primary" data-testid="notify-submit" disabled=move || create.pending().try_get().unwrap_or(false)>{t!(i18n, notify_add)}</button>
                     </ActionForm>
                 </details>
@@ -205,10 +227,16 @@ fn ChannelRow(
     enable: ServerAction<EnableChannel>,
     delete: ServerAction<DeleteChannel>,
     test: ServerAction<TestChannel>,
+    digest: ServerAction<SendDigest>,
     #[prop(into)] is_admin: Signal<bool>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let events = c.rules.events.iter().map(|e| event_label(i18n, *e)).collect::<Vec<_>>().join(", ");
+    let mut events = c.rules.events.iter().map(|e| event_label(i18n, *e)).collect::<Vec<_>>();
+    if let Some(d) = &c.rules.digest {
+        let period = if d.period == DigestPeriod::Daily { t_string!(i18n, notify_digest_daily).to_string() } else { t_string!(i18n, notify_digest_weekly).to_string() };
+        events.push(format!("{}: {period} {} UTC", t_string!(i18n, notify_digest), d.at));
+    }
+    let events = events.join(", ");
     let (id, on) = (c.id, c.enabled);
     view! {
         <tr data-testid="notify-channel" data-name=c.name.clone()>
@@ -221,6 +249,10 @@ fn ChannelRow(
                 <ActionForm action=test>
                     <input type="hidden" name="id" value=id />
                     <button type="submit" class="btn btn-secondary" data-testid="notify-test" disabled=move || test.pending().try_get().unwrap_or(false)>{t!(i18n, notify_test)}</button>
+                </ActionForm>
+                <ActionForm action=digest>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class="btn btn-secondary" data-testid="notify-digest" disabled=move || digest.pending().try_get().unwrap_or(false)>{t!(i18n, notify_digest_send)}</button>
                 </ActionForm>
                 <ActionForm action=enable>
                     <input type="hidden" name="id" value=id />

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::notify::model::{Channel, ChannelSaved, HistoryPage, TestResult};
+use crate::notify::model::{Channel, ChannelSaved, DigestPreview, HistoryPage, TestResult};
 #[cfg(feature = "ssr")]
 use crate::auth::guard;
 
@@ -21,7 +21,8 @@ pub async fn notify_history(page: Option<usize>) -> Result<HistoryPage, AppError
     guard::status_for(guard::services()?.notifications.history(&query).await)
 }
 
-/// A new channel from the page's form: the events ticked, the grouping window in seconds.
+/// A new channel from the page's form: the events ticked, the grouping window in seconds, the
+/// digest (`daily`, `weekly` or empty for none) and its time.
 #[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc", endpoint = "notify/create")]
 pub async fn create_channel(
@@ -33,8 +34,13 @@ pub async fn create_channel(
     alert: Option<String>,
     manual: Option<String>,
     engine_down: Option<String>,
+    bouncer_down: Option<String>,
+    caddy_down: Option<String>,
+    enrollment_changed: Option<String>,
     self_test_failed: Option<String>,
     group_window_secs: Option<u64>,
+    digest: Option<String>,
+    digest_at: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<String>,
     smtp_security: Option<String>,
@@ -43,7 +49,16 @@ pub async fn create_channel(
     smtp_to: Option<String>,
 ) -> Result<ChannelSaved, AppError> {
     let actor = guard::admin()?;
-    let events = [("alert", alert), ("manual", manual), ("engine_down", engine_down), ("self_test_failed", self_test_failed)]
+    let ticked = [
+        ("alert", alert),
+        ("manual", manual),
+        ("engine_down", engine_down),
+        ("bouncer_down", bouncer_down),
+        ("caddy_down", caddy_down),
+        ("enrollment_changed", enrollment_changed),
+        ("self_test_failed", self_test_failed),
+    ];
+    let events = ticked
         .into_iter()
         .filter_map(|(e, ticked)| ticked.map(|_| e.to_owned()))
         .collect();
@@ -52,6 +67,14 @@ pub async fn create_channel(
         Ok(p) => p,
         Err(code) => return guard::status_for(Err(code.into())),
     };
+    use crate::notify::model::{DigestPeriod, DigestSchedule};
+    let period = match digest.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("daily") => Some(DigestPeriod::Daily),
+        Some("weekly") => Some(DigestPeriod::Weekly),
+        Some(_) => return guard::status_for(Err(crate::error::ErrorCode::RulesInvalid.into())),
+    };
+    let digest = period.map(|period| DigestSchedule { period, at: digest_at.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "08:00".to_owned()) });
     let smtp = (kind == "email").then(|| crate::notify::model::SmtpSettings {
         host: smtp_host.unwrap_or_default(),
         port,
@@ -69,6 +92,7 @@ pub async fn create_channel(
         secret: secret.filter(|s| !s.trim().is_empty()),
         events: Some(events),
         group_window_secs,
+        digest: Some(digest),
         ..Default::default()
     };
     guard::status_for(guard::services()?.notifications.create_channel(&actor, input).await)
@@ -97,4 +121,11 @@ pub async fn test_channel(id: i64) -> Result<TestResult, AppError> {
 pub async fn resend_message(id: i64) -> Result<i64, AppError> {
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.notifications.resend(&actor, id).await)
+}
+
+/// Sends the channel's digest now and shows it.
+#[server(prefix = "/rpc", endpoint = "notify/digest")]
+pub async fn send_digest(id: i64) -> Result<DigestPreview, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.notifications.send_digest(&actor, id).await)
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::notify::model::{Channel, ChannelInput, ChannelSaved, HistoryPage, HistoryQuery, TestResult};
+use app::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, HistoryPage, HistoryQuery, TestResult};
 use app::services::Services;
 
 use super::admin::AdminCaller;
@@ -25,6 +25,7 @@ where
         .routes(routes!(list, create))
         .routes(routes!(update, remove))
         .routes(routes!(test))
+        .routes(routes!(digest))
         .routes(routes!(history))
         .routes(routes!(resend))
         .routes(routes!(engine_alerts))
@@ -73,6 +74,16 @@ async fn remove(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path
     responses((status = 200, body = TestResult), (status = 403, description = "Not an administrator"), (status = 404, description = "No such channel")))]
 async fn test(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<Json<TestResult>, ApiError> {
     Ok(Json(s.notifications.test_channel(&admin, id).await?))
+}
+
+/// Sends the channel's digest about the period that ends now (the last day, or week when the
+/// channel's digest is weekly) and shows it: a preview of what the schedule sends.
+#[utoipa::path(post, path = "/api/v1/notifications/channels/{id}/digest", tag = "notifications", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    params(("id" = i64, Path, description = "The channel's id")),
+    responses((status = 200, body = DigestPreview, description = "The digest, as numbers and as the text sent, and how the delivery went"),
+        (status = 403, description = "Not an administrator"), (status = 404, description = "No such channel")))]
+async fn digest(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<Json<DigestPreview>, ApiError> {
+    Ok(Json(s.notifications.send_digest(&admin, id).await?))
 }
 
 /// Messages, newest first: pending (in their window, retrying, held), sent, failed.

@@ -54,6 +54,8 @@ struct Inner {
     capi_base: Option<String>,
     /// One enrollment or heartbeat at a time.
     busy: tokio::sync::Mutex<()>,
+    /// Where a changed enrollment is announced (the console's notifications).
+    events: crate::notify::Events,
 }
 
 fn now_rfc3339() -> String {
@@ -105,8 +107,14 @@ impl Console {
                 engine,
                 hostname,
                 busy: tokio::sync::Mutex::new(()),
+                events: crate::notify::Events::disconnected(),
             }),
         }
+    }
+
+    pub fn with_events(mut self, events: crate::notify::Events) -> Self {
+        Arc::get_mut(&mut self.inner).expect("a new console is not shared").events = events;
+        self
     }
 
     pub fn hostname(&self) -> &str {
@@ -122,9 +130,24 @@ impl Console {
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default())
     }
 
+    /// Stores the state; a change to another settled state (not the passing `enrolling`) is
+    /// announced.
     async fn save(&self, s: &Stored) -> Result<(), AppError> {
+        let before = self.load().await?.status.status;
         let json = serde_json::to_string(s).map_err(internal)?;
-        settings::set(&self.inner.db, STATE_KEY, &json, crate::support::time::now()).await.map_err(internal)
+        settings::set(&self.inner.db, STATE_KEY, &json, crate::support::time::now()).await.map_err(internal)?;
+        let now = s.status.status;
+        let agent = s.status.agent_name.clone().unwrap_or_else(|| self.inner.hostname.clone());
+        let detail = match now {
+            _ if now == before => return Ok(()),
+            EnrollmentState::Enrolling => return Ok(()),
+            EnrollmentState::NotEnrolled => "This engine is no longer enrolled in the CrowdSec Console (reset in Charon).".to_owned(),
+            EnrollmentState::PendingAcceptance => format!("Enrollment sent: accept the engine \"{agent}\" in the CrowdSec Console."),
+            EnrollmentState::Enrolled => format!("The engine \"{agent}\" is enrolled in the CrowdSec Console."),
+            EnrollmentState::Failed => format!("Enrollment in the CrowdSec Console failed: {}", s.status.last_error.clone().unwrap_or_default()),
+        };
+        self.inner.events.emit(app::notify::model::EventKind::EnrollmentChanged, crate::notify::Item { detail: Some(detail), ..Default::default() });
+        Ok(())
     }
 
     pub async fn status(&self) -> Result<EnrollmentStatus, AppError> {

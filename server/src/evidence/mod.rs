@@ -153,3 +153,10 @@ mod tests {
         assert_eq!(super::rfc3339_ms(5), "1970-01-01T00:00:00.005Z");
     }
 }
+
+#[async_trait::async_trait]
+impl crate::notify::Traffic for EvidenceIndex {
+    async fn by_site(&self, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<(String, u64, u64)>> {
+        self.store.traffic(from_ms, to_ms).await
+    }
+}

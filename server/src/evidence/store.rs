@@ -214,6 +214,17 @@ impl Store {
     }
 
     /// The time of the oldest request held.
+    /// Requests seen and refused per site between `from_ms` and `to_ms` (a scan of the index:
+    /// about once a day, for a digest).
+    pub async fn traffic(&self, from_ms: i64, to_ms: i64) -> anyhow::Result<Vec<(String, u64, u64)>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as("SELECT host, COUNT(*), SUM(refused) FROM requests WHERE at >= ? AND at < ? GROUP BY host")
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(h, n, r)| (h, n as u64, r as u64)).collect())
+    }
+
     pub async fn oldest(&self) -> anyhow::Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT at FROM requests ORDER BY rowid LIMIT 1").fetch_optional(&self.pool).await?)
     }

@@ -58,7 +58,9 @@ fn site(alert: &Value) -> Option<String> {
     })
 }
 
-/// One event per alert of the plugin's body (a JSON list of alerts, or one alert).
+/// One event per alert of the plugin's body (a JSON list of alerts, or one alert), except the
+/// alerts that carry bans made in Charon: it announces those itself (`manual` events, with who
+/// made them). Imports never reach the plugin (their alerts' scope matches no profile).
 pub fn items(body: &[u8]) -> Result<Vec<(EventKind, Item)>, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let alerts: Vec<Value> = match v {
@@ -71,6 +73,7 @@ pub fn items(body: &[u8]) -> Result<Vec<(EventKind, Item)>, String> {
     }
     Ok(alerts
         .iter()
+        .filter(|a| a["decisions"][0]["origin"].as_str() != Some(app::decisions::model::MANUAL_ORIGIN))
         .map(|a| {
             let decision = &a["decisions"][0];
             let item = Item {
@@ -105,6 +108,8 @@ mod tests {
             (i.value.as_deref(), i.scenario.as_deref(), i.origin.as_deref(), i.site.as_deref(), i.country.as_deref()),
             (Some("203.0.113.9"), Some("crowdsecurity/http-probing"), Some("crowdsec"), Some("shop.example.com"), Some("FR"))
         );
+        let manual = br#"[{"scenario":"manual 'ban' from 'charon'","source":{"ip":"203.0.113.7","scope":"Ip"},"decisions":[{"origin":"charon","value":"203.0.113.7"}]}]"#;
+        assert!(items(manual).unwrap().is_empty(), "Charon announces its own bans");
         assert!(items(b"{not json").is_err());
         assert!(items(b"42").is_err());
     }

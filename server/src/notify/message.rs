@@ -2,7 +2,7 @@
 //! JSON (the webhook's body, with at least `event`, `time` and, for alerts and manual actions,
 //! `value`, `scenario` and `origin`) or as a title and lines of text (chat and push services).
 
-use app::notify::model::EventKind;
+use app::notify::model::{Digest, EventKind};
 use serde::{Deserialize, Serialize};
 
 /// At most this many events are listed in one message; `count` says how many there were.
@@ -53,12 +53,19 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     pub items: Vec<Item>,
+    /// Digests: the numbers (the text services get them as lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
 }
 
 impl Message {
     pub fn new(event: &Event) -> Message {
         let i = &event.item;
-        Message { event: event.kind, time: i.time.clone(), count: 1, value: i.value.clone(), scenario: i.scenario.clone(), origin: i.origin.clone(), items: vec![i.clone()] }
+        Message { event: event.kind, time: i.time.clone(), count: 1, value: i.value.clone(), scenario: i.scenario.clone(), origin: i.origin.clone(), items: vec![i.clone()], digest: None }
+    }
+
+    pub fn digest(digest: Digest) -> Message {
+        Message { event: EventKind::Digest, time: digest.to.clone(), count: 1, value: None, scenario: None, origin: None, items: Vec::new(), digest: Some(digest) }
     }
 
     /// Adds a later event of the same kind (a burst).
@@ -77,6 +84,10 @@ impl Message {
             (EventKind::Manual, 1) => "Manual action in Charon".to_owned(),
             (EventKind::Manual, _) => format!("{n} manual actions in Charon"),
             (EventKind::EngineDown, _) => "CrowdSec engine down".to_owned(),
+            (EventKind::BouncerDown, _) => "Bouncer down".to_owned(),
+            (EventKind::CaddyDown, _) => "Caddy down".to_owned(),
+            (EventKind::EnrollmentChanged, _) => "CrowdSec Console enrollment changed".to_owned(),
+            (EventKind::Digest, _) => self.digest.as_ref().map(super::digest::title).unwrap_or_else(|| "Charon digest".to_owned()),
             (EventKind::SelfTestFailed, _) => "Enforcement self-test failed".to_owned(),
             (EventKind::Test, _) => "Test message from Charon".to_owned(),
         }
@@ -99,6 +110,9 @@ impl Message {
 
     /// The body of text services: a line per event, the first ten.
     pub fn text(&self) -> String {
+        if let Some(d) = &self.digest {
+            return super::digest::text(d);
+        }
         let mut lines: Vec<String> = self.items.iter().take(LINES_MAX).map(|i| self.line(i)).collect();
         let shown = lines.len() as u32;
         if self.count > shown {
@@ -109,13 +123,16 @@ impl Message {
 
     /// One line for the history.
     pub fn summary(&self) -> String {
+        if self.digest.is_some() {
+            return self.title();
+        }
         let first = self.items.first().map(|i| self.line(i)).unwrap_or_default();
         if self.count > 1 { format!("{}: {first} …", self.title()) } else { format!("{}: {first}", self.title()) }
     }
 
     /// Urgent events go out with a higher priority where the service has one.
     pub fn urgent(&self) -> bool {
-        matches!(self.event, EventKind::EngineDown | EventKind::SelfTestFailed)
+        matches!(self.event, EventKind::EngineDown | EventKind::BouncerDown | EventKind::CaddyDown | EventKind::SelfTestFailed)
     }
 }
 

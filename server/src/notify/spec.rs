@@ -3,7 +3,7 @@
 //! does not give. Secrets never reach `Debug` output.
 
 use app::error::{AppError, ErrorCode};
-use app::notify::model::{ChannelInput, ChannelKind, ChannelRules, EventKind, Filters, QuietHours, SmtpSettings};
+use app::notify::model::{ChannelInput, ChannelKind, ChannelRules, DigestSchedule, EventKind, Filters, QuietHours, SmtpSettings};
 use serde::{Deserialize, Serialize};
 
 /// What is stored sealed.
@@ -144,6 +144,13 @@ fn quiet(q: &QuietHours) -> Result<QuietHours, AppError> {
     }
 }
 
+fn digest(d: &DigestSchedule) -> Result<DigestSchedule, AppError> {
+    match minutes(&d.at) {
+        Some(_) => Ok(DigestSchedule { period: d.period, at: d.at.trim().to_owned() }),
+        None => Err(invalid(ErrorCode::RulesInvalid)),
+    }
+}
+
 fn rules(input: &ChannelInput, mut current: ChannelRules) -> Result<ChannelRules, AppError> {
     if let Some(e) = &input.events {
         current.events = events(e)?;
@@ -165,6 +172,9 @@ fn rules(input: &ChannelInput, mut current: ChannelRules) -> Result<ChannelRules
     }
     if let Some(q) = &input.quiet_hours {
         current.quiet_hours = q.as_ref().map(quiet).transpose()?;
+    }
+    if let Some(d) = &input.digest {
+        current.digest = d.as_ref().map(digest).transpose()?;
     }
     Ok(current)
 }
@@ -272,6 +282,8 @@ mod tests {
         assert_eq!(code(create(&ChannelInput { group_window_secs: Some(90_000), ..input("slack", "https://x.example") })), ErrorCode::RulesInvalid);
         let q = Some(Some(QuietHours { from: "25:00".into(), to: "07:00".into() }));
         assert_eq!(code(create(&ChannelInput { quiet_hours: q, ..input("slack", "https://x.example") })), ErrorCode::RulesInvalid);
+        let d = Some(Some(DigestSchedule { period: app::notify::model::DigestPeriod::Daily, at: "8am".into() }));
+        assert_eq!(code(create(&ChannelInput { digest: d, ..input("slack", "https://x.example") })), ErrorCode::RulesInvalid);
     }
 
     #[test]

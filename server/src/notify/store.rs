@@ -196,6 +196,26 @@ impl Store {
         .map_err(internal)
     }
 
+    /// A message of its own (a digest), due now.
+    pub async fn queue(&self, channel_id: i64, message: &Message) -> Result<i64, AppError> {
+        self.insert_message(channel_id, message, None, now()).await
+    }
+
+    /// The end of the period the channel's last scheduled digest was about.
+    pub async fn digest_done_at(&self, channel_id: i64) -> Result<Option<i64>, AppError> {
+        sqlx::query_scalar("SELECT digest_done_at FROM notify_channels WHERE id = ?").bind(channel_id).fetch_one(&self.db).await.map_err(internal)
+    }
+
+    pub async fn set_digest_done_at(&self, channel_id: i64, at: i64) -> Result<(), AppError> {
+        sqlx::query("UPDATE notify_channels SET digest_done_at = ? WHERE id = ?").bind(at).bind(channel_id).execute(&self.db).await.map_err(internal)?;
+        Ok(())
+    }
+
+    pub async fn reset_digest(&self, channel_id: i64) -> Result<(), AppError> {
+        sqlx::query("UPDATE notify_channels SET digest_done_at = NULL WHERE id = ?").bind(channel_id).execute(&self.db).await.map_err(internal)?;
+        Ok(())
+    }
+
     /// A message sent outside the queue ("send a test"), recorded as it ended.
     pub async fn record(&self, channel_id: i64, message: &Message, error: Option<&str>) -> Result<(), AppError> {
         let id = self.insert_message(channel_id, message, None, now()).await?;

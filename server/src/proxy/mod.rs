@@ -31,6 +31,8 @@ use crate::db::Db;
 pub const FORWARD_AUTH_BOUNCER: &str = "charon-forward-auth";
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the bouncer's decisions may be stale before it is announced.
+const STALE_NOTICE: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Proxy {
@@ -61,7 +63,7 @@ struct Inner {
     supervising: std::sync::atomic::AtomicBool,
     /// Set by `stop_data_plane`: the supervisor stops restarting anything.
     halted: std::sync::atomic::AtomicBool,
-    /// A failed self-test is notified.
+    /// A failed self-test, Caddy or the bouncer going down are announced.
     events: crate::notify::Events,
 }
 
@@ -255,12 +257,17 @@ impl Proxy {
     }
 
     /// Restarts a data-plane process that died, after a backoff (2 s doubling to 60 s, reset once
-    /// it runs again), so a crash loop never spins.
+    /// it runs again), so a crash loop never spins; announces each process going down, and a
+    /// bouncer whose decisions stay stale (it cannot reach the engine while the engine is meant
+    /// to run) for `STALE_NOTICE`.
     async fn supervise(self) {
         let mut down_since: [Option<std::time::Instant>; 2] = [None, None];
         let mut backoff = [Duration::from_secs(2); 2];
+        let mut stale_told = false;
+        let mut ticks: u64 = 0;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
+            ticks += 1;
             if self.inner.halted.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
             }
@@ -268,12 +275,18 @@ impl Proxy {
                 self.inner.bouncer.running().is_some(),
                 self.inner.caddy.as_ref().is_none_or(|c| c.running().is_some()),
             ];
+            if running[0] && ticks % 10 == 0 {
+                stale_told = self.tell_if_stale(stale_told).await;
+            }
             for i in 0..2 {
                 if running[i] {
                     if down_since[i].take().is_some() {
                         backoff[i] = Duration::from_secs(2);
                     }
                     continue;
+                }
+                if down_since[i].is_none() {
+                    self.tell_down(i == 1);
                 }
                 let since = *down_since[i].get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() < backoff[i] {
@@ -294,6 +307,32 @@ impl Proxy {
                 backoff[i] = (backoff[i] * 2).min(Duration::from_secs(60));
             }
         }
+    }
+
+    fn tell_down(&self, caddy: bool) {
+        use app::notify::model::EventKind;
+        let (kind, detail) = if caddy {
+            (EventKind::CaddyDown, "Caddy stopped: the sites behind Charon do not answer until it runs again; Charon restarts it.")
+        } else {
+            (EventKind::BouncerDown, "The bouncer stopped: Caddy applies the fail mode to every request until it runs again; Charon restarts it.")
+        };
+        self.inner.events.emit(kind, crate::notify::Item { detail: Some(detail.to_owned()), ..Default::default() });
+    }
+
+    /// Announces a bouncer stale for `STALE_NOTICE` while the engine is meant to run (a stopped
+    /// engine is announced as such); whether it has been told, for the next look.
+    async fn tell_if_stale(&self, told: bool) -> bool {
+        let stale_since = self.bouncer_stats().await.and_then(|s| s.stale_since);
+        let Some(since) = stale_since else { return false };
+        if told || !self.inner.engine.status().enabled || crate::support::time::now() - since < STALE_NOTICE.as_secs() as i64 {
+            return told;
+        }
+        let detail = format!(
+            "The bouncer has not reached the engine since {}: it enforces the decisions it last had, and misses new ones.",
+            crate::support::time::rfc3339(since)
+        );
+        self.inner.events.emit(app::notify::model::EventKind::BouncerDown, crate::notify::Item { detail: Some(detail), ..Default::default() });
+        true
     }
 
     /// Stops both processes: on SIGQUIT (`systemctl stop`) and in tests; SIGINT/SIGTERM leave

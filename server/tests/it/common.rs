@@ -207,7 +207,7 @@ pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 pub fn access_line(ip: &str, uri: &str, status: u16) -> String {
     let date = httpdate_now();
     json!({
-        "level": "error", "ts": 0.0, "logger": "http.log.access.log0", "msg": "handled request",
+        "level": "error", "ts": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64(), "logger": "http.log.access.log0", "msg": "handled request",
         "request": {"remote_ip": ip, "remote_port": "40000", "proto": "HTTP/1.1", "method": "GET",
                     "host": "site.test", "uri": uri, "headers": {"User-Agent": ["Mozilla/5.0"]}},
         "user_id": "", "duration": 0.001, "size": 0, "status": status,

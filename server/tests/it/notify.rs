@@ -76,8 +76,9 @@ async fn channels_keep_their_secrets_refuse_bad_input_and_viewers_only_read() {
     let secret = created["secret"].as_str().expect("a made signing secret, shown once").to_owned();
     assert_eq!(secret.len(), 64);
     let id = created["channel"]["id"].as_i64().unwrap();
-    assert_eq!(created["channel"]["rules"]["events"], json!(["engine_down", "alert"]), "the defaults");
+    assert_eq!(created["channel"]["rules"]["events"], json!(["engine_down", "bouncer_down", "alert"]), "the defaults");
     assert_eq!(created["channel"]["rules"]["group_window_secs"], 300);
+    assert_eq!(created["channel"]["rules"]["digest"], Value::Null, "no digest unless asked for");
 
     let (_, listed) = app.get_json(&viewer, CHANNELS).await;
     let text = listed.to_string();
@@ -233,6 +234,39 @@ async fn an_engine_alert_from_real_log_lines_reaches_the_webhook_signed_and_no_p
     }
     took.sort();
     println!("MEASURE log line → signed webhook delivered: p50 {:?}, max {:?} ({} alerts)", took[took.len() / 2], took[took.len() - 1], took.len());
+
+    // The digest counts those five bans (the engine's alerts), the requests the evidence index
+    // read from the same log, and the engine's uptime; by e-mail, sent now.
+    let (port, mails) = smtp_sink().await;
+    let smtp = json!({"host": "127.0.0.1", "port": port, "security": "plain", "from": "charon@example.com", "to": ["ops@example.com"]});
+    let (status, created) = app
+        .send_json(&admin, reqwest::Method::POST, CHANNELS, &json!({"kind": "email", "name": "digest", "smtp": smtp, "events": ["engine_down"], "digest": {"period": "daily", "at": "07:30"}}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["channel"]["rules"]["digest"], json!({"period": "daily", "at": "07:30"}));
+    let id = created["channel"]["id"].as_i64().unwrap();
+    let t0 = Instant::now();
+    while app.state.evidence.store().count().await.unwrap() < 5 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the evidence index did not read the five requests");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, preview) = app.send_json(&admin, reqwest::Method::POST, &format!("{CHANNELS}/{id}/digest"), &json!({})).await;
+    assert_eq!(status, 200, "{preview}");
+    let d = &preview["digest"];
+    assert_eq!((d["period"].as_str(), d["bans"].as_u64(), d["bans_before"].as_u64()), (Some("daily"), Some(5), Some(0)), "{preview}");
+    assert_eq!(d["by_scenario"], json!([{"name": "crowdsecurity/http-cve-2021-41773", "count": 5, "before": 0}]), "{preview}");
+    assert_eq!(d["by_origin"], json!([{"name": "crowdsec", "count": 5, "before": 0}]), "{preview}");
+    assert_eq!(d["top_addresses"].as_array().unwrap().len(), 5, "{preview}");
+    assert_eq!((d["requests"].as_u64(), d["blocked"].as_u64()), (Some(5), Some(0)), "{preview}");
+    assert!(d["engine_uptime_permille"].as_u64().is_some_and(|p| p > 0 && p <= 1000), "{preview}");
+    assert_eq!(d["engine_restarts"], 0);
+    let text = preview["text"].as_str().unwrap();
+    assert!(text.contains("Bans: 5 (+5 from 0)") && text.contains("crowdsecurity/http-cve-2021-41773 — 5 (+5 from 0)"), "{text}");
+    assert_eq!(preview["result"]["ok"], true, "{preview}");
+    let mail = mails.lock().unwrap().last().cloned().unwrap_or_default();
+    assert!(mail.contains("Subject: Charon daily digest: 5 bans, 0 blocked requests"), "{mail}");
+    let (_, history) = app.get_json(&admin, &format!("{HISTORY}?channel={id}")).await;
+    assert_eq!((history["rows"][0]["event"].as_str(), history["rows"][0]["status"].as_str()), (Some("digest"), Some("sent")), "{history}");
 
     // Stopping the engine stops its plugin processes too.
     let plugin = app.state.crowdsec.layout().plugins_dir().join("notification-http");

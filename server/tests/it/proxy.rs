@@ -302,7 +302,11 @@ async fn before_the_first_sync_and_with_the_bouncer_down_the_fail_mode_decides()
             FailMode::Open => assert_eq!((status, body.as_str()), (200, "hello from upstream; decision=unknown")),
             FailMode::Closed => assert_eq!(status, 503, "{body}"),
         }
-        // Bouncer down: Caddy cannot ask, and the same setting decides.
+        // Bouncer down: Caddy cannot ask, and the same setting decides; a channel hears it (its
+        // URL answers nothing: the history shows the message, whatever its delivery).
+        let channel = json!({"kind": "slack", "name": "ops", "url": format!("http://127.0.0.1:{}/", free_port()), "events": ["bouncer_down", "caddy_down"]});
+        let (status, created) = site.app.send_json(&site.admin, reqwest::Method::POST, "/api/v1/notifications/channels", &channel).await;
+        assert_eq!(status, 201, "{created}");
         kill_bouncer(&site).await;
         let (status, body) = get(&site, &visitor, "/").await;
         match mode {
@@ -316,6 +320,18 @@ async fn before_the_first_sync_and_with_the_bouncer_down_the_fail_mode_decides()
         let t0 = Instant::now();
         wait_running(&site.app, &site.admin).await;
         println!("NUMBERS {mode:?}: bouncer restarted by the console after {:?}", t0.elapsed());
+        let t0 = Instant::now();
+        let history = loop {
+            let (_, history) = site.app.get_json(&site.admin, "/api/v1/notifications/history").await;
+            if !history["rows"].as_array().unwrap().is_empty() || t0.elapsed() > Duration::from_secs(5) {
+                break history;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let rows = history["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "one message for the bouncer going down, none for Caddy: {history}");
+        assert_eq!(rows[0]["event"], "bouncer_down", "{history}");
+        assert!(rows[0]["summary"].as_str().unwrap().contains("The bouncer stopped"), "{history}");
         site.app.state.proxy.stop_data_plane().await;
     }
 }

@@ -1,0 +1,164 @@
+//! The `event_log` table: every ban (an engine alert, an administrator's ban in Charon) and every
+//! state change of the engine, kept 15 days for the digests. Written by the dispatcher and the
+//! engine watch whether or not a channel subscribes to those events.
+
+use app::error::AppError;
+
+use super::message::Event;
+use crate::db::Db;
+
+/// A weekly digest compares two weeks; a day more for the time the digest itself runs late.
+pub const KEEP_SECS: i64 = 15 * 86_400;
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "event log failure");
+    AppError::Internal
+}
+
+/// The engine's state as the log keeps it: only whether it ran, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineMark {
+    Running,
+    Stopped,
+    /// Crashed or hung: Charon restarts it.
+    Failed,
+}
+
+impl EngineMark {
+    fn as_str(self) -> &'static str {
+        match self {
+            EngineMark::Running => "running",
+            EngineMark::Stopped => "stopped",
+            EngineMark::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EventLog {
+    db: Db,
+}
+
+/// `(name, count)` rows, most first.
+pub type Counts = Vec<(String, u64)>;
+
+impl EventLog {
+    pub fn new(db: Db) -> Self {
+        EventLog { db }
+    }
+
+    /// Keeps a ban: an engine alert or a manual `ban` (other manual actions are not bans).
+    pub async fn ban(&self, at: i64, event: &Event) -> Result<(), AppError> {
+        let i = &event.item;
+        let s = |o: &Option<String>| o.clone().unwrap_or_default();
+        sqlx::query("INSERT INTO event_log (at, kind, value, scenario, origin, site, country) VALUES (?, 'ban', ?, ?, ?, ?, ?)")
+            .bind(at)
+            .bind(s(&i.value))
+            .bind(s(&i.scenario))
+            .bind(s(&i.origin))
+            .bind(s(&i.site))
+            .bind(s(&i.country))
+            .execute(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    pub async fn engine(&self, at: i64, mark: EngineMark) -> Result<(), AppError> {
+        sqlx::query("INSERT INTO event_log (at, kind, value) VALUES (?, 'engine', ?)").bind(at).bind(mark.as_str()).execute(&self.db).await.map_err(internal)?;
+        Ok(())
+    }
+
+    pub async fn bans(&self, from: i64, to: i64) -> Result<u64, AppError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ?").bind(from).bind(to).fetch_one(&self.db).await.map_err(internal)?;
+        Ok(n as u64)
+    }
+
+    /// Bans in `[from, to)` by one of `scenario`, `origin`, `site`, `country`, `value` (empty
+    /// values left out), the first `limit`.
+    pub async fn bans_by(&self, column: &str, from: i64, to: i64, limit: i64) -> Result<Counts, AppError> {
+        if !["scenario", "origin", "site", "country", "value"].contains(&column) {
+            return Err(internal(format!("no column {column}")));
+        }
+        let sql = format!(
+            "SELECT {column}, COUNT(*) AS n FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ? AND {column} != '' GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?"
+        );
+        let rows: Vec<(String, i64)> = sqlx::query_as(&sql).bind(from).bind(to).bind(limit).fetch_all(&self.db).await.map_err(internal)?;
+        Ok(rows.into_iter().map(|(k, n)| (k, n as u64)).collect())
+    }
+
+    /// Bans in `[from, to)` of these names of `column`.
+    pub async fn bans_of(&self, column: &str, names: &[String], from: i64, to: i64) -> Result<Vec<u64>, AppError> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if !["scenario", "origin", "site", "country", "value"].contains(&column) {
+                return Err(internal(format!("no column {column}")));
+            }
+            let sql = format!("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ? AND {column} = ?");
+            let n: i64 = sqlx::query_scalar(&sql).bind(from).bind(to).bind(name).fetch_one(&self.db).await.map_err(internal)?;
+            out.push(n as u64);
+        }
+        Ok(out)
+    }
+
+    /// The engine's uptime in `[from, to)` in per mille of the time the log covers, and how many
+    /// failures (crashes, hangs) it had; `None` when nothing is known about the period.
+    pub async fn engine_uptime(&self, from: i64, to: i64) -> Result<(Option<u32>, u64), AppError> {
+        let before: Option<String> = sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < ? ORDER BY at DESC, rowid DESC LIMIT 1")
+            .bind(from)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(internal)?;
+        let marks: Vec<(i64, String)> = sqlx::query_as("SELECT at, value FROM event_log WHERE kind = 'engine' AND at >= ? AND at < ? ORDER BY at, rowid")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.db)
+            .await
+            .map_err(internal)?;
+        let failures = marks.iter().filter(|(_, v)| v == "failed").count() as u64;
+        Ok((uptime(before.as_deref(), &marks, from, to), failures))
+    }
+
+    pub async fn purge(&self, before: i64) -> Result<u64, AppError> {
+        Ok(sqlx::query("DELETE FROM event_log WHERE at < ?").bind(before).execute(&self.db).await.map_err(internal)?.rows_affected())
+    }
+}
+
+/// Per mille of the known part of `[from, to)` the engine ran: from the state before the period
+/// (`before`, unknown when `None`: the period counts from its first mark) through each mark.
+fn uptime(before: Option<&str>, marks: &[(i64, String)], from: i64, to: i64) -> Option<u32> {
+    let (mut state, mut since) = match before {
+        Some(s) => (Some(s == "running"), from),
+        None => (None, from),
+    };
+    let (mut up, mut known) = (0i64, 0i64);
+    for (at, value) in marks.iter().map(|(a, v)| ((*a).clamp(from, to), v)).chain(std::iter::once((to, &String::new()))) {
+        if let Some(running) = state {
+            known += at - since;
+            if running {
+                up += at - since;
+            }
+        }
+        state = Some(value == "running");
+        since = at;
+    }
+    (known > 0).then(|| ((up * 1000) / known) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uptime;
+
+    #[test]
+    fn uptime_counts_the_known_part_of_the_period() {
+        let m = |v: &[(i64, &str)]| v.iter().map(|(a, s)| (*a, s.to_string())).collect::<Vec<_>>();
+        // Running all along.
+        assert_eq!(uptime(Some("running"), &[], 0, 1000), Some(1000));
+        // Down for a quarter.
+        assert_eq!(uptime(Some("running"), &m(&[(500, "failed"), (750, "running")]), 0, 1000), Some(750));
+        // Nothing known before the first mark: the period counts from it.
+        assert_eq!(uptime(None, &m(&[(500, "running")]), 0, 1000), Some(1000));
+        assert_eq!(uptime(None, &[], 0, 1000), None);
+        assert_eq!(uptime(Some("stopped"), &[], 0, 1000), Some(0));
+    }
+}
