@@ -1,6 +1,5 @@
--- What happened, kept for digests (and, later, the overview): bans from engine alerts and from
--- administrators, and the engine's state changes. Rows older than 15 days are deleted (a weekly
--- digest compares two weeks).
+-- What happened, kept for digests and the Overview: bans from engine alerts and from
+-- administrators, and the engine's state changes. Rows older than 90 days are deleted.
 CREATE TABLE event_log (
     at       INTEGER NOT NULL,               -- Unix seconds
     kind     TEXT    NOT NULL,               -- 'ban' or 'engine'

@@ -17,11 +17,11 @@ pub async fn whoami() -> Result<Option<Principal>, AppError> {
 }
 
 /// Where to go after signing in: only a path on this origin, never another site. Refused (and
-/// replaced by `/security`): anything not starting with one `/`, scheme-relative forms (`//host`),
+/// replaced by `/overview`, the landing page): anything not starting with one `/`, scheme-relative forms (`//host`),
 /// backslashes (browsers read `/\host` as `//host`) and control characters anywhere (browsers drop
 /// tabs and newlines from URLs, so `/\t/host` becomes `//host`), and over-long values.
 pub fn safe_next(raw: Option<String>) -> String {
-    const FALLBACK: &str = "/security";
+    const FALLBACK: &str = "/overview";
     let Some(p) = raw else { return FALLBACK.to_owned() };
     let local = p.starts_with('/')
         && !p.starts_with("//")
@@ -49,19 +49,19 @@ mod tests {
     #[test]
     fn next_only_accepts_local_paths() {
         assert_eq!(safe_next(Some("/settings?x=1".into())), "/settings?x=1");
-        assert_eq!(safe_next(Some("//evil.example/".into())), "/security");
-        assert_eq!(safe_next(Some("https://evil.example/".into())), "/security");
-        assert_eq!(safe_next(Some("/\\evil.example".into())), "/security");
-        assert_eq!(safe_next(None), "/security");
+        assert_eq!(safe_next(Some("//evil.example/".into())), "/overview");
+        assert_eq!(safe_next(Some("https://evil.example/".into())), "/overview");
+        assert_eq!(safe_next(Some("/\\evil.example".into())), "/overview");
+        assert_eq!(safe_next(None), "/overview");
     }
 
     #[test]
     fn next_refuses_what_a_browser_would_turn_into_another_site() {
         for evil in ["/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/ /evil.example", "\\evil.example", "/\u{0}x", "//", "evil.example", ""] {
-            assert_eq!(safe_next(Some(evil.into())), "/security", "{evil:?}");
+            assert_eq!(safe_next(Some(evil.into())), "/overview", "{evil:?}");
         }
         assert_eq!(safe_next(Some("/security/hub?type=parsers&q=nginx%20logs".into())), "/security/hub?type=parsers&q=nginx%20logs");
-        assert_eq!(safe_next(Some(format!("/{}", "a".repeat(3000)))), "/security");
+        assert_eq!(safe_next(Some(format!("/{}", "a".repeat(3000)))), "/overview");
     }
 }
 

@@ -65,6 +65,9 @@ pub enum ErrorCode {
     /// `format` is neither `csv` nor `json`.
     #[error("format_invalid")]
     FormatInvalid,
+    /// An Overview `range` other than `1h`, `24h`, `7d` or `30d`.
+    #[error("period_invalid")]
+    PeriodInvalid,
     /// A site that is not an enabled proxy host.
     #[error("site_unknown")]
     SiteUnknown,
@@ -118,6 +121,7 @@ impl ErrorCode {
             ErrorCode::ListInvalid => "list_invalid",
             ErrorCode::ExportTooLarge => "export_too_large",
             ErrorCode::FormatInvalid => "format_invalid",
+            ErrorCode::PeriodInvalid => "period_invalid",
             ErrorCode::SiteUnknown => "site_unknown",
             ErrorCode::PathPrefixInvalid => "path_prefix_invalid",
             ErrorCode::KindInvalid => "kind_invalid",
@@ -156,6 +160,7 @@ impl ErrorCode {
             ErrorCode::ListInvalid,
             ErrorCode::ExportTooLarge,
             ErrorCode::FormatInvalid,
+            ErrorCode::PeriodInvalid,
             ErrorCode::SiteUnknown,
             ErrorCode::PathPrefixInvalid,
             ErrorCode::KindInvalid,
@@ -318,6 +323,7 @@ impl ErrorCode {
             ErrorCode::OriginInvalid => "origin",
             ErrorCode::ListInvalid => "list",
             ErrorCode::ExportTooLarge | ErrorCode::FormatInvalid => "format",
+            ErrorCode::PeriodInvalid => "range",
             ErrorCode::SiteUnknown => "sites",
             ErrorCode::PathPrefixInvalid => "path_prefix",
             ErrorCode::KindInvalid => "kind",

@@ -26,6 +26,7 @@ pub mod decisions;
 pub mod error;
 pub mod hub;
 pub mod notify;
+pub mod overview;
 pub mod proxy;
 pub mod routes;
 pub mod security;
@@ -98,10 +99,11 @@ pub fn App() -> impl IntoView {
             // JavaScript (out-of-order streaming would need a script to place suspended content).
             <Router>
                 <Routes fallback=NotFound>
-                    <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/security" /> } />
+                    <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/overview" /> } />
                     // Sign-in and Security are in the main WASM; the other pages are chunks
                     // loaded when first shown (`routes`).
                     <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
+                    <Route ssr=SsrMode::Async path=path!("/overview") view={Lazy::<OverviewRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
                     <Route ssr=SsrMode::Async path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/decisions") view={Lazy::<DecisionsRoute>::new()} />

@@ -14,6 +14,7 @@ use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
 use crate::hub::page::{HubItemPage, HubPage};
 use crate::notify::page::NotificationsPage;
+use crate::overview::page::OverviewPage;
 use crate::proxy::page::ProxyHostsPage;
 use crate::security::enforcement_page::EnforcementPage;
 use crate::signin::setup_page::SetupPage;
@@ -61,3 +62,5 @@ lazy_page!(/// `/settings`.
     SettingsRoute => SettingsPage);
 lazy_page!(/// `/settings/notifications`.
     NotificationsRoute => NotificationsPage);
+lazy_page!(/// `/overview`: the landing page after sign-in.
+    OverviewRoute => OverviewPage);

@@ -14,6 +14,7 @@ use crate::decisions::model::{AllowFor, Scope, Shielded, UnbannedAndAllowed,
 };
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
+use crate::overview::model::{Overview, Range};
 use crate::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, HistoryPage, HistoryQuery, TestResult};
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
@@ -174,6 +175,12 @@ pub trait NotificationService: Send + Sync {
     async fn engine_alerts(&self, authorization: Option<&str>, body: &[u8]) -> Result<usize, AppError>;
 }
 
+/// The Overview's numbers: counted locally from the access log's traffic history and the event log.
+#[async_trait::async_trait]
+pub trait OverviewService: Send + Sync {
+    async fn overview(&self, range: Range) -> Result<Overview, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
@@ -185,4 +192,5 @@ pub struct Services {
     pub proxy: Arc<dyn ProxyService>,
     pub console: Arc<dyn ConsoleService>,
     pub notifications: Arc<dyn NotificationService>,
+    pub overview: Arc<dyn OverviewService>,
 }

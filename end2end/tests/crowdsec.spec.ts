@@ -5,6 +5,8 @@ import { jsEnabled, login, ready } from "./helpers";
 // The real crowdsec engine behind the Security page's switch.
 test("toggle on → Enabled with a PID and the masked bouncer key; Copy; toggle off → key display gone", async ({ page, context }, info) => {
   await login(page, info);
+  await page.goto("/security");
+  await ready(page, info);
   const toggle = page.getByTestId("toggle-crowdsec");
   await expect(toggle).toHaveAttribute("aria-checked", "false");
   await expect(page.getByTestId("bouncer-key-display")).toHaveCount(0);
@@ -47,6 +49,7 @@ test("toggle on → Enabled with a PID and the masked bouncer key; Copy; toggle 
 
 test("a viewer sees the engine's state but the switch does nothing for them", async ({ page }, info) => {
   await login(page, info, VIEWER);
+  await page.goto("/security");
   await ready(page, info);
   const toggle = page.getByTestId("toggle-crowdsec");
   await expect(toggle).toBeVisible();

@@ -30,7 +30,7 @@ test("fresh data dir: every page leads to setup, which creates the admin and the
   await page.locator("#setup-password").fill(ADMIN.password);
   await page.locator("#setup-password-confirm").fill(ADMIN.password);
   await page.getByTestId("setup-submit").click();
-  await expect(page).toHaveURL(/\/security$/);
+  await expect(page).toHaveURL(/\/overview$/);
   await ready(page, info);
   await expect(page.getByTestId("current-username")).toHaveText(ADMIN.username);
 

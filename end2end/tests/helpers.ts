@@ -27,7 +27,7 @@ export async function login(page: Page, info: TestInfo, user = ADMIN) {
   await page.getByLabel("Username").fill(user.username);
   await page.getByLabel("Password").fill(user.password);
   await page.getByTestId("login-submit").click();
-  await expect(page).toHaveURL(/\/security$/);
+  await expect(page).toHaveURL(/\/overview$/);
   await ready(page, info);
 }
 

@@ -4,6 +4,11 @@ import { login, ready, watchErrors } from "./helpers";
 test("login → Security page with the CrowdSec card → German → logout", async ({ page }, info) => {
   const errors = watchErrors(page);
   await login(page, info);
+  // Sign-in lands on the Overview; the Security page is one link away.
+  await expect(page.getByTestId("overview-state")).toBeVisible();
+  await page.getByRole("link", { name: "Security", exact: true }).click();
+  await expect(page).toHaveURL(/\/security$/);
+  await ready(page, info);
 
   const card = page.getByTestId("crowdsec-card");
   await expect(card.getByRole("heading", { name: "CrowdSec" })).toBeVisible();

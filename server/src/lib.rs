@@ -22,6 +22,7 @@ pub mod housekeeping;
 pub mod listener;
 pub mod locale;
 pub mod notify;
+pub mod overview;
 pub mod proxy;
 pub mod security_headers;
 pub mod shutdown;

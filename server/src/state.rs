@@ -99,7 +99,8 @@ impl AppState {
             config.evidence_retention_days,
             config.evidence_max_requests,
         )
-        .await?;
+        .await?
+        .with_decisions(cache.clone());
         tokio::spawn(evidence.clone().run());
         let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private, Arc::new(evidence.clone()))?;
         notifier.spawn(crowdsec.subscribe());
@@ -137,6 +138,13 @@ impl AppState {
             proxy: Arc::new(proxy.clone()),
             console: Arc::new(console.clone()),
             notifications: Arc::new(notifier.clone()),
+            overview: Arc::new(crate::overview::OverviewNumbers::new(
+                evidence.clone(),
+                crate::notify::event_log::EventLog::new(db.clone()),
+                crowdsec.clone(),
+                Arc::new(proxy.clone()),
+                Arc::new(console.clone()),
+            )),
         };
         let auth = AuthState {
             db: db.clone(),

@@ -68,6 +68,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::ListInvalid => t_string!(i18n, error_list_invalid),
         ErrorCode::ExportTooLarge => t_string!(i18n, error_export_too_large),
         ErrorCode::FormatInvalid => t_string!(i18n, error_format_invalid),
+        ErrorCode::PeriodInvalid => t_string!(i18n, error_period_invalid),
         ErrorCode::SiteUnknown => t_string!(i18n, error_site_unknown),
         ErrorCode::PathPrefixInvalid => t_string!(i18n, error_path_prefix_invalid),
         ErrorCode::KindInvalid => t_string!(i18n, error_kind_invalid),

@@ -38,9 +38,10 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <a class="skip-link" href="#main">{t!(i18n, skip_to_content)}</a>
         <header class="topbar">
-            <a class="brand" href="/security">{t!(i18n, app_name)}</a>
+            <a class="brand" href="/overview">{t!(i18n, app_name)}</a>
             <nav aria-label=move || t_string!(i18n, nav_label)>
                 <ul class="nav">
+                    {move || nav_link("/overview", t_string!(i18n, nav_overview))}
                     {move || nav_link("/security", t_string!(i18n, nav_security))}
                     {move || nav_link("/security/decisions", t_string!(i18n, nav_decisions))}
                     {move || nav_link("/security/alerts", t_string!(i18n, nav_alerts))}

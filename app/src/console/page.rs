@@ -13,7 +13,7 @@ use crate::console::model::{EnrollmentState, EnrollmentStatus};
 use crate::i18n::*;
 use crate::security::rpc::get_engine_status;
 
-fn state_label(i18n: leptos_i18n::I18nContext<Locale>, s: EnrollmentState) -> &'static str {
+pub fn state_label(i18n: leptos_i18n::I18nContext<Locale>, s: EnrollmentState) -> &'static str {
     match s {
         EnrollmentState::NotEnrolled => t_string!(i18n, console_state_not_enrolled),
         EnrollmentState::Enrolling => t_string!(i18n, console_state_enrolling),

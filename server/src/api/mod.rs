@@ -17,6 +17,7 @@ pub mod export;
 pub mod hub;
 pub mod notifications;
 pub mod openapi;
+pub mod overview;
 pub mod proxy_hosts;
 
 use axum::extract::FromRef;
@@ -45,6 +46,7 @@ where
         .merge(console::routes())
         .merge(proxy_hosts::routes())
         .merge(notifications::routes())
+        .merge(overview::routes())
         .merge(openapi::routes())
         .split_for_parts();
     // Not an operation: the answer for every path under /api that no route above serves.

@@ -29,6 +29,7 @@ use utoipa_axum::routes;
         (name = "console", description = "CrowdSec Console enrollment and diagnostics"),
         (name = "proxy", description = "Proxy hosts and the data plane"),
         (name = "notifications", description = "Notification channels, their messages, and the engine's alerts coming in"),
+        (name = "overview", description = "Traffic let through and refused, bans, and the protection state, counted locally"),
         (name = "meta", description = "This description")
     )
 )]

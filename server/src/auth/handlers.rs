@@ -196,7 +196,7 @@ pub async fn setup(
     match session::start(&state.db, user.id, ttl, &peer.ip().to_string()).await {
         Ok(id) => {
             let secure = state.https(&headers, &uri);
-            with_cookie(Redirect::to("/security").into_response(), session::session_cookie(id, secure, ttl))
+            with_cookie(Redirect::to("/overview").into_response(), session::session_cookie(id, secure, ttl))
         }
         Err(e) => {
             tracing::error!(error = %e, "setup: could not start a session");

@@ -29,6 +29,7 @@ pub const RPC_READS: &[&str] = &[
     "/rpc/proxy/status",
     "/rpc/notify/channels",
     "/rpc/notify/history",
+    "/rpc/overview/numbers",
 ];
 
 /// Whether a signed-in caller with `role` may reach `method path` at all.

@@ -36,6 +36,11 @@ use super::sync::Health;
 use crate::crowdsec::lapi::{StreamAnswer, StreamDecision};
 
 pub const DECISION_HEADER: &str = "X-Crowdsec-Decision";
+/// Set by Caddy on the visitor's answer when the bouncer let the request through (its decision:
+/// `allow`, or `unknown` before the first sync in fail-open mode) or could not be asked and the
+/// fail mode let it through (`unavailable`). The access log shows it, so every checked request is
+/// counted there; a refusal carries `DECISION_HEADER` instead.
+pub const CHECKED_HEADER: &str = "X-Charon-Checked";
 /// The site and the request URI Caddy's forward_auth sets on the check (overwriting whatever the
 /// visitor sent): what site-scoped bans and exceptions are judged by.
 pub const FORWARDED_HOST: &str = "x-forwarded-host";

@@ -382,6 +382,13 @@ pub async fn stop_leftover(layout: &Layout) {
         tracing::warn!(pid, "[CROWDSEC_STARTUP] found an engine left by a previous run of Charon; stopping it");
         terminate_pid(pid, STOP_TIMEOUT, || is_our_engine(pid, &config)).await;
     }
+    // Its notification plugins (its process group, whose id is its pid) outlive an engine that
+    // died with the console (a closed log pipe): they go too.
+    let plugins = std::path::absolute(layout.plugins_dir()).unwrap_or_else(|_| layout.plugins_dir());
+    for orphan in crate::support::process::group_members_under(pid, &plugins) {
+        tracing::warn!(pid = orphan, "[CROWDSEC_STARTUP] stopping a notification plugin left by a previous engine");
+        let _ = nix::sys::signal::kill(Pid::from_raw(orphan), Signal::SIGKILL);
+    }
     let _ = std::fs::remove_file(&pid_file);
 }
 

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::bouncer::forward_auth::{client_ip, DECISION_HEADER};
+use crate::bouncer::forward_auth::{client_ip, CHECKED_HEADER, DECISION_HEADER};
 
 /// Longest path and user agent kept (a scanner's 8 KiB URI is not worth 8 KiB per row).
 pub const PATH_MAX: usize = 1024;
@@ -28,6 +28,8 @@ pub struct Seen {
     pub status: u16,
     pub user_agent: String,
     pub refused: bool,
+    /// The bouncer decided on it (refused, or `X-Charon-Checked`): a request to a protected site.
+    pub checked: bool,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +85,8 @@ pub fn parse(line: &str, trusted: &[IpNet]) -> Option<Seen> {
     }
     let ip = client_ip(&forwarded, Some(peer), trusted)?;
     let user_agent = cut(header(&l.request.headers, "user-agent").next().map(String::as_str).unwrap_or(""), AGENT_MAX);
-    let refused = l.status >= 400 && header(&l.resp_headers, DECISION_HEADER).any(|d| !d.is_empty());
+    let passed = header(&l.resp_headers, CHECKED_HEADER).any(|d| !d.is_empty());
+    let refused = !passed && l.status >= 400 && header(&l.resp_headers, DECISION_HEADER).any(|d| !d.is_empty());
     Some(Seen {
         at_ms: (l.ts * 1000.0) as i64,
         ip,
@@ -93,6 +96,7 @@ pub fn parse(line: &str, trusted: &[IpNet]) -> Option<Seen> {
         status: l.status,
         user_agent,
         refused,
+        checked: refused || passed,
     })
 }
 
@@ -128,8 +132,15 @@ mod tests {
         assert_eq!(seen.at_ms, 1_796_230_689_564);
         assert_eq!((seen.host.as_str(), seen.method.as_str(), seen.path.as_str()), ("shop.localhost", "GET", "/.env?x=1"));
         assert_eq!((seen.status, seen.user_agent.as_str(), seen.refused), (403, "Nikto/2.5", true));
+        assert!(seen.checked);
         // The upstream's own 403 is not a refusal; an untrusted peer's header is not believed.
-        assert!(!parse(&line("127.0.0.1", None, 403, None), &trusted).unwrap().refused);
+        let upstream_403 = parse(&line("127.0.0.1", None, 403, None), &trusted).unwrap();
+        assert!(!upstream_403.refused && !upstream_403.checked, "an unprotected site's answer");
+        // Let through by the bouncer (Caddy says so in X-Charon-Checked), whatever the upstream answers.
+        let mut passed: serde_json::Value = serde_json::from_str(&line("127.0.0.1", None, 404, None)).unwrap();
+        passed["resp_headers"]["X-Charon-Checked"] = serde_json::json!(["allow"]);
+        let passed = parse(&passed.to_string(), &trusted).unwrap();
+        assert!(passed.checked && !passed.refused);
         assert_eq!(parse(&line("203.0.113.5", Some("198.51.100.7"), 200, None), &trusted).unwrap().ip.to_string(), "203.0.113.5");
         // Not an access-log entry, not JSON, a garbled forwarded address: skipped.
         assert!(parse(r#"{"logger":"http.handlers.reverse_proxy","ts":1,"request":{"remote_ip":"1.2.3.4"}}"#, &trusted).is_none());

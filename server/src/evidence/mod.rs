@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod store;
 pub mod tail;
+pub mod traffic;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,13 @@ pub struct EvidenceIndex {
     trusted: Arc<Vec<IpNet>>,
     retention_ms: i64,
     max_rows: i64,
+    /// The console's copy of the decisions: which one blocked a refused request (its origin).
+    decisions: Option<Arc<crate::bouncer::cache::DecisionCache>>,
+}
+
+/// How a blocking decision's origin is counted: a blocklist by its name.
+fn origin_label(hit: &crate::bouncer::cache::Hit) -> String {
+    if hit.origin.eq_ignore_ascii_case("lists") { format!("lists:{}", hit.scenario) } else { hit.origin.to_string() }
 }
 
 fn rfc3339_ms(ms: i64) -> String {
@@ -50,7 +58,14 @@ impl EvidenceIndex {
             trusted: Arc::new(trusted),
             retention_ms: retention_days as i64 * 86_400_000,
             max_rows: max_rows as i64,
+            decisions: None,
         })
+    }
+
+    /// Blocked requests are counted by the origin of the decision that blocked them.
+    pub fn with_decisions(mut self, decisions: Arc<crate::bouncer::cache::DecisionCache>) -> Self {
+        self.decisions = Some(decisions);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -69,18 +84,24 @@ impl EvidenceIndex {
             tick.tick().await;
             let Some(t) = tail.take() else { return };
             let trusted = self.trusted.clone();
+            let decisions = self.decisions.clone();
             let cutoff = crate::support::time::now() * 1000 - self.retention_ms;
             let read = tokio::task::spawn_blocking(move || {
                 let mut t = t;
                 let lines = t.read(READ_PER_TICK);
-                let seen: Vec<access_log::Seen> = lines
-                    .as_ref()
-                    .map(|l| l.iter().filter_map(|l| access_log::parse(l, &trusted)).filter(|s| s.at_ms >= cutoff).collect())
-                    .unwrap_or_default();
-                (t, lines.map(|l| l.len()), seen)
+                let all: Vec<access_log::Seen> = lines.as_ref().map(|l| l.iter().filter_map(|l| access_log::parse(l, &trusted)).collect()).unwrap_or_default();
+                // Every request is counted; the index keeps those within its retention.
+                let now = crate::support::time::now();
+                let mut tally = traffic::Tally::default();
+                for s in &all {
+                    let origin = s.refused.then(|| decisions.as_ref()?.lookup_request(s.ip, Some(&s.host), Some(&s.path), now).map(|h| origin_label(&h))).flatten();
+                    tally.count(s, origin);
+                }
+                let seen: Vec<access_log::Seen> = all.into_iter().filter(|s| s.at_ms >= cutoff).collect();
+                (t, lines.map(|l| l.len()), seen, tally)
             })
             .await;
-            let Ok((t, lines, seen)) = read else {
+            let Ok((t, lines, seen, tally)) = read else {
                 tracing::error!("the evidence reader stopped");
                 return;
             };
@@ -88,7 +109,7 @@ impl EvidenceIndex {
                 Err(e) => tracing::warn!(error = %e, log = %self.access_log.display(), "cannot read the access log"),
                 Ok(0) => {}
                 Ok(_) => {
-                    if let Err(e) = self.store.insert(&seen, t.inode, t.resume_offset()).await {
+                    if let Err(e) = self.store.insert(&seen, &tally, t.inode, t.resume_offset()).await {
                         tracing::warn!(error = %e, "cannot index requests; reading them again");
                         // Not moving on: the same lines are read again from the stored cursor.
                         let (inode, offset) = self.store.cursor().await.unwrap_or((t.inode, 0));
@@ -105,6 +126,9 @@ impl EvidenceIndex {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(rows = n, "evidence index: old requests deleted"),
                     Err(e) => tracing::warn!(error = %e, "evidence index: old requests not deleted"),
+                }
+                if let Err(e) = traffic::roll_up(self.store.pool(), crate::support::time::now()).await {
+                    tracing::warn!(error = %e, "traffic history: minutes not summed into hours yet");
                 }
             }
         }

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::access_log::Seen;
+use super::traffic::Tally;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS requests (
     refused INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_by_ip ON requests (ip, at);
+CREATE INDEX IF NOT EXISTS requests_refused ON requests (at) WHERE refused = 1;
 CREATE TABLE IF NOT EXISTS agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), inode INTEGER NOT NULL, offset INTEGER NOT NULL);
 ";
@@ -77,6 +79,7 @@ impl Store {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the evidence index {}: {e}", path.display()))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql(super::traffic::SCHEMA).execute(&pool).await?;
         Ok(Store { pool, agents: Default::default() })
     }
 
@@ -86,14 +89,18 @@ impl Store {
         Ok(row.map(|(i, o)| (i as u64, o as u64)).unwrap_or((0, 0)))
     }
 
-    /// Adds a batch and moves the cursor past it, in one transaction: after a crash the batch is
-    /// either indexed and skipped, or not indexed and read again.
-    pub async fn insert(&self, batch: &[Seen], inode: u64, offset: u64) -> anyhow::Result<()> {
+    /// Adds a batch and its traffic counts and moves the cursor past it, in one transaction: after
+    /// a crash the batch is either indexed and skipped, or not indexed and read again.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn insert(&self, batch: &[Seen], tally: &Tally, inode: u64, offset: u64) -> anyhow::Result<()> {
         let mut agents = self.agents.lock().await;
         if agents.len() > AGENT_CACHE {
             agents.clear();
         }
-        let result = Self::insert_with(&self.pool, &mut agents, batch, inode, offset).await;
+        let result = Self::insert_with(&self.pool, &mut agents, batch, tally, inode, offset).await;
         if result.is_err() {
             // Ids learnt inside the rolled-back transaction do not exist.
             agents.clear();
@@ -101,8 +108,9 @@ impl Store {
         result
     }
 
-    async fn insert_with(pool: &SqlitePool, agents: &mut HashMap<String, i64>, batch: &[Seen], inode: u64, offset: u64) -> anyhow::Result<()> {
+    async fn insert_with(pool: &SqlitePool, agents: &mut HashMap<String, i64>, batch: &[Seen], tally: &Tally, inode: u64, offset: u64) -> anyhow::Result<()> {
         let mut tx = pool.begin().await?;
+        super::traffic::add(&mut tx, tally).await?;
         for s in batch {
             let agent = match agents.get(&s.user_agent) {
                 Some(id) => *id,
@@ -193,6 +201,7 @@ impl Store {
                 status: r.get::<i64, _>("status") as u16,
                 user_agent: r.get("agent"),
                 refused: r.get("refused"),
+                checked: r.get("refused"),
             })
             .collect();
         found.reverse();
@@ -223,6 +232,17 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|(h, n, r)| (h, n as u64, r as u64)).collect())
+    }
+
+    /// The addresses refused most since `from_ms`, most first.
+    pub async fn top_refused(&self, from_ms: i64, limit: i64) -> anyhow::Result<Vec<(IpAddr, u64)>> {
+        let rows: Vec<(Vec<u8>, i64)> =
+            sqlx::query_as("SELECT ip, COUNT(*) AS n FROM requests WHERE refused = 1 AND at >= ? GROUP BY ip ORDER BY n DESC LIMIT ?")
+                .bind(from_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(ip, n)| (unkey(&ip), n as u64)).collect())
     }
 
     pub async fn oldest(&self) -> anyhow::Result<Option<i64>> {

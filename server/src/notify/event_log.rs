@@ -1,14 +1,14 @@
 //! The `event_log` table: every ban (an engine alert, an administrator's ban in Charon) and every
-//! state change of the engine, kept 15 days for the digests. Written by the dispatcher and the
-//! engine watch whether or not a channel subscribes to those events.
+//! state change of the engine, kept 90 days for the digests and the Overview. Written by the
+//! dispatcher and the engine watch whether or not a channel subscribes to those events.
 
 use app::error::AppError;
 
 use super::message::Event;
 use crate::db::Db;
 
-/// A weekly digest compares two weeks; a day more for the time the digest itself runs late.
-pub const KEEP_SECS: i64 = 15 * 86_400;
+/// The Overview shows up to 30 days and the traffic history lasts 90: so do bans.
+pub const KEEP_SECS: i64 = 90 * 86_400;
 
 fn internal(e: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %e, "event log failure");
@@ -47,7 +47,7 @@ impl EventLog {
         EventLog { db }
     }
 
-    /// Keeps a ban: an engine alert or a manual `ban` (other manual actions are not bans).
+    /// Keeps a ban: an engine alert or an administrator's `banned` (other manual actions are not bans).
     pub async fn ban(&self, at: i64, event: &Event) -> Result<(), AppError> {
         let i = &event.item;
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -117,6 +117,18 @@ impl EventLog {
             .map_err(internal)?;
         let failures = marks.iter().filter(|(_, v)| v == "failed").count() as u64;
         Ok((uptime(before.as_deref(), &marks, from, to), failures))
+    }
+
+    /// Bans in `[from, to)` per `bucket` seconds: `(bucket start, count)`.
+    pub async fn bans_over_time(&self, from: i64, to: i64, bucket: i64) -> Result<Vec<(i64, u64)>, AppError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT (at / ?1) * ?1 AS t, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 GROUP BY t ORDER BY t")
+            .bind(bucket.max(1))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|(t, n)| (t, n as u64)).collect())
     }
 
     pub async fn purge(&self, before: i64) -> Result<u64, AppError> {

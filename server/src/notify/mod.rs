@@ -12,7 +12,7 @@ mod digest;
 pub use self::digest::Traffic;
 pub mod engine_alerts;
 mod email;
-mod event_log;
+pub mod event_log;
 mod message;
 mod rules;
 mod sealed;
@@ -140,7 +140,7 @@ impl Notifier {
     }
 
     async fn dispatch(&self, event: &Event) -> Result<(), AppError> {
-        let is_ban = event.kind == EventKind::Alert || (event.kind == EventKind::Manual && event.item.action.as_deref() == Some("ban"));
+        let is_ban = event.kind == EventKind::Alert || (event.kind == EventKind::Manual && event.item.action.as_deref() == Some("banned"));
         if is_ban {
             self.log.ban(now(), event).await?;
         }
@@ -158,7 +158,7 @@ impl Notifier {
     }
 
     /// Queues each channel's scheduled digest when its time has come (one per period: a console
-    /// that was down at that time sends it late, once), and keeps the event log to its 15 days.
+    /// that was down at that time sends it late, once), and keeps the event log to its 90 days.
     async fn digests(self) {
         let mut tick = tokio::time::interval(DIGEST_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

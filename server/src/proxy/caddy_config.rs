@@ -4,8 +4,9 @@
 //! - one server on the proxy listen address; per enabled host a route `host → [forward_auth →]
 //!   reverse_proxy upstream`; unknown hosts get 404;
 //! - `forward_auth` is written out as the `reverse_proxy` it is sugar for (`GET /bouncer/check`,
-//!   `X-Forwarded-Method`/`-Uri`/`-Host` (set, so a visitor's own are overwritten), the decision header copied on 2xx; any other answer goes to the
-//!   visitor as is);
+//!   `X-Forwarded-Method`/`-Uri`/`-Host` (set, so a visitor's own are overwritten), the decision header copied on 2xx into
+//!   the upstream's request and, as `X-Charon-Checked`, into the visitor's answer (the access log
+//!   then shows every checked request); any other answer goes to the visitor as is);
 //! - the bouncer being unreachable is a Caddy error in the "auth" phase (a `vars` marker): error
 //!   routes then follow the fail mode — proxy to the upstream anyway (open) or 503 (closed);
 //! - a JSON access log with rotation at `<data>/logs/access.log`, which CrowdSec follows;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 
 use app::proxy::model::{Domain, Upstream};
 
-use crate::bouncer::forward_auth::{FailMode, DECISION_HEADER};
+use crate::bouncer::forward_auth::{FailMode, CHECKED_HEADER, DECISION_HEADER};
 
 /// Everything the configuration depends on besides the hosts.
 #[derive(Debug, Clone)]
@@ -62,9 +63,10 @@ fn forward_auth(bouncer: &str) -> Value {
         }}},
         "handle_response": [{
             "match": {"status_code": [2]},
-            "routes": [{"handle": [{"handler": "headers", "request": {"set": {
-                DECISION_HEADER: [format!("{{http.reverse_proxy.header.{DECISION_HEADER}}}")]
-            }}}]}]
+            "routes": [{"handle": [{"handler": "headers",
+                "request": {"set": {DECISION_HEADER: [format!("{{http.reverse_proxy.header.{DECISION_HEADER}}}")]}},
+                "response": {"set": {CHECKED_HEADER: [format!("{{http.reverse_proxy.header.{DECISION_HEADER}}}")]}, "deferred": true}
+            }]}]
         }]
     })
 }
@@ -102,7 +104,8 @@ pub fn build(s: &ProxySettings, sites: &[Site]) -> Value {
             let on_fail = match s.fail_mode {
                 // The upstream learns that nobody checked this request.
                 FailMode::Open => json!({"handler": "subroute", "routes": [
-                    {"handle": [{"handler": "headers", "request": {"set": {DECISION_HEADER: ["unavailable"]}}}]},
+                    {"handle": [{"handler": "headers", "request": {"set": {DECISION_HEADER: ["unavailable"]}},
+                                 "response": {"set": {CHECKED_HEADER: ["unavailable"]}, "deferred": true}}]},
                     {"handle": [upstream_proxy(&site.upstream)]}
                 ]}),
                 FailMode::Closed => json!({

@@ -54,6 +54,23 @@ pub fn is_live_process(pid: i32, program: &str, arg: &Path) -> bool {
     is_program && args.iter().any(|a| Path::new(a) == arg)
 }
 
+/// Live processes of process group `pgid` whose program lies under `dir` (a reused group id or a
+/// stranger's process is never listed; zombies are left out: they are dead already).
+pub fn group_members_under(pgid: i32, dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let rest: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+            let in_group = rest.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid);
+            let alive = rest.first().is_some_and(|state| *state != "Z");
+            in_group && alive && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| Path::new(&*String::from_utf8_lossy(c.split(|b| *b == 0).next().unwrap_or_default())).starts_with(dir))
+        })
+        .collect()
+}
+
 /// What a child process (crowdsec, cscli, caddy, the bouncer) keeps of Charon's environment.
 /// Everything else stays behind — `CHARON_CROWDSEC_BOUNCER_KEY` and whatever else the console was
 /// started with must not leak into programs that do not need it (nor into `/proc/<pid>/environ`).
@@ -71,4 +88,29 @@ pub fn clean_env(cmd: &mut tokio::process::Command) -> &mut tokio::process::Comm
         }
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_member_is_found_only_under_its_directory() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("notification-sleep");
+        std::fs::copy("/bin/sleep", &program).unwrap();
+        let mut child = std::process::Command::new(&program).arg("30").process_group(0).spawn().unwrap();
+        let pgid = child.id() as i32;
+        let t0 = Instant::now();
+        while group_members_under(pgid, dir.path()).is_empty() {
+            assert!(t0.elapsed() < Duration::from_secs(5), "not found");
+        }
+        assert_eq!(group_members_under(pgid, dir.path()), vec![pgid]);
+        assert!(group_members_under(pgid, Path::new("/usr/lib")).is_empty(), "another directory's programs are not ours");
+        assert!(group_members_under(pgid + 1_000_000, dir.path()).is_empty());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(group_members_under(pgid, dir.path()).is_empty(), "a reaped process is gone");
+    }
 }

@@ -132,7 +132,7 @@ pub async fn setup_admin(app: &TestApp) -> reqwest::Client {
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "setup should redirect");
-    assert_eq!(res.headers()["location"], "/security");
+    assert_eq!(res.headers()["location"], "/overview", "setup lands on the Overview");
     client
 }
 

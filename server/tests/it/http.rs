@@ -381,10 +381,10 @@ async fn after_sign_in_only_a_path_on_this_origin_is_followed() {
     let app = spawn_app().await;
     setup_admin(&app).await;
     for (next, expected) in [
-        ("/\t/evil.example", "/security"),
-        ("/\\evil.example", "/security"),
-        ("//evil.example", "/security"),
-        ("https://evil.example/", "/security"),
+        ("/\t/evil.example", "/overview"),
+        ("/\\evil.example", "/overview"),
+        ("//evil.example", "/overview"),
+        ("https://evil.example/", "/overview"),
         ("/settings?tab=tokens", "/settings?tab=tokens"),
     ] {
         let res = app
@@ -623,7 +623,7 @@ async fn pages_render_on_the_server_in_the_chosen_language() {
         .send()
         .await
         .unwrap();
-    assert_eq!(offsite.headers()["location"], "/security");
+    assert_eq!(offsite.headers()["location"], "/overview");
 
     let missing = admin.get(app.url("/no-such-page")).send().await.unwrap();
     assert_eq!(missing.status(), 404);

@@ -15,6 +15,7 @@ mod export;
 mod http;
 mod import;
 mod notify;
+mod overview;
 mod hub;
 mod proxy;
 mod scale;

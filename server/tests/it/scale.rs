@@ -150,9 +150,15 @@ async fn evidence_index_of_a_million_requests() {
             status: if i % 50 == 0 { 403 } else { 200 },
             user_agent: format!("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{}.0 Safari/537.36", 100 + i % 300),
             refused: i % 50 == 0,
+            checked: true,
         });
         if batch.len() == 10_000 {
-            index.store().insert(&batch, 1, i as u64).await.unwrap();
+            // With the traffic history's counts, as the reader writes them.
+            let mut tally = charon::evidence::traffic::Tally::default();
+            for s in &batch {
+                tally.count(s, s.refused.then(|| "crowdsec".to_owned()));
+            }
+            index.store().insert(&batch, &tally, 1, i as u64).await.unwrap();
             batch.clear();
         }
     }

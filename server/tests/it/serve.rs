@@ -10,7 +10,7 @@ fn start(data_dir: &std::path::Path) -> (Child, BufReader<std::process::ChildStd
     start_with(data_dir, &[("CHARON_PROXY_ENABLED", "false")])
 }
 
-fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, BufReader<std::process::ChildStderr>, String) {
+pub fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, BufReader<std::process::ChildStderr>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
         .arg("serve")
         .env("CHARON_LISTEN", "127.0.0.1:0")
@@ -38,7 +38,7 @@ fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, BufRe
     panic!("charon did not start listening in time");
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -73,13 +73,13 @@ fn logs_json_and_stops_cleanly_on_sigterm_and_sigint() {
     assert!(dir.path().join("charon.db").exists());
 }
 
-fn signal(child: &Child, signal: &str) {
+pub fn signal(child: &Child, signal: &str) {
     let ok = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(ok.success());
 }
 
 /// The pids of Caddy and the bouncer once both run (from their pid files; live processes).
-fn data_plane_pids(data_dir: &std::path::Path) -> Vec<i32> {
+pub fn data_plane_pids(data_dir: &std::path::Path) -> Vec<i32> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let pids: Vec<i32> = ["caddy/caddy.pid", "bouncer/bouncer.pid"]
@@ -101,7 +101,7 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Kills what a failed run leaves behind.
-struct Reaper(Vec<i32>);
+pub struct Reaper(pub Vec<i32>);
 
 impl Drop for Reaper {
     fn drop(&mut self) {

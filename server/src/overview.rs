@@ -1,0 +1,141 @@
+//! The Overview (`OverviewService`): the traffic history of the access log (`evidence::traffic`:
+//! requests let through and refused per site and per origin of the blocking decision), the bans
+//! of the event log (`notify::event_log`), the addresses refused most (the evidence index), and the
+//! protection state (engine, bouncer, Caddy, enrollment). Everything is counted on this machine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::overview::model::{Bucket, NamedCount, Overview, ProtectionState, Range};
+use app::services::{ConsoleService, OverviewService, ProxyService};
+
+use crate::crowdsec::CrowdSec;
+use crate::evidence::traffic::{self, Outcome};
+use crate::evidence::EvidenceIndex;
+use crate::notify::event_log::EventLog;
+use crate::support::time::{now, rfc3339};
+
+/// Rows in each top list.
+const TOP: usize = 10;
+/// Origins stacked in the bars; the rest are `other`.
+const ORIGINS_SHOWN: usize = 5;
+
+#[derive(Clone)]
+pub struct OverviewNumbers {
+    evidence: EvidenceIndex,
+    log: EventLog,
+    engine: CrowdSec,
+    proxy: Arc<dyn ProxyService>,
+    console: Arc<dyn ConsoleService>,
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "overview failure");
+    AppError::Internal
+}
+
+/// `counts` as a list, most first (ties by name), the first `n`.
+fn top(counts: HashMap<String, u64>, n: usize) -> Vec<NamedCount> {
+    let mut v: Vec<NamedCount> = counts.into_iter().filter(|(_, c)| *c > 0).map(|(name, count)| NamedCount { name, count }).collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v.truncate(n);
+    v
+}
+
+impl OverviewNumbers {
+    pub fn new(evidence: EvidenceIndex, log: EventLog, engine: CrowdSec, proxy: Arc<dyn ProxyService>, console: Arc<dyn ConsoleService>) -> Self {
+        OverviewNumbers { evidence, log, engine, proxy, console }
+    }
+
+    async fn state(&self) -> ProtectionState {
+        let engine = self.engine.status();
+        let plane = self.proxy.status().await;
+        ProtectionState {
+            engine: engine.state,
+            bouncer_running: plane.bouncer.running,
+            bouncer_stale_since: plane.stats.and_then(|s| s.stale_since).map(rfc3339),
+            caddy_running: plane.caddy.running,
+            enrollment: self.console.status().await.ok().map(|e| e.status),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl OverviewService for OverviewNumbers {
+    async fn overview(&self, range: Range) -> Result<Overview, AppError> {
+        let bucket = range.bucket_seconds();
+        // Whole bars: the last one is the bar now runs in.
+        let to = (now().div_euclid(bucket) + 1) * bucket;
+        let from = to - range.seconds();
+        let rows = traffic::range(self.evidence.store().pool(), from, to, bucket).await.map_err(internal)?;
+
+        let (mut allowed, mut blocked, mut unchecked) = (0u64, 0u64, 0u64);
+        let (mut by_origin, mut by_site) = (HashMap::<String, u64>::new(), HashMap::<String, u64>::new());
+        for r in &rows {
+            match r.outcome {
+                Outcome::Allowed => allowed += r.count,
+                Outcome::Unchecked => unchecked += r.count,
+                Outcome::Blocked => {
+                    blocked += r.count;
+                    *by_origin.entry(r.origin.clone()).or_default() += r.count;
+                    *by_site.entry(r.site.clone()).or_default() += r.count;
+                }
+            }
+        }
+        let blocked_by_origin = top(by_origin, usize::MAX);
+        let mut origins: Vec<String> = blocked_by_origin.iter().take(ORIGINS_SHOWN).map(|c| c.name.clone()).collect();
+        if blocked_by_origin.len() > ORIGINS_SHOWN {
+            origins.push("other".to_owned());
+        }
+        let bars = (range.seconds() / bucket) as usize;
+        let mut series: Vec<Bucket> =
+            (0..bars).map(|i| Bucket { at: rfc3339(from + i as i64 * bucket), allowed: 0, blocked: vec![0; origins.len()], bans: 0 }).collect();
+        let index = |at: i64| ((at - from) / bucket).clamp(0, bars as i64 - 1) as usize;
+        for r in &rows {
+            let b = &mut series[index(r.at)];
+            match r.outcome {
+                Outcome::Allowed => b.allowed += r.count,
+                Outcome::Blocked => {
+                    let slot = origins.iter().position(|o| *o == r.origin).unwrap_or(origins.len().saturating_sub(1));
+                    if let Some(n) = b.blocked.get_mut(slot) {
+                        *n += r.count;
+                    }
+                }
+                Outcome::Unchecked => {}
+            }
+        }
+        for (at, n) in self.log.bans_over_time(from, to, bucket).await? {
+            series[index(at)].bans += n;
+        }
+        let named = |v: Vec<(String, u64)>| v.into_iter().map(|(name, count)| NamedCount { name, count }).collect::<Vec<_>>();
+        let top_blocked_addresses = self
+            .evidence
+            .store()
+            .top_refused(from * 1000, TOP as i64)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(ip, count)| NamedCount { name: ip.to_string(), count })
+            .collect();
+        Ok(Overview {
+            range,
+            from: rfc3339(from),
+            to: rfc3339(to),
+            bucket_seconds: bucket,
+            checked: allowed + blocked,
+            allowed,
+            blocked,
+            unchecked,
+            blocked_by_origin,
+            blocked_by_site: top(by_site, TOP),
+            top_blocked_addresses,
+            bans: self.log.bans(from, to).await?,
+            bans_by_scenario: named(self.log.bans_by("scenario", from, to, TOP as i64).await?),
+            bans_by_country: named(self.log.bans_by("country", from, to, TOP as i64).await?),
+            origins,
+            series,
+            state: self.state().await,
+        })
+    }
+}
