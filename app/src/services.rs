@@ -181,6 +181,12 @@ pub trait OverviewService: Send + Sync {
     async fn overview(&self, range: Range) -> Result<Overview, AppError>;
 }
 
+/// `GET /metrics`: Charon's own metrics in the Prometheus text format.
+#[async_trait::async_trait]
+pub trait MetricsService: Send + Sync {
+    async fn scrape(&self) -> Result<String, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<dyn AccountService>,
@@ -193,4 +199,5 @@ pub struct Services {
     pub console: Arc<dyn ConsoleService>,
     pub notifications: Arc<dyn NotificationService>,
     pub overview: Arc<dyn OverviewService>,
+    pub metrics: Arc<dyn MetricsService>,
 }

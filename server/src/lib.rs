@@ -21,6 +21,7 @@ pub mod geo;
 pub mod housekeeping;
 pub mod listener;
 pub mod locale;
+pub mod metrics;
 pub mod notify;
 pub mod overview;
 pub mod proxy;

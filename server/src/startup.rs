@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/locale", post(auth::handlers::set_locale))
         .merge(api)
         .merge(web::router(&state))
+        .layer(axum::middleware::from_fn_with_state(state.http_metrics.clone(), crate::metrics::record))
         .layer(gate)
         .layer(axum::middleware::from_fn_with_state(state.auth.clone(), security_headers::hsts))
         .layer(SetResponseHeaderLayer::if_not_present(

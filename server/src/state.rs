@@ -36,6 +36,8 @@ pub struct AppState {
     pub proxy: proxy::Proxy,
     pub console: console::Console,
     pub evidence: crate::evidence::EvidenceIndex,
+    /// The console's request durations (recorded by a layer, read by `/metrics`).
+    pub http_metrics: crate::metrics::HttpMetrics,
     pub notifier: crate::notify::Notifier,
     pub services: Services,
 }
@@ -101,6 +103,8 @@ impl AppState {
         )
         .await?
         .with_decisions(cache.clone());
+        let decision_cache = cache.clone();
+        let http_metrics = crate::metrics::HttpMetrics::default();
         tokio::spawn(evidence.clone().run());
         let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private, Arc::new(evidence.clone()))?;
         notifier.spawn(crowdsec.subscribe());
@@ -138,6 +142,14 @@ impl AppState {
             proxy: Arc::new(proxy.clone()),
             console: Arc::new(console.clone()),
             notifications: Arc::new(notifier.clone()),
+            metrics: Arc::new(crate::metrics::Metrics::new(
+                http_metrics.clone(),
+                crowdsec.clone(),
+                decision_cache.clone(),
+                evidence.clone(),
+                Arc::new(proxy.clone()),
+                db.clone(),
+            )),
             overview: Arc::new(crate::overview::OverviewNumbers::new(
                 evidence.clone(),
                 crate::notify::event_log::EventLog::new(db.clone()),
@@ -173,6 +185,7 @@ impl AppState {
             proxy,
             console,
             evidence,
+            http_metrics,
             notifier,
             services,
         })

@@ -14,6 +14,7 @@ pub mod decision_import;
 pub mod decisions;
 pub mod error;
 pub mod export;
+pub mod metrics;
 pub mod hub;
 pub mod notifications;
 pub mod openapi;
@@ -47,6 +48,7 @@ where
         .merge(proxy_hosts::routes())
         .merge(notifications::routes())
         .merge(overview::routes())
+        .merge(metrics::routes())
         .merge(openapi::routes())
         .split_for_parts();
     // Not an operation: the answer for every path under /api that no route above serves.

@@ -46,6 +46,8 @@ pub fn classify(path: &str) -> PathKind {
         "/setup" => PathKind::Setup,
         ENGINE_HOOK_PATH => PathKind::Machine,
         p if p.starts_with("/pkg/") => PathKind::Public,
+        // Prometheus scrapes with a bearer token: a 401, never the login page.
+        "/metrics" => PathKind::Api,
         p if p.starts_with("/api/") || p.starts_with("/rpc/") => PathKind::Api,
         _ => PathKind::Page,
     }

@@ -527,6 +527,18 @@ impl DecisionCache {
         out
     }
 
+    /// Live decisions per origin and type (`ban`, `captcha`, …), enforced ones only.
+    pub fn origin_kind_counts(&self, now: i64) -> Vec<(Arc<str>, Arc<str>, usize)> {
+        let t = self.tables.read().expect("cache lock");
+        let mut counts: HashMap<(u32, u32), usize> = HashMap::new();
+        t.for_each(|_, kind, s| {
+            if s.until() > now {
+                *counts.entry((s.origin(), kind)).or_default() += 1;
+            }
+        });
+        counts.into_iter().map(|((o, k), n)| (t.origins.name(o).clone(), t.syms.name(k).clone(), n)).collect()
+    }
+
     /// Live decisions per origin.
     pub fn origin_counts(&self, now: i64) -> Vec<(Arc<str>, usize)> {
         let t = self.tables.read().expect("cache lock");
