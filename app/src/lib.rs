@@ -49,9 +49,10 @@ use crate::signin::login_page::LoginPage;
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = crate::components::theme::current();
     view! {
         <!DOCTYPE html>
-        <html>
+        <html data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

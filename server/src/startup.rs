@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/setup", post(auth::handlers::setup))
         .route("/logout", post(auth::handlers::logout))
         .route("/locale", post(auth::handlers::set_locale))
+        .route("/theme", post(auth::handlers::set_theme))
         .merge(api)
         .merge(web::router(&state))
         .layer(axum::middleware::from_fn_with_state(state.http_metrics.clone(), crate::metrics::record))

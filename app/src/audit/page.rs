@@ -62,7 +62,7 @@ pub fn AuditPage() -> impl IntoView {
                             let total = p.total;
                             view! {
                                 <p class="hint" data-testid="audit-total">{t!(i18n, audit_total, total = move || total)}</p>
-                                <table class="table" data-testid="audit-table">
+                                <div class="table-scroll"><table class="table" data-testid="audit-table">
                                     <thead><tr>
                                         <th scope="col">{t!(i18n, audit_when)}</th>
                                         <th scope="col">{t!(i18n, audit_actor)}</th>
@@ -92,7 +92,7 @@ pub fn AuditPage() -> impl IntoView {
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                                 <nav class="pager" aria-label=move || t_string!(i18n, decisions_pages)>
                                     {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">{t!(i18n, decisions_prev)}</a> })}
                                     " "<span>{current}" / "{pages}</span>" "

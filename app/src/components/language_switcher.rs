@@ -5,11 +5,10 @@ use crate::i18n::*;
 
 /// A plain form posting to `/locale`: the server stores the choice in the `i18n_pref_locale`
 /// cookie and redirects back, so it works the same with and without JavaScript.
-#[component]
-pub fn LanguageSwitcher() -> impl IntoView {
-    let i18n = use_i18n();
+/// This page's path and query: where a preference form sends the browser back to.
+pub fn here() -> impl Fn() -> String + Copy + Send + Sync + 'static {
     let location = use_location();
-    let next = move || {
+    move || {
         let search = location.search.try_get().unwrap_or_default();
         let path = location.pathname.try_get().unwrap_or_default();
         if search.is_empty() {
@@ -17,7 +16,13 @@ pub fn LanguageSwitcher() -> impl IntoView {
         } else {
             format!("{path}?{search}")
         }
-    };
+    }
+}
+
+#[component]
+pub fn LanguageSwitcher() -> impl IntoView {
+    let i18n = use_i18n();
+    let next = here();
     let current = move || i18n.get_locale();
     let option = move |value: Locale, label: &'static str| {
         view! {

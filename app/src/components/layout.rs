@@ -3,6 +3,7 @@ use leptos_router::hooks::use_location;
 
 use crate::auth::whoami;
 use crate::components::language_switcher::LanguageSwitcher;
+use crate::components::theme::ThemeSwitcher;
 use crate::i18n::*;
 use leptos_i18n::I18nContext;
 use crate::accounts::model::{Principal, Role};
@@ -53,6 +54,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </nav>
             <div class="topbar-end">
                 <LanguageSwitcher />
+                <ThemeSwitcher />
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         user.await.map(|p| view! { <UserMenu principal=p /> })

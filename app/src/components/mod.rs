@@ -10,3 +10,4 @@ pub mod layout;
 pub mod not_found;
 pub mod query_link;
 pub mod server_events;
+pub mod theme;

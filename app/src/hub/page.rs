@@ -255,7 +255,7 @@ pub fn HubPage() -> impl IntoView {
                                 let count = items.len();
                                 view! {
                                     <p class="hint" aria-live="polite" data-testid="hub-count">{t!(i18n, hub_results, count = move || count)}</p>
-                                    <table class="table" data-testid="hub-table">
+                                    <div class="table-scroll"><table class="table" data-testid="hub-table">
                                         <thead><tr>
                                             <th scope="col">{t!(i18n, hub_col_name)}</th>
                                             <th scope="col">{t!(i18n, hub_type_label)}</th>
@@ -272,7 +272,7 @@ pub fn HubPage() -> impl IntoView {
                                                 </tr>
                                             }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             }
                         }

@@ -220,6 +220,28 @@ pub async fn logout(State(state): State<AuthState>, headers: HeaderMap, uri: Uri
 }
 
 #[derive(Deserialize)]
+pub struct ThemeForm {
+    theme: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /theme` (the top bar's form): `system`, `light` or `dark` into the `charon_theme` cookie,
+/// then back to the page.
+pub async fn set_theme(State(state): State<AuthState>, headers: HeaderMap, uri: Uri, Form(form): Form<ThemeForm>) -> Response {
+    let Some(theme) = app::components::theme::parse(&form.theme) else {
+        return (StatusCode::BAD_REQUEST, "unknown theme: system, light or dark").into_response();
+    };
+    let cookie = cookie::Cookie::build((app::components::theme::COOKIE, theme))
+        .path("/")
+        .same_site(cookie::SameSite::Lax)
+        .secure(state.https(&headers, &uri))
+        .max_age(cookie::time::Duration::days(365))
+        .build();
+    with_cookie(Redirect::to(&safe_next(form.next)).into_response(), cookie)
+}
+
+#[derive(Deserialize)]
 pub struct LocaleForm {
     locale: String,
     #[serde(default)]

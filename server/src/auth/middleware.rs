@@ -40,7 +40,7 @@ pub const ENGINE_HOOK_PATH: &str = "/api/v1/internal/engine-alerts";
 
 pub fn classify(path: &str) -> PathKind {
     match path {
-        "/health" | "/ready" | "/login" | "/locale" | "/favicon.ico" | "/robots.txt" => {
+        "/health" | "/ready" | "/login" | "/locale" | "/theme" | "/favicon.ico" | "/robots.txt" => {
             PathKind::Public
         }
         "/setup" => PathKind::Setup,

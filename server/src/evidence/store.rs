@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS requests (
     refused INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_by_ip ON requests (ip, at);
-CREATE INDEX IF NOT EXISTS requests_refused ON requests (at) WHERE refused = 1;
+CREATE INDEX IF NOT EXISTS requests_refused ON requests (at, ip) WHERE refused = 1;
 CREATE TABLE IF NOT EXISTS agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), inode INTEGER NOT NULL, offset INTEGER NOT NULL);
 ";

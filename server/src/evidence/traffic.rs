@@ -2,8 +2,9 @@
 //! `blocked` by the bouncer, `unchecked` on unprotected sites) and, for blocked ones, the origin of
 //! the decision (`crowdsec`, `CAPI`, `lists:<name>`, `charon`, …). Written in the same transaction
 //! as the requests and the log cursor, so every logged request is counted exactly once across
-//! restarts of Charon, Caddy or the bouncer. Minutes are kept 48 h, then summed into hours, kept
-//! 90 days. Both tables are in the evidence index's own database.
+//! restarts of Charon, Caddy or the bouncer. Each count goes into its minute (kept 48 h) and its
+//! hour (kept 90 days), so a long range reads hours only. Both tables are in the evidence index's
+//! own database.
 
 use std::collections::HashMap;
 
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS traffic_hour (
 ) WITHOUT ROWID;
 ";
 
-/// Minute rows are summed into hours once they are this old.
+/// Minute rows are dropped once they are this old (their hours stay).
 pub const MINUTES_KEPT: i64 = 48 * 3600;
 pub const HOURS_KEPT: i64 = 90 * 86_400;
 /// Distinct sites counted per batch; more (a flood of made-up host names on a catch-all) are
@@ -87,41 +88,34 @@ impl Tally {
     }
 }
 
-/// Adds the batch's counts inside the caller's transaction.
+/// Adds the batch's counts to their minutes and hours, inside the caller's transaction.
 pub async fn add(tx: &mut SqliteConnection, tally: &Tally) -> sqlx::Result<()> {
     for (k, n) in &tally.0 {
-        sqlx::query(
-            "INSERT INTO traffic_minute (at, site, outcome, origin, count) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (at, site, outcome, origin) DO UPDATE SET count = count + excluded.count",
-        )
-        .bind(k.at)
-        .bind(&k.site)
-        .bind(k.outcome.as_str())
-        .bind(&k.origin)
-        .bind(*n as i64)
-        .execute(&mut *tx)
-        .await?;
+        for (table, at) in [("traffic_minute", k.at), ("traffic_hour", k.at.div_euclid(3600) * 3600)] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (at, site, outcome, origin, count) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (at, site, outcome, origin) DO UPDATE SET count = count + excluded.count"
+            ))
+            .bind(at)
+            .bind(&k.site)
+            .bind(k.outcome.as_str())
+            .bind(&k.origin)
+            .bind(*n as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     Ok(())
 }
 
-/// Sums minutes older than `MINUTES_KEPT` (whole hours) into hours and drops hours older than
-/// `HOURS_KEPT`, in one transaction; returns the minute rows folded.
+/// Drops minutes older than `MINUTES_KEPT` and hours older than `HOURS_KEPT`; returns the minute
+/// rows dropped.
 pub async fn roll_up(pool: &SqlitePool, now: i64) -> sqlx::Result<u64> {
-    let cutoff = (now - MINUTES_KEPT).div_euclid(3600) * 3600;
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO traffic_hour (at, site, outcome, origin, count) \
-         SELECT at - at % 3600, site, outcome, origin, SUM(count) FROM traffic_minute WHERE at < ? GROUP BY 1, 2, 3, 4 \
-         ON CONFLICT (at, site, outcome, origin) DO UPDATE SET count = count + excluded.count",
-    )
-    .bind(cutoff)
-    .execute(&mut *tx)
-    .await?;
-    let folded = sqlx::query("DELETE FROM traffic_minute WHERE at < ?").bind(cutoff).execute(&mut *tx).await?.rows_affected();
+    let dropped = sqlx::query("DELETE FROM traffic_minute WHERE at < ?").bind(now - MINUTES_KEPT).execute(&mut *tx).await?.rows_affected();
     sqlx::query("DELETE FROM traffic_hour WHERE at < ?").bind(now - HOURS_KEPT).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(folded)
+    Ok(dropped)
 }
 
 /// One row of a range: requests in the bucket starting at `at`.
@@ -134,15 +128,14 @@ pub struct Row {
     pub count: u64,
 }
 
-/// Requests in `[from, to)` summed per `bucket` seconds (from the minutes where they are kept,
-/// else from the hours), site, outcome and origin.
+/// Requests in `[from, to)` summed per `bucket` seconds, site, outcome and origin: from the
+/// minutes for buckets shorter than an hour (ranges within their 48 h), else from the hours.
 pub async fn range(pool: &SqlitePool, from: i64, to: i64, bucket: i64) -> sqlx::Result<Vec<Row>> {
-    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT (at / ?1) * ?1 AS t, site, outcome, origin, SUM(count) FROM ( \
-           SELECT at, site, outcome, origin, count FROM traffic_minute WHERE at >= ?2 AND at < ?3 \
-           UNION ALL SELECT at, site, outcome, origin, count FROM traffic_hour WHERE at >= ?2 AND at < ?3 \
-         ) GROUP BY t, site, outcome, origin ORDER BY t",
-    )
+    let table = if bucket < 3600 { "traffic_minute" } else { "traffic_hour" };
+    let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT (at / ?1) * ?1 AS t, site, outcome, origin, SUM(count) FROM {table} WHERE at >= ?2 AND at < ?3 \
+         GROUP BY t, site, outcome, origin ORDER BY t"
+    ))
     .bind(bucket.max(60))
     .bind(from)
     .bind(to)
@@ -154,7 +147,7 @@ pub async fn range(pool: &SqlitePool, from: i64, to: i64, bucket: i64) -> sqlx::
         .collect())
 }
 
-/// Every request counted so far (both tables), per site, outcome and origin: the `/metrics`
+/// Every request counted in the last 90 days, per site, outcome and origin: the `/metrics`
 /// counters (they only grow, except for hours older than 90 days dropping out).
 pub async fn totals(pool: &SqlitePool) -> sqlx::Result<Vec<Row>> {
     range(pool, 0, i64::MAX / 2, i64::MAX / 4).await.map(|rows| rows.into_iter().map(|r| Row { at: 0, ..r }).collect())
@@ -195,7 +188,9 @@ mod tests {
         let mut tx = pool.begin().await.unwrap();
         add(&mut tx, &t).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(roll_up(pool, now).await.unwrap(), 2, "the two old minutes folded");
+        assert_eq!(roll_up(pool, now).await.unwrap(), 2, "the two old minutes dropped, their hours kept");
+        let recent = range(pool, now - 3600, now + 60, 60).await.unwrap();
+        assert_eq!(recent.iter().map(|r| r.count).sum::<u64>(), 2, "the last hour from the minutes");
         let rows = range(pool, now - 60 * 3600, now + 60, 86_400 * 10).await.unwrap();
         let sum = |o: Outcome, origin: &str| rows.iter().filter(|r| r.outcome == o && (origin == "*" || r.origin == origin)).map(|r| r.count).sum::<u64>();
         assert_eq!((sum(Outcome::Allowed, "*"), sum(Outcome::Blocked, "crowdsec"), sum(Outcome::Blocked, "unknown"), sum(Outcome::Unchecked, "*")), (3, 1, 1, 1));

@@ -698,3 +698,22 @@ async fn an_oversized_server_function_body_is_refused_before_it_is_read() {
         .unwrap();
     assert_eq!(res.status(), 413);
 }
+
+#[tokio::test]
+async fn the_theme_form_sets_its_cookie_the_page_carries_it_and_bad_input_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = setup_admin(&app).await;
+    let html = admin.get(app.url("/overview")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-theme=\"system\""), "the system's preference by default");
+    let bad = admin.post(app.url("/theme")).form(&[("theme", "purple")]).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.headers().get("set-cookie").is_none());
+    let res = admin.post(app.url("/theme")).form(&[("theme", "light"), ("next", "//evil.example/")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/overview", "never to another site");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("charon_theme=light") && cookie.contains("SameSite=Lax"), "{cookie}");
+    // The client keeps the cookie, as a browser does.
+    let html = admin.get(app.url("/security")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-theme=\"light\""), "rendered with the chosen theme");
+}
