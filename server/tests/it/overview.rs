@@ -163,11 +163,12 @@ async fn the_overview_counts_every_request_exactly_across_console_and_bouncer_re
     let o = wait_counted(&console, &token, total).await;
     println!("MEASURE overview: {total} requests sent ({sent:?}); counted {} checked, {} allowed, {} blocked", o["checked"], o["allowed"], o["blocked"]);
     assert_eq!((o["allowed"].as_u64(), o["blocked"].as_u64(), o["unchecked"].as_u64()), (Some(sent.allowed), Some(sent.blocked), Some(0)), "{o}");
-    // Refused by Charon's own bans ("charon"), or "unknown" for lines read before the restarted
-    // console's copy of the decisions caught up.
+    // Refused by Charon's own bans ("charon"), or "unknown" for lines read before the console's
+    // copy of the decisions had them (a loaded machine's reader may leave every line to the
+    // restarted console, which reads its backlog before its copy has synced).
     let origins = o["blocked_by_origin"].as_array().unwrap();
     assert_eq!(origins.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>(), sent.blocked, "{o}");
-    assert!(origins.iter().all(|c| c["name"] == "charon" || c["name"] == "unknown") && origins.iter().any(|c| c["name"] == "charon"), "{o}");
+    assert!(origins.iter().all(|c| c["name"] == "charon" || c["name"] == "unknown"), "{o}");
     assert_eq!(o["blocked_by_site"], json!([{"name": SITE, "count": sent.blocked}]), "{o}");
     let top: Vec<&str> = o["top_blocked_addresses"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert!(top.contains(&BANNED[0]) && top.contains(&BANNED[1]) && !top.contains(&VISITOR), "{o}");
