@@ -175,23 +175,34 @@ async fn the_overview_counts_every_request_exactly_across_console_and_bouncer_re
     assert_eq!(o["bans"], 2, "the two manual bans: {o}");
     let bars: u64 = o["series"].as_array().unwrap().iter().map(|b| b["allowed"].as_u64().unwrap()).sum();
     assert_eq!(bars, sent.allowed, "the bars add up to the total");
-    // /metrics agrees: the request counters by outcome, the engine up, the two bans live.
-    let res = api.get(format!("{}/metrics", console.base)).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
-    let text = res.text().await.unwrap();
-    let sum = |prefix: &str, needle: &str| -> u64 {
+    // /metrics agrees: the request counters by outcome; once the restarted console's engine is up
+    // again and its copy of the decisions synced, the engine up and the two bans live.
+    let scrape = || async {
+        let res = api.get(format!("{}/metrics", console.base)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+        res.text().await.unwrap()
+    };
+    let sum = |text: &str, prefix: &str, needle: &str| -> u64 {
         text.lines()
             .filter(|l| l.starts_with(prefix) && l.contains(needle))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
             .sum()
     };
-    assert_eq!(sum("charon_requests_total{", "outcome=\"allowed\""), sent.allowed, "{text}");
-    assert_eq!(sum("charon_requests_total{", "outcome=\"blocked\""), sent.blocked, "{text}");
-    assert_eq!(sum("charon_engine_up", ""), 1, "{text}");
-    assert_eq!(sum("charon_decisions{", "origin=\"charon\""), 2, "{text}");
+    let text = scrape().await;
+    assert_eq!(sum(&text, "charon_requests_total{", "outcome=\"allowed\""), sent.allowed, "{text}");
+    assert_eq!(sum(&text, "charon_requests_total{", "outcome=\"blocked\""), sent.blocked, "{text}");
     assert!(text.contains("# TYPE charon_http_request_duration_seconds histogram") && text.contains("route=\"/api/v1/overview\""), "{text}");
     assert!(!text.contains(&token), "no secret in the metrics");
+    let t0 = Instant::now();
+    loop {
+        let text = scrape().await;
+        if sum(&text, "charon_engine_up", "") == 1 && sum(&text, "charon_decisions{", "origin=\"charon\"") == 2 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "engine not up or bans not live: {text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     // Without a token: 401, not the login page.
     assert_eq!(api.get(format!("{}/metrics", console.base)).send().await.unwrap().status(), 401);
 
