@@ -68,7 +68,7 @@ fn UsersSection() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match users.await {
                         Ok(list) => view! {
-                            <table class="table" data-testid="users-table">
+                            <div class="table-scroll"><table class="table" data-testid="users-table">
                                 <thead><tr>
                                     <th scope="col">{t!(i18n, col_username)}</th>
                                     <th scope="col">{t!(i18n, col_role)}</th>
@@ -84,7 +84,7 @@ fn UsersSection() -> impl IntoView {
                                         </tr> }
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     }
@@ -139,7 +139,7 @@ fn TokensSection() -> impl IntoView {
                     match tokens.await {
                         Ok(list) if list.is_empty() => view! { <p data-testid="no-tokens">{t!(i18n, no_tokens)}</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table" data-testid="tokens-table">
+                            <div class="table-scroll"><table class="table" data-testid="tokens-table">
                                 <thead><tr>
                                     <th scope="col">{t!(i18n, col_name)}</th>
                                     <th scope="col">{t!(i18n, col_prefix)}</th>
@@ -169,7 +169,7 @@ fn TokensSection() -> impl IntoView {
                                         </tr> }
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                     }

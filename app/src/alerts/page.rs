@@ -70,7 +70,7 @@ pub fn AlertsPage() -> impl IntoView {
                         Ok(p) => {
                             let (current, more) = (p.page, p.more);
                             view! {
-                                <table class="table" data-testid="alerts-table">
+                                <div class="table-scroll"><table class="table" data-testid="alerts-table">
                                     <thead><tr>
                                         <th scope="col">{t!(i18n, alerts_started)}</th>
                                         <th scope="col">{t!(i18n, alerts_source)}</th>
@@ -82,7 +82,7 @@ pub fn AlertsPage() -> impl IntoView {
                                     <tbody>
                                         {p.rows.into_iter().map(|a| view! { <AlertRow a=a /> }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                                 <nav class="pager" aria-label=move || t_string!(i18n, decisions_pages)>
                                     {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">{t!(i18n, decisions_prev)}</a> })}
                                     " "<span>{current}</span>" "
@@ -172,7 +172,7 @@ fn AlertDetail(a: Alert) -> impl IntoView {
                 view! { <p class="empty">{t!(i18n, alerts_no_decisions)}</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" data-testid="alert-decisions">
+                    <div class="table-scroll"><table class="table" data-testid="alert-decisions">
                         <thead><tr>
                             <th scope="col">{t!(i18n, col_value)}</th>
                             <th scope="col">{t!(i18n, col_action)}</th>
@@ -189,7 +189,7 @@ fn AlertDetail(a: Alert) -> impl IntoView {
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
             {a.evidence.clone().map(|e| view! { <EvidenceSection e=e /> })}
@@ -266,7 +266,7 @@ fn EvidenceSection(e: Evidence) -> impl IntoView {
                 view! {
                     {(!e.refused.is_empty()).then(|| view! {
                         <h3>{t!(i18n, evidence_refused)}</h3>
-                        <table class="table" data-testid="evidence-refused">
+                        <div class="table-scroll"><table class="table" data-testid="evidence-refused">
                             <thead><tr>
                                 <th scope="col">{t!(i18n, evidence_site)}</th>
                                 <th scope="col">{t!(i18n, evidence_count)}</th>
@@ -283,7 +283,7 @@ fn EvidenceSection(e: Evidence) -> impl IntoView {
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     })}
                     <h3>{t!(i18n, evidence_requests)}</h3>
                     <p class="hint" data-testid="evidence-total">{t!(i18n, evidence_shown, shown = move || shown, total = move || total)}</p>

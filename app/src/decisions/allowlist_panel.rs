@@ -44,7 +44,7 @@ pub fn AllowlistSection() -> impl IntoView {
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p data-testid="allowlist-empty">{t!(i18n, allowlist_empty)}</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table" data-testid="allowlist-table">
+                            <div class="table-scroll"><table class="table" data-testid="allowlist-table">
                                 <thead><tr>
                                     <th scope="col">{t!(i18n, col_value)}</th>
                                     <th scope="col">{t!(i18n, col_reason)}</th>
@@ -92,7 +92,7 @@ pub fn AllowlistSection() -> impl IntoView {
                                         </tr>
                                     }}).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                     }
                 })}

@@ -104,7 +104,7 @@ pub fn ImportPanel() -> impl IntoView {
                                 {t!(i18n, import_report, added = move || added, duplicates = move || dup, invalid = move || bad)}
                             </p>
                             {(!r.refused.is_empty()).then(|| view! {
-                                <table class="table" data-testid="import-refused">
+                                <div class="table-scroll"><table class="table" data-testid="import-refused">
                                     <caption>{t!(i18n, import_refused)}</caption>
                                     <thead><tr><th scope="col">{t!(i18n, import_line)}</th><th scope="col">{t!(i18n, col_value)}</th><th scope="col">{t!(i18n, col_reason)}</th></tr></thead>
                                     <tbody>
@@ -112,7 +112,7 @@ pub fn ImportPanel() -> impl IntoView {
                                             <tr><td>{row.line}</td><td><code>{row.value.clone()}</code></td><td>{row.reason.clone()}</td></tr>
                                         }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                             })}
                         }.into_any()
                     }

@@ -154,7 +154,7 @@ fn DecisionsView() -> impl IntoView {
                             <query_link::ExportLinks api="/api/v1/cerberus/crowdsec/decisions" keys=&["q", "origin", "scenario", "type", "site", "sort"] />
                             {if !groups.is_empty() {
                                 view! {
-                                    <table class="table" data-testid="groups-table">
+                                    <div class="table-scroll"><table class="table" data-testid="groups-table">
                                         <thead><tr>
                                             <th scope="col">{t!(i18n, col_value)}</th>
                                             <th scope="col">{t!(i18n, col_country)}</th>
@@ -168,13 +168,13 @@ fn DecisionsView() -> impl IntoView {
                                         <tbody>
                                             {groups.into_iter().map(|g| view! { <GroupRow g=g now=now unban_values=unban_values unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             } else if decisions.is_empty() {
                                 view! { <p class="empty" data-testid="decisions-empty">{t!(i18n, decisions_empty)}</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="table" data-testid="decisions-table">
+                                    <div class="table-scroll"><table class="table" data-testid="decisions-table">
                                         <thead><tr>
                                             <th scope="col">{t!(i18n, col_value)}</th>
                                             <th scope="col">{t!(i18n, col_country)}</th>
@@ -188,7 +188,7 @@ fn DecisionsView() -> impl IntoView {
                                         <tbody>
                                             {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             }}
                             {(pages > 1).then(|| view! {

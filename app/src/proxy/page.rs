@@ -82,7 +82,7 @@ fn ProxyHostsView() -> impl IntoView {
                         Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty" data-testid="proxy-empty">{t!(i18n, proxy_empty)}</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table" data-testid="proxy-table">
+                            <div class="table-scroll"><table class="table" data-testid="proxy-table">
                                 <thead><tr>
                                     <th scope="col">{t!(i18n, proxy_col_domain)}</th>
                                     <th scope="col">{t!(i18n, proxy_col_upstream)}</th>
@@ -118,7 +118,7 @@ fn ProxyHostsView() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                     }
                 })}
