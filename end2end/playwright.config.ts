@@ -38,7 +38,7 @@ export default defineConfig({
   workers: 1,
   forbidOnly: !!process.env.CI,
   retries: 0,
-  reporter: [["list"]],
+  reporter: [["list"], ["./failure-summary.ts"]],
   outputDir: "test-results",
   globalTeardown: "./teardown.ts",
   // `page.request` calls share the page's session cookie; like the browser's own requests they
