@@ -33,10 +33,11 @@ test-e2e:
 	cargo build -p capi-sim --bin capi-sim
 	cd end2end && CI=1 E2E_CHARON_BIN=./$(BIN) npx playwright test
 
-## Benchmarks (print numbers; not part of `make test`): the decision cache, the 100k-decision scale
-## test on the real engine, then blocking end to end.
+## Benchmarks (print numbers; not part of `make test`): the decision cache, the traffic history's
+## cost per access-log line, the 100k-decision scale test on the real engine, then blocking end to end.
 bench: setup
 	cargo bench -p server --bench lookup -- --warm-up-time 1 --measurement-time 3
+	cargo bench -p server --bench traffic -- --warm-up-time 1 --measurement-time 3
 	cargo test -p server --test it scale -- --ignored --nocapture
 
 bench-blocking: build

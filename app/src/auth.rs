@@ -90,9 +90,14 @@ pub mod guard {
         })
     }
 
-    /// The caller as an [`Admin`], or 401/403. The only road to a mutating service method.
+    /// The caller as an [`Admin`] (an administrator, or an operator on one of its duties), or
+    /// 401/403. The only road to a mutating service method.
     pub fn admin() -> Result<Admin, AppError> {
-        Admin::check(principal()?).map_err(|e| {
+        let principal = principal()?;
+        let (method, path) = use_context::<http::request::Parts>()
+            .map(|p| (p.method.to_string(), p.uri.path().to_owned()))
+            .unwrap_or_default();
+        Admin::for_request(principal, &method, &path).map_err(|e| {
             set_status(StatusCode::FORBIDDEN);
             e.into()
         })

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     TypeInvalid,
     #[error("range_too_wide")]
     RangeTooWide,
+    /// An operator's ban of a range wider than operators may ban (403).
+    #[error("range_beyond_role")]
+    RangeBeyondRole,
     /// The allowlist already has this value.
     #[error("duplicate")]
     Duplicate,
@@ -109,6 +112,7 @@ impl ErrorCode {
             ErrorCode::ReasonInvalid => "reason_invalid",
             ErrorCode::TypeInvalid => "type_invalid",
             ErrorCode::RangeTooWide => "range_too_wide",
+            ErrorCode::RangeBeyondRole => "range_beyond_role",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::HubItemInvalid => "hub_item_invalid",
             ErrorCode::DomainInvalid => "domain_invalid",
@@ -148,6 +152,7 @@ impl ErrorCode {
             ErrorCode::ReasonInvalid,
             ErrorCode::TypeInvalid,
             ErrorCode::RangeTooWide,
+            ErrorCode::RangeBeyondRole,
             ErrorCode::Duplicate,
             ErrorCode::HubItemInvalid,
             ErrorCode::DomainInvalid,
@@ -310,7 +315,7 @@ impl ErrorCode {
             ErrorCode::SetupCodeInvalid => "setup_code",
             ErrorCode::NameInvalid => "name",
             ErrorCode::RoleInvalid => "role",
-            ErrorCode::ValueInvalid | ErrorCode::Duplicate | ErrorCode::RangeTooWide => "value",
+            ErrorCode::ValueInvalid | ErrorCode::Duplicate | ErrorCode::RangeTooWide | ErrorCode::RangeBeyondRole => "value",
             ErrorCode::HubItemInvalid => "name",
             ErrorCode::DomainInvalid | ErrorCode::DomainTaken => "domain",
             ErrorCode::UpstreamInvalid => "upstream",
@@ -397,6 +402,7 @@ impl AppError {
             AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken | ErrorCode::NameTaken } => {
                 S::CONFLICT
             }
+            AppError::Invalid { code: ErrorCode::RangeBeyondRole } => S::FORBIDDEN,
             AppError::Invalid { .. } => S::BAD_REQUEST,
             AppError::LocksOut { .. } => S::CONFLICT,
             AppError::Engine { code, .. } => code.http_status(),

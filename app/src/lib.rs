@@ -118,6 +118,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/settings/sessions") view={Lazy::<SessionsRoute>::new()} />
                 </Routes>
             </Router>
         </I18nContextProvider>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::accounts::page::SettingsPage;
+use crate::accounts::sessions_page::SessionsPage;
 use crate::alerts::page::{AlertDetailPage, AlertsPage};
 use crate::audit::page::AuditPage;
 use crate::console::page::ConsolePage;
@@ -62,5 +63,7 @@ lazy_page!(/// `/settings`.
     SettingsRoute => SettingsPage);
 lazy_page!(/// `/settings/notifications`.
     NotificationsRoute => NotificationsPage);
+lazy_page!(/// `/settings/sessions`.
+    SessionsRoute => SessionsPage);
 lazy_page!(/// `/overview`: the landing page after sign-in.
     OverviewRoute => OverviewPage);

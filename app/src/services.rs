@@ -19,7 +19,7 @@ use crate::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, H
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
-    Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
+    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username,
 };
 
 /// A live feed (Server-Sent Events are built from it).
@@ -43,6 +43,10 @@ pub trait AccountService: Send + Sync {
         role: Role,
     ) -> Result<NewApiToken, AppError>;
     async fn revoke_token(&self, actor: &Admin, id: i64) -> Result<(), AppError>;
+    /// The caller's live sessions, or everyone's (`everyone`, administrators only: 403 otherwise).
+    async fn sessions(&self, caller: &Principal, everyone: bool) -> Result<Vec<SessionInfo>, AppError>;
+    /// Ends one of the caller's sessions (an administrator's: anyone's); 404 for any other.
+    async fn end_session(&self, caller: &Principal, id: &str) -> Result<(), AppError>;
 }
 
 /// The CrowdSec engine and its bouncer key.

@@ -42,6 +42,8 @@ test("the Overview renders its charts and the table view matches the totals and 
       await expect(page.getByTestId("total-allowed")).toHaveText(String(api.allowed), { timeout: 1_000 });
       await expect(page.getByTestId("total-blocked")).toHaveText(String(api.blocked), { timeout: 1_000 });
       await expect(page.getByTestId("total-bans")).toHaveText(String(api.bans), { timeout: 1_000 });
+      // The bans chart is stacked by the API's scenarios, named in its legend.
+      await expect(page.getByTestId("bans-legend").locator("li")).toHaveText(api.scenarios, { timeout: 1_000 });
     }).toPass({ timeout: 20_000 });
 
     // Two charts, each an image with a name.

@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
-import { login, ready, watchErrors } from "./helpers";
+import { VIEWER } from "./accounts";
+import { jsEnabled, login, ready, watchErrors } from "./helpers";
 
 test("login → Security page with the CrowdSec card → German → logout", async ({ page }, info) => {
   const errors = watchErrors(page);
@@ -89,4 +90,35 @@ test("an admin creates an API token in Settings; it is shown once and authentica
   await page.reload();
   await ready(page, info);
   await expect(page.getByTestId("new-token")).toHaveCount(0);
+});
+
+// Settings → Sessions: the viewer signed in twice ends her other session from the page; that
+// session is signed out at once (a plain form: works without JavaScript too).
+test("a user ends another of her sessions on the Sessions page", async ({ page, playwright, baseURL }, info) => {
+  const errors = watchErrors(page);
+  const base = baseURL!;
+  // The other browser: its own cookie jar, signed in as the viewer.
+  const other = await playwright.request.newContext({ baseURL: base, extraHTTPHeaders: { Origin: new URL(base).origin } });
+  try {
+    const signIn = await other.post("/login", { form: { username: VIEWER.username, password: VIEWER.password, next: "/overview" }, maxRedirects: 0 });
+    expect(signIn.status()).toBe(303);
+    const its = (await (await other.get("/api/v1/sessions")).json()).find((s: any) => s.current).id;
+    await login(page, info, VIEWER);
+    await page.goto("/settings");
+    await ready(page, info);
+    await page.getByTestId("sessions-link").click();
+    await expect(page).toHaveURL(/\/settings\/sessions$/);
+    await ready(page, info);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sessions");
+    await expect(page.locator('tr[data-testid="session-row"][data-current="true"]')).toHaveCount(1);
+    const row = page.locator('tr[data-testid="session-row"]', { has: page.locator(`input[value="${its}"]`) });
+    await expect(row).toHaveCount(1);
+    await row.getByTestId("session-end").click();
+    if (jsEnabled(info)) await expect(page.getByTestId("session-ended")).toBeVisible();
+    await expect(row).toHaveCount(0);
+    expect((await other.get("/api/v1/auth/me")).status()).toBe(401);
+    expect(errors).toEqual([]);
+  } finally {
+    await other.dispose();
+  }
 });

@@ -4,13 +4,13 @@
 
 use app::error::{AppError, ErrorCode};
 use app::accounts::model::{
-    Admin, ApiTokenSummary, NewApiToken, Password, Role, TokenName, UserSummary, Username,
+    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username,
 };
 use app::services::AccountService;
 
 use crate::auth::{password, secret};
 use crate::db::{api_tokens, audit, sessions, users, Db};
-use crate::support::time::now;
+use crate::support::time::{now, rfc3339};
 
 #[derive(Clone)]
 pub struct Accounts {
@@ -121,6 +121,35 @@ impl AccountService for Accounts {
             .map_err(internal)?
             .ok_or(AppError::NotFound)?;
         audit::by(&self.db, actor, "token.revoke", &row.name, &format!("#{} revoked", row.id)).await;
+        Ok(())
+    }
+
+    async fn sessions(&self, caller: &Principal, everyone: bool) -> Result<Vec<SessionInfo>, AppError> {
+        if everyone && caller.role != Role::Admin {
+            return Err(AppError::Forbidden);
+        }
+        let whose = (!everyone).then_some(caller.user_id);
+        let rows = sessions::list(&self.db, whose, now()).await.map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, _, username, address, device, created, seen, expires)| SessionInfo {
+                current: caller.session.as_deref() == Some(id.as_str()),
+                id,
+                username,
+                address,
+                device,
+                created_at: rfc3339(created),
+                last_seen_at: seen.map(rfc3339),
+                expires_at: rfc3339(expires),
+            })
+            .collect())
+    }
+
+    async fn end_session(&self, caller: &Principal, id: &str) -> Result<(), AppError> {
+        let whose = (caller.role != Role::Admin).then_some(caller.user_id);
+        let owner = sessions::delete_by_handle(&self.db, id, whose).await.map_err(internal)?.ok_or(AppError::NotFound)?;
+        let detail = if owner == caller.user_id { "own session ended".to_owned() } else { format!("session of user #{owner} ended") };
+        audit::by_principal(&self.db, caller, "session.end", id, &detail).await;
         Ok(())
     }
 }

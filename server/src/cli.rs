@@ -117,6 +117,7 @@ pub struct TokenCreate {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RoleArg {
     Admin,
+    Operator,
     Viewer,
 }
 
@@ -124,6 +125,7 @@ impl From<RoleArg> for Role {
     fn from(r: RoleArg) -> Self {
         match r {
             RoleArg::Admin => Role::Admin,
+            RoleArg::Operator => Role::Operator,
             RoleArg::Viewer => Role::Viewer,
         }
     }
@@ -180,7 +182,7 @@ fn describe(e: app::error::AppError) -> anyhow::Error {
 
 /// The administrator `cli`: whoever can run `charon` on the server can read the data dir.
 fn cli_admin() -> Admin {
-    Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None })
+    Admin::check(Principal { user_id: 0, username: "cli".into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None, session: None })
         .expect("an admin principal")
 }
 

@@ -1,7 +1,9 @@
 //! The Overview (`OverviewService`): the traffic history of the access log (`evidence::traffic`:
 //! requests let through and refused per site and per origin of the blocking decision), the bans
-//! of the event log (`notify::event_log`), the addresses refused most (the evidence index), and the
-//! protection state (engine, bouncer, Caddy, enrollment). Everything is counted on this machine.
+//! (per scenario and country) and the engine's uptime from the event log (`notify::event_log`), the
+//! bouncer's sync lag over time (`evidence::sync_lag`), the addresses refused most (the evidence
+//! index), and the protection state (engine, bouncer, Caddy, enrollment). Everything is counted on
+//! this machine.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use app::overview::model::{Bucket, NamedCount, Overview, ProtectionState, Range}
 use app::services::{ConsoleService, OverviewService, ProxyService};
 
 use crate::crowdsec::CrowdSec;
+use crate::evidence::sync_lag;
 use crate::evidence::traffic::{self, Outcome};
 use crate::evidence::EvidenceIndex;
 use crate::notify::event_log::EventLog;
@@ -18,8 +21,8 @@ use crate::support::time::{now, rfc3339};
 
 /// Rows in each top list.
 const TOP: usize = 10;
-/// Origins stacked in the bars; the rest are `other`.
-const ORIGINS_SHOWN: usize = 5;
+/// Origins, scenarios and countries stacked in the bars; the rest are `other`.
+const STACKED: usize = 5;
 
 #[derive(Clone)]
 pub struct OverviewNumbers {
@@ -41,6 +44,24 @@ fn top(counts: HashMap<String, u64>, n: usize) -> Vec<NamedCount> {
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     v.truncate(n);
     v
+}
+
+fn named(v: Vec<(String, u64)>) -> Vec<NamedCount> {
+    v.into_iter().map(|(name, count)| NamedCount { name, count }).collect()
+}
+
+/// The names a bar stacks: the first `STACKED` of a list (most first), then `other` if it is longer.
+fn stacked(list: &[NamedCount]) -> Vec<String> {
+    let mut names: Vec<String> = list.iter().take(STACKED).map(|c| c.name.clone()).collect();
+    if list.len() > STACKED {
+        names.push("other".to_owned());
+    }
+    names
+}
+
+/// Where `name` goes in a bar stacking `names` (the last part, `other`, takes the rest).
+fn slot(names: &[String], name: &str) -> usize {
+    names.iter().position(|n| n == name).unwrap_or(names.len().saturating_sub(1))
 }
 
 impl OverviewNumbers {
@@ -84,21 +105,32 @@ impl OverviewService for OverviewNumbers {
             }
         }
         let blocked_by_origin = top(by_origin, usize::MAX);
-        let mut origins: Vec<String> = blocked_by_origin.iter().take(ORIGINS_SHOWN).map(|c| c.name.clone()).collect();
-        if blocked_by_origin.len() > ORIGINS_SHOWN {
-            origins.push("other".to_owned());
-        }
+        let origins = stacked(&blocked_by_origin);
+        let bans_by_scenario = named(self.log.bans_by("scenario", from, to, TOP as i64).await?);
+        let bans_by_country = named(self.log.bans_by("country", from, to, TOP as i64).await?);
+        let scenarios = stacked(&bans_by_scenario);
+        let countries = stacked(&bans_by_country);
         let bars = (range.seconds() / bucket) as usize;
-        let mut series: Vec<Bucket> =
-            (0..bars).map(|i| Bucket { at: rfc3339(from + i as i64 * bucket), allowed: 0, blocked: vec![0; origins.len()], bans: 0 }).collect();
+        let uptime = self.log.engine_uptime_series(from, bucket, bars, now()).await?;
+        let mut series: Vec<Bucket> = (0..bars)
+            .map(|i| Bucket {
+                at: rfc3339(from + i as i64 * bucket),
+                allowed: 0,
+                blocked: vec![0; origins.len()],
+                bans: 0,
+                bans_by_scenario: vec![0; scenarios.len()],
+                bans_by_country: vec![0; countries.len()],
+                engine_up_permille: uptime.get(i).copied().flatten(),
+                sync_lag_max_seconds: None,
+            })
+            .collect();
         let index = |at: i64| ((at - from) / bucket).clamp(0, bars as i64 - 1) as usize;
         for r in &rows {
             let b = &mut series[index(r.at)];
             match r.outcome {
                 Outcome::Allowed => b.allowed += r.count,
                 Outcome::Blocked => {
-                    let slot = origins.iter().position(|o| *o == r.origin).unwrap_or(origins.len().saturating_sub(1));
-                    if let Some(n) = b.blocked.get_mut(slot) {
+                    if let Some(n) = b.blocked.get_mut(slot(&origins, &r.origin)) {
                         *n += r.count;
                     }
                 }
@@ -108,7 +140,20 @@ impl OverviewService for OverviewNumbers {
         for (at, n) in self.log.bans_over_time(from, to, bucket).await? {
             series[index(at)].bans += n;
         }
-        let named = |v: Vec<(String, u64)>| v.into_iter().map(|(name, count)| NamedCount { name, count }).collect::<Vec<_>>();
+        for (at, name, n) in self.log.bans_over_time_by("scenario", from, to, bucket).await? {
+            if let Some(c) = series[index(at)].bans_by_scenario.get_mut(slot(&scenarios, &name)) {
+                *c += n;
+            }
+        }
+        for (at, name, n) in self.log.bans_over_time_by("country", from, to, bucket).await? {
+            if let Some(c) = series[index(at)].bans_by_country.get_mut(slot(&countries, &name)) {
+                *c += n;
+            }
+        }
+        let lags = sync_lag::range(self.evidence.store().pool(), from, to, bucket).await.map_err(internal)?;
+        for (at, lag) in &lags {
+            series[index(*at)].sync_lag_max_seconds = Some(*lag);
+        }
         let top_blocked_addresses = self
             .evidence
             .store()
@@ -131,9 +176,13 @@ impl OverviewService for OverviewNumbers {
             blocked_by_site: top(by_site, TOP),
             top_blocked_addresses,
             bans: self.log.bans(from, to).await?,
-            bans_by_scenario: named(self.log.bans_by("scenario", from, to, TOP as i64).await?),
-            bans_by_country: named(self.log.bans_by("country", from, to, TOP as i64).await?),
+            bans_by_scenario,
+            bans_by_country,
+            engine_up_permille: self.log.engine_uptime(from, to.min(now())).await?.0,
+            sync_lag_max_seconds: lags.iter().map(|(_, l)| *l).max(),
             origins,
+            scenarios,
+            countries,
             series,
             state: self.state().await,
         })

@@ -102,7 +102,7 @@ impl AppState {
             config.evidence_max_requests,
         )
         .await?
-        .with_decisions(cache.clone());
+        .with_decisions(cache.clone(), health.clone());
         let decision_cache = cache.clone();
         let http_metrics = crate::metrics::HttpMetrics::default();
         tokio::spawn(evidence.clone().run());
@@ -126,12 +126,27 @@ impl AppState {
             crate::decisions::lockout::Lockout::new(db.clone(), config.admin_address_list().unwrap_or_default()),
             scoped.clone(),
             notifier.events(),
-        );
+        )
+        .with_operator_limit(config.operator_ban_max_prefix_v4, config.operator_ban_max_prefix_v6);
         decisions.restore_authors().await.map_err(|e| anyhow::anyhow!("cannot load who made the decisions: {e}"))?;
         tokio::spawn(crate::housekeeping::run(db.clone(), decisions.clone(), config.audit_retention_days));
         let console = console::Console::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());
+        // The bouncer's sync lag over time (the Overview), sampled while the engine runs.
+        tokio::spawn(crate::evidence::sync_lag::sample_forever(evidence.store().pool().clone(), {
+            let (engine, proxy) = (crowdsec.clone(), proxy.clone());
+            move || {
+                let (engine, proxy) = (engine.clone(), proxy.clone());
+                async move {
+                    if engine.status().state != app::security::model::EngineState::Running {
+                        return None;
+                    }
+                    let last = app::services::ProxyService::status(&proxy).await.stats?.last_pull?;
+                    Some(crate::support::time::now() - last)
+                }
+            }
+        }));
         let services = Services {
             accounts: Arc::new(accounts.clone()),
             security: Arc::new(crowdsec.clone()),

@@ -11,28 +11,46 @@ use crate::error::{AppError, ErrorCode};
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
+    /// The daily false-positive work: ban (ranges up to a limit), unban, unban and allow, add
+    /// allowlist entries ([`super::duties::OPERATOR_ACTIONS`]); reads like a viewer otherwise.
+    Operator,
     Viewer,
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Operator, Role::Viewer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Operator => "operator",
             Role::Viewer => "viewer",
         }
     }
 
     pub fn parse(s: &str) -> Result<Self, ErrorCode> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "viewer" => Ok(Role::Viewer),
-            _ => Err(ErrorCode::RoleInvalid),
-        }
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(ErrorCode::RoleInvalid)
     }
 
-    /// Only administrators change anything; viewers read.
+    /// Only administrators change the engine, hub, console, proxy hosts, users, tokens and
+    /// settings.
     pub fn may_mutate(self) -> bool {
         self == Role::Admin
+    }
+
+    /// The lesser of two roles (a token acts with its own role, capped by its creator's).
+    pub fn at_most(self, cap: Role) -> Role {
+        let rank = |r: Role| match r {
+            Role::Viewer => 0,
+            Role::Operator => 1,
+            Role::Admin => 2,
+        };
+        if rank(self) <= rank(cap) { self } else { cap }
+    }
+
+    /// Administrators and operators ban, unban and allow (what the pages offer them).
+    pub fn may_unban(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator)
     }
 }
 
@@ -62,6 +80,9 @@ pub struct Principal {
     /// The address the request came from (the audit log records it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The session's handle when signed in with a session (the Sessions page marks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Principal {
@@ -76,8 +97,9 @@ impl Principal {
     }
 }
 
-/// Proof that the caller may change things or read secrets. [`Admin::check`] is the only way to
-/// make one, and it refuses a principal whose role does not allow it; every mutating or
+/// Proof that the caller may change things or read secrets. [`Admin::check`] (an administrator)
+/// and [`Admin::for_request`] (an administrator, or an operator on one of the requests of
+/// [`super::duties::OPERATOR_ACTIONS`]) are the only ways to make one; every mutating or
 /// secret-revealing service method takes an `&Admin`, so a forgotten role check does not compile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin(Principal);
@@ -92,6 +114,16 @@ impl Admin {
             Ok(Admin(principal))
         } else {
             Err(NotAdmin)
+        }
+    }
+
+    /// The caller of `method path` as an `Admin`: an administrator, or an operator when the
+    /// request is one of the operator's duties.
+    pub fn for_request(principal: Principal, method: &str, path: &str) -> Result<Admin, NotAdmin> {
+        match principal.role {
+            Role::Admin => Ok(Admin(principal)),
+            Role::Operator if super::duties::operator_may(method, path) => Ok(Admin(principal)),
+            _ => Err(NotAdmin),
         }
     }
 
@@ -125,6 +157,25 @@ pub struct ApiTokenSummary {
     pub role: Role,
     pub created_at: String,
     pub last_used_at: Option<String>,
+}
+
+/// A signed-in session as the Sessions page lists it (never its id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    /// Names the session for `DELETE /api/v1/sessions/{id}`; it cannot sign anyone in.
+    pub id: String,
+    pub username: String,
+    /// The address it signed in from.
+    pub address: String,
+    /// The browser's `User-Agent` at sign-in.
+    pub device: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub expires_at: String,
+    /// The session this request came with.
+    pub current: bool,
 }
 
 /// A freshly created token: the only moment its secret exists outside the caller's hands.

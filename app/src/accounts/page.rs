@@ -16,6 +16,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Layout>
             <h1>{t!(i18n, settings_title)}</h1>
             <p><a href="/settings/notifications" data-testid="notify-link">{t!(i18n, notify_link)}" ›"</a></p>
+            <p><a href="/settings/sessions" data-testid="sessions-link">{t!(i18n, sessions_link)}" ›"</a></p>
             <AdminGate />
             <UsersSection />
             <TokensSection />
@@ -48,6 +49,7 @@ fn RoleSelect(id: &'static str) -> impl IntoView {
         <label for=id>{t!(i18n, role)}</label>
         <select id=id name="role">
             <option value="viewer">{move || role_label(i18n, Role::Viewer)}</option>
+            <option value="operator">{move || role_label(i18n, Role::Operator)}</option>
             <option value="admin">{move || role_label(i18n, Role::Admin)}</option>
         </select>
     }

@@ -1,10 +1,10 @@
-//! Server functions of the Settings page: users and API tokens. Thin: authorise, parse, call the
+//! Server functions of the Settings pages: users, API tokens and sessions. Thin: authorise, parse, call the
 //! `AccountService`, map the error.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::accounts::model::{ApiTokenSummary, NewApiToken, UserSummary};
+use crate::accounts::model::{ApiTokenSummary, NewApiToken, SessionInfo, UserSummary};
 #[cfg(feature = "ssr")]
 use crate::accounts::model::{Password, Role, TokenName, Username};
 #[cfg(feature = "ssr")]
@@ -61,4 +61,18 @@ pub async fn create_token(name: String, role: String) -> Result<NewApiToken, App
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.accounts.revoke_token(&actor, id).await)
+}
+
+/// The caller's live sessions; `everyone` (administrators): all users'.
+#[server(prefix = "/rpc", endpoint = "sessions/list")]
+pub async fn list_sessions(everyone: bool) -> Result<Vec<SessionInfo>, AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.accounts.sessions(&caller, everyone).await)
+}
+
+/// Ends one of the caller's sessions (an administrator: anyone's).
+#[server(prefix = "/rpc", endpoint = "sessions/end")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.accounts.end_session(&caller, &id).await)
 }

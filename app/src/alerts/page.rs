@@ -219,10 +219,10 @@ fn AlertDetail(a: Alert) -> impl IntoView {
 fn UnbanFromAlert(value: String) -> impl IntoView {
     let i18n = use_i18n();
     let user = expect_context::<CurrentUser>().0;
-    let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
+    let may_act = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_unban());
     let action = ServerAction::<UnbanAndAllow>::new();
     view! {
-        <Show when=is_admin>
+        <Show when=may_act>
             <div class="card" data-testid="alert-unban">
                 <UnbanAndAllowForm value=value.clone() action=action />
                 <div aria-live="polite">

@@ -56,6 +56,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::ReasonInvalid => t_string!(i18n, error_reason_invalid),
         ErrorCode::TypeInvalid => t_string!(i18n, error_type_invalid),
         ErrorCode::RangeTooWide => t_string!(i18n, error_range_too_wide),
+        ErrorCode::RangeBeyondRole => t_string!(i18n, error_range_beyond_role),
         ErrorCode::Duplicate => t_string!(i18n, error_duplicate),
         ErrorCode::HubItemInvalid => t_string!(i18n, hub_error_item_invalid),
         ErrorCode::DomainInvalid => t_string!(i18n, proxy_error_domain),

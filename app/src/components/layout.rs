@@ -15,6 +15,7 @@ pub struct CurrentUser(pub Resource<Option<Principal>>);
 pub fn role_label(i18n: I18nContext<Locale>, role: Role) -> &'static str {
     match role {
         Role::Admin => t_string!(i18n, role_admin),
+        Role::Operator => t_string!(i18n, role_operator),
         Role::Viewer => t_string!(i18n, role_viewer),
     }
 }

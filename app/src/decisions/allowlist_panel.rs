@@ -21,6 +21,8 @@ pub fn AllowlistSection() -> impl IntoView {
     let unban_covered = ServerAction::<UnbanValues>::new();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
+    // Operators add exceptions; removing one stays an administrator's.
+    let may_add = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_unban());
     // "Unban and allow" on the same page adds entries too.
     let unban_allow = use_context::<ServerAction<UnbanAndAllow>>();
     let entries = Resource::new(
@@ -97,7 +99,7 @@ pub fn AllowlistSection() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Show when=is_admin>
+            <Show when=may_add>
                 <ActionForm action=add attr:class="stack" attr:data-testid="allowlist-form">
                     <label for="allow-value">{t!(i18n, decisions_ban_value)}</label>
                     <input id="allow-value" name="value" required maxlength="64" autocomplete="off" />

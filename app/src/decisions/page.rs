@@ -64,6 +64,8 @@ fn DecisionsView() -> impl IntoView {
     let live = live_version();
     let user = expect_context::<CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
+    // Operators ban, unban and allow too; importing lists stays an administrator's.
+    let may_act = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_unban());
     let now = RwSignal::new(now_unix());
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || now.set(now_unix()), std::time::Duration::from_secs(1)) {
@@ -166,7 +168,7 @@ fn DecisionsView() -> impl IntoView {
                                             <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
                                         </tr></thead>
                                         <tbody>
-                                            {groups.into_iter().map(|g| view! { <GroupRow g=g now=now unban_values=unban_values unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
+                                            {groups.into_iter().map(|g| view! { <GroupRow g=g now=now unban_values=unban_values unban_allow=unban_allow can_act=Signal::derive(may_act) /> }).collect_view()}
                                         </tbody>
                                     </table></div>
                                 }.into_any()
@@ -186,7 +188,7 @@ fn DecisionsView() -> impl IntoView {
                                             <th scope="col"><span class="visually-hidden">{t!(i18n, decisions_unban)}</span></th>
                                         </tr></thead>
                                         <tbody>
-                                            {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban unban_allow=unban_allow can_act=Signal::derive(is_admin) /> }).collect_view()}
+                                            {decisions.into_iter().map(|d| view! { <DecisionRow d=d now=now unban=unban unban_allow=unban_allow can_act=Signal::derive(may_act) /> }).collect_view()}
                                         </tbody>
                                     </table></div>
                                 }.into_any()
@@ -228,7 +230,7 @@ fn DecisionsView() -> impl IntoView {
                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
             })}
         </div>
-        <Show when=is_admin>
+        <Show when=may_act>
             <details class="card ban-panel">
                 <summary class="btn btn-primary" data-testid="ban-ip-trigger">{t!(i18n, decisions_ban_open)}</summary>
                 <ActionForm action=ban attr:class="stack" attr:data-testid="ban-form">
@@ -265,6 +267,8 @@ fn DecisionsView() -> impl IntoView {
                     })}
                 </div>
             </details>
+        </Show>
+        <Show when=is_admin>
             <ImportPanel />
         </Show>
     }

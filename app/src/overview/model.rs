@@ -67,8 +67,9 @@ pub struct NamedCount {
     pub count: u64,
 }
 
-/// One bar: requests let through, refused per origin (in the order of `Overview::origins`), and
-/// bans created.
+/// One bar: requests let through, refused per origin (in the order of `Overview::origins`), bans
+/// created (per scenario and per country in the order of `Overview::scenarios` and
+/// `Overview::countries`), and the health of the protection in that time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Bucket {
@@ -77,6 +78,14 @@ pub struct Bucket {
     pub allowed: u64,
     pub blocked: Vec<u64>,
     pub bans: u64,
+    pub bans_by_scenario: Vec<u64>,
+    pub bans_by_country: Vec<u64>,
+    /// Per mille of the bar's known time the engine ran (`None`: nothing known, e.g. the console
+    /// was not running yet).
+    pub engine_up_permille: Option<u32>,
+    /// The longest the bouncer went without pulling the engine's decisions, as sampled every 10 s
+    /// while the engine ran (`None`: no sample).
+    pub sync_lag_max_seconds: Option<u64>,
 }
 
 /// The protection state at a glance.
@@ -113,8 +122,16 @@ pub struct Overview {
     pub bans: u64,
     pub bans_by_scenario: Vec<NamedCount>,
     pub bans_by_country: Vec<NamedCount>,
+    /// Per mille of the range's known time the engine ran.
+    pub engine_up_permille: Option<u32>,
+    /// The bouncer's longest sync lag in the range (seconds).
+    pub sync_lag_max_seconds: Option<u64>,
     /// The origins the bars stack, in order (the five largest, then `other`).
     pub origins: Vec<String>,
+    /// The scenarios and countries the bans are counted by in each bar (the five with most bans,
+    /// then `other`; bans without a country are left out of `bans_by_country`).
+    pub scenarios: Vec<String>,
+    pub countries: Vec<String>,
     pub series: Vec<Bucket>,
     pub state: ProtectionState,
 }

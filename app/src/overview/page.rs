@@ -1,6 +1,7 @@
 //! `/overview`, the landing page after sign-in: the protection state at a glance, totals for the
-//! chosen period (links, so it works without JavaScript), requests over time stacked by outcome and
-//! origin, bans over time, and the top lists. Each chart has a table of the same numbers; the page
+//! chosen period (links, so it works without JavaScript) with the engine's uptime and the bouncer's
+//! longest sync lag, requests over time stacked by outcome and origin, bans over time stacked by
+//! scenario, and the top lists. Each chart has a table of the same numbers; the page
 //! refreshes itself every 30 s once hydrated.
 
 use leptos::prelude::*;
@@ -73,7 +74,14 @@ fn OverviewView(o: Overview) -> impl IntoView {
             Stack { label: b.at.clone(), parts }
         })
         .collect();
-    let bans: Vec<Stack> = o.series.iter().map(|b| Stack { label: b.at.clone(), parts: vec![(b.bans, "bar-bans")] }).collect();
+    // Bans stacked by scenario (bans of a scenario outside the list are none: every ban has one).
+    let bans: Vec<Stack> = o
+        .series
+        .iter()
+        .map(|b| Stack { label: b.at.clone(), parts: b.bans_by_scenario.iter().enumerate().map(|(i, n)| (*n, ORIGIN_CLASSES[i.min(5)])).collect() })
+        .collect();
+    let permille = |p: Option<u32>| p.map(|p| format!("{}.{} %", p / 10, p % 10)).unwrap_or_else(|| "—".to_owned());
+    let lag = |l: Option<u64>| l.map(|l| l.to_string()).unwrap_or_else(|| "—".to_owned());
     let none = t_string!(i18n, overview_none).to_owned();
     view! {
         <section class="card" aria-labelledby="state-title" data-testid="overview-state">
@@ -92,6 +100,8 @@ fn OverviewView(o: Overview) -> impl IntoView {
                 <div><dt>{t!(i18n, dp_allowed)}</dt><dd data-testid="total-allowed">{o.allowed}</dd></div>
                 <div><dt>{t!(i18n, dp_blocked)}</dt><dd data-testid="total-blocked">{o.blocked}</dd></div>
                 <div><dt>{t!(i18n, overview_bans)}</dt><dd data-testid="total-bans">{o.bans}</dd></div>
+                <div><dt>{t!(i18n, overview_engine_up)}</dt><dd data-testid="total-engine-up">{permille(o.engine_up_permille)}</dd></div>
+                <div><dt>{t!(i18n, overview_sync_lag)}</dt><dd data-testid="total-sync-lag">{lag(o.sync_lag_max_seconds)}</dd></div>
             </dl>
         </section>
         <section class="card" aria-labelledby="requests-title">
@@ -109,14 +119,18 @@ fn OverviewView(o: Overview) -> impl IntoView {
                         <th scope="col">{t!(i18n, dp_allowed)}</th>
                         {o.origins.iter().map(|n| view! { <th scope="col">{format!("{}: {n}", t_string!(i18n, dp_blocked))}</th> }).collect_view()}
                         <th scope="col">{t!(i18n, overview_bans)}</th>
+                        <th scope="col">{t!(i18n, overview_engine_up)}</th>
+                        <th scope="col">{t!(i18n, overview_sync_lag)}</th>
                     </tr></thead>
                     <tbody>
-                        {o.series.iter().filter(|b| b.allowed + b.bans + b.blocked.iter().sum::<u64>() > 0).map(|b| view! {
+                        {o.series.iter().filter(|b| b.allowed + b.bans + b.blocked.iter().sum::<u64>() > 0 || b.engine_up_permille.is_some_and(|p| p < 1000)).map(|b| view! {
                             <tr>
                                 <th scope="row"><time datetime=b.at.clone()>{b.at.clone()}</time></th>
                                 <td>{b.allowed}</td>
                                 {b.blocked.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}
                                 <td>{b.bans}</td>
+                                <td>{permille(b.engine_up_permille)}</td>
+                                <td>{lag(b.sync_lag_max_seconds)}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -126,6 +140,9 @@ fn OverviewView(o: Overview) -> impl IntoView {
         <section class="card" aria-labelledby="bans-title">
             <h2 id="bans-title">{t!(i18n, overview_bans_chart)}</h2>
             <StackedBars title=t_string!(i18n, overview_bans_chart).to_owned() bars=bans />
+            <ul class="legend" data-testid="bans-legend">
+                {o.scenarios.iter().enumerate().map(|(i, name)| view! { <li><span class=format!("swatch {}", ORIGIN_CLASSES[i.min(5)])></span>{name.clone()}</li> }).collect_view()}
+            </ul>
         </section>
         <div class="top-grid">
             <TopList title=t_string!(i18n, overview_by_origin).to_owned() rows=rows(&o.blocked_by_origin, |_| None) empty=none.clone() testid="top-origins" />

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::accounts::model::{ApiTokenSummary, Password, Principal, Role, TokenName, UserSummary, Username};
+use app::accounts::model::{ApiTokenSummary, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username};
 use app::services::Services;
 
 use super::admin::AdminCaller;
@@ -24,6 +24,8 @@ where
         .routes(routes!(list_users, create_user))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
 }
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -101,5 +103,30 @@ async fn create_token(State(s): State<Services>, AdminCaller(admin): AdminCaller
     responses((status = 204, description = "Revoked"), (status = 403, description = "Not an administrator"), (status = 404, description = "No such token")))]
 async fn revoke_token(State(s): State<Services>, AdminCaller(admin): AdminCaller, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.accounts.revoke_token(&admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct SessionsQuery {
+    /// `true`: every user's sessions (administrators only).
+    #[serde(default)]
+    all: bool,
+}
+
+/// The caller's live sessions (`all=true`: everyone's, for administrators), most recently used first.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "accounts", security(("bearer" = []), ("session" = [])), params(SessionsQuery),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 403, description = "`all=true` from someone who is not an administrator")))]
+async fn list_sessions(State(s): State<Services>, Extension(p): Extension<Principal>, q: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    let all = q.map(|q| q.0.all).unwrap_or(false);
+    Ok(Json(s.accounts.sessions(&p, all).await?))
+}
+
+/// Ends a session: one's own (any role), or anyone's (administrators). Its browser is signed out
+/// at its next request.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "accounts", security(("bearer" = ["admin", "operator", "viewer"]), ("session" = ["admin", "operator", "viewer"])),
+    params(("id" = String, Path, description = "The session's `id` from the list")),
+    responses((status = 204, description = "Ended"), (status = 404, description = "No such session of yours")))]
+async fn end_session(State(s): State<Services>, Extension(p): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    s.accounts.end_session(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,6 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let principal = parts.extensions.get::<Principal>().cloned().ok_or(AppError::Unauthorized)?;
-        Ok(AdminCaller(Admin::check(principal).map_err(AppError::from)?))
+        Ok(AdminCaller(Admin::for_request(principal, parts.method.as_str(), parts.uri.path()).map_err(AppError::from)?))
     }
 }

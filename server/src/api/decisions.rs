@@ -94,10 +94,10 @@ struct BanBody {
     sites: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin", "operator"]), ("session" = ["admin", "operator"])),
     request_body = BanBody,
     responses((status = 201, body = Decision), (status = 400, description = "Invalid field"),
-        (status = 403, description = "Not an administrator"),
+        (status = 403, description = "Neither an administrator nor an operator, or an operator's range wider than `operator_ban_max_prefix_v4`/`_v6` (`code`: `range_beyond_role`)"),
         (status = 409, description = "It covers an address an administrator uses (named in `address`); send `confirm: true`"),
         (status = 503, description = "LAPI not available")))]
 async fn ban(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<BanBody>) -> Result<(StatusCode, Json<Decision>), ApiError> {
@@ -118,7 +118,7 @@ struct Deleted {
 }
 
 /// Deletes every decision on exactly this value.
-#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions", tag = "decisions", security(("bearer" = ["admin", "operator"]), ("session" = ["admin", "operator"])),
     params(("value" = String, Query, description = "An address or a CIDR range")),
     responses((status = 200, body = Deleted), (status = 400, description = "Invalid value"),
         (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available")))]
@@ -132,7 +132,7 @@ async fn unban_value(
     Ok(Json(Deleted { deleted: s.decisions.unban_value(&admin, target).await? }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions/{id}", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+#[utoipa::path(delete, path = "/api/v1/cerberus/crowdsec/decisions/{id}", tag = "decisions", security(("bearer" = ["admin", "operator"]), ("session" = ["admin", "operator"])),
     params(("id" = i64, Path, description = "The decision's id as listed (negative: a site-scoped ban)")),
     responses((status = 200, body = Deleted), (status = 403, description = "Not an administrator"),
         (status = 404, description = "No such decision"), (status = 503, description = "LAPI not available")))]
@@ -170,7 +170,7 @@ struct UnbanAndAllowBody {
 /// deletion, nothing changes. With a scope: the decisions stay (they still apply elsewhere) and a
 /// scoped exception lets the address through there for that while (`unbanned` is 0). Expired
 /// entries leave the allowlist by themselves.
-#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/decisions/unban-and-allow", tag = "decisions", security(("bearer" = ["admin", "operator"]), ("session" = ["admin", "operator"])),
     request_body = UnbanAndAllowBody,
     responses((status = 200, body = UnbannedAndAllowed), (status = 400, description = "Invalid field"),
         (status = 403, description = "Not an administrator"), (status = 503, description = "LAPI not available; nothing changed")))]
@@ -230,7 +230,7 @@ struct AllowBody {
     scenario: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+#[utoipa::path(post, path = "/api/v1/cerberus/crowdsec/allowlist", tag = "decisions", security(("bearer" = ["admin", "operator"]), ("session" = ["admin", "operator"])),
     request_body = AllowBody,
     responses((status = 201, body = AllowAdded), (status = 400, description = "Invalid field"),
         (status = 403, description = "Not an administrator"), (status = 409, description = "Already on the allowlist")))]

@@ -91,7 +91,7 @@ pub async fn login(
         let _ = session::end(&state.db, &old).await;
     }
     let ttl = state.session_ttl_hours as i64 * 3600;
-    let id = match session::start(&state.db, user.id, ttl, &peer.ip().to_string()).await {
+    let id = match session::start(&state.db, user.id, ttl, &peer.ip().to_string(), user_agent(&headers)).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: could not store the session");
@@ -193,7 +193,7 @@ pub async fn setup(
     tracing::info!(user = %user.username, "first administrator created");
 
     let ttl = state.session_ttl_hours as i64 * 3600;
-    match session::start(&state.db, user.id, ttl, &peer.ip().to_string()).await {
+    match session::start(&state.db, user.id, ttl, &peer.ip().to_string(), user_agent(&headers)).await {
         Ok(id) => {
             let secure = state.https(&headers, &uri);
             with_cookie(Redirect::to("/overview").into_response(), session::session_cookie(id, secure, ttl))
@@ -259,4 +259,9 @@ pub async fn set_locale(State(state): State<AuthState>, headers: HeaderMap, uri:
         .max_age(cookie::time::Duration::days(365))
         .build();
     with_cookie(Redirect::to(&safe_next(form.next)).into_response(), cookie)
+}
+
+/// The browser's `User-Agent`, for the Sessions page.
+fn user_agent(headers: &axum::http::HeaderMap) -> &str {
+    headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("")
 }

@@ -34,15 +34,18 @@ fn principal_of(user: &UserRow, method: AuthMethod) -> Principal {
         method,
         token_name: None,
         address: None,
+        session: None,
     }
 }
 
 /// Starts a new session for `user` and returns its id (the cookie value). A fresh id at every
 /// sign-in is what defeats session fixation.
-pub async fn start(db: &Db, user_id: i64, ttl_secs: i64, address: &str) -> sqlx::Result<String> {
+pub async fn start(db: &Db, user_id: i64, ttl_secs: i64, address: &str, user_agent: &str) -> sqlx::Result<String> {
     let id = secret::random_hex(32);
     let now = crate::support::time::now();
-    sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs, address).await?;
+    // What the Sessions page shows as the device: the browser's own words, bounded.
+    let user_agent: String = user_agent.chars().filter(|c| !c.is_control()).take(256).collect();
+    sessions::insert(db, &secret::digest(&id), user_id, now, now + ttl_secs, address, &user_agent).await?;
     // Opportunistic clean-up keeps the table small without a background task.
     sessions::delete_expired(db, now).await?;
     Ok(id)
@@ -53,8 +56,14 @@ pub async fn end(db: &Db, id: &str) -> sqlx::Result<()> {
 }
 
 pub async fn principal_from_session(db: &Db, id: &str) -> sqlx::Result<Option<Principal>> {
-    let user = sessions::user_of(db, &secret::digest(id), crate::support::time::now()).await?;
-    Ok(user.map(|u| principal_of(&u, AuthMethod::Session)))
+    let (hash, now) = (secret::digest(id), crate::support::time::now());
+    let Some(user) = sessions::user_of(db, &hash, now).await? else {
+        return Ok(None);
+    };
+    sessions::touch(db, &hash, now).await?;
+    let mut principal = principal_of(&user, AuthMethod::Session);
+    principal.session = Some(sessions::handle(&hash));
+    Ok(Some(principal))
 }
 
 /// A bearer token acts with its own role, capped by its creator's current role.
@@ -68,9 +77,7 @@ pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<P
         Some(user) => {
             let mut p = principal_of(&user, AuthMethod::Token);
             p.token_name = Some(tok.name.clone());
-            if token_role == Role::Viewer {
-                p.role = Role::Viewer;
-            }
+            p.role = p.role.at_most(token_role);
             p
         }
         // Created from the CLI (or its creator was removed): the token stands for itself.
@@ -81,6 +88,7 @@ pub async fn principal_from_token(db: &Db, token: &str) -> sqlx::Result<Option<P
             method: AuthMethod::Token,
             token_name: Some(tok.name.clone()),
             address: None,
+            session: None,
         },
     };
     Ok(Some(principal))

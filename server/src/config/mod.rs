@@ -102,6 +102,9 @@ pub struct Config {
     /// Notifications may not go to private, loopback or link-local addresses (checked after
     /// name resolution; the checked address is the one connected to).
     pub notify_block_private: bool,
+    /// The widest ranges an operator may ban: the shortest prefix for IPv4 and for IPv6.
+    pub operator_ban_max_prefix_v4: u8,
+    pub operator_ban_max_prefix_v6: u8,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -191,6 +194,8 @@ impl Default for Config {
             evidence_retention_days: 7,
             evidence_max_requests: 2_000_000,
             notify_block_private: false,
+            operator_ban_max_prefix_v4: 24,
+            operator_ban_max_prefix_v6: 64,
         }
     }
 }
@@ -278,6 +283,9 @@ impl Config {
         }
         if self.admin_address_list().is_err() {
             return Err(ConfigError::Rule("admin_addresses must be comma-separated addresses or CIDR ranges"));
+        }
+        if !(8..=32).contains(&self.operator_ban_max_prefix_v4) || !(16..=128).contains(&self.operator_ban_max_prefix_v6) {
+            return Err(ConfigError::Rule("operator_ban_max_prefix_v4 must be between 8 and 32, operator_ban_max_prefix_v6 between 16 and 128"));
         }
         if !(1..=3650).contains(&self.audit_retention_days) {
             return Err(ConfigError::Rule("audit_retention_days must be between 1 and 3650"));

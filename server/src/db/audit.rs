@@ -55,6 +55,11 @@ pub async fn by(db: &Db, actor: &Admin, action: &str, target: &str, detail: &str
     write(db, crate::support::time::now(), &of(actor.principal(), action, target, detail, "ok")).await
 }
 
+/// What a signed-in user did to their own things (ending one of their sessions).
+pub async fn by_principal(db: &Db, p: &Principal, action: &str, target: &str, detail: &str) {
+    write(db, crate::support::time::now(), &of(p, action, target, detail, "ok")).await
+}
+
 /// A change an administrator asked for, and how it ended (`Err`: the error, in words).
 pub async fn outcome<T>(db: &Db, actor: &Admin, action: &str, target: &str, detail: &str, result: &Result<T, app::error::AppError>) {
     let error = result.as_ref().err().map(|e| e.message());

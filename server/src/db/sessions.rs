@@ -10,16 +10,70 @@ pub async fn insert(
     now: i64,
     expires_at: i64,
     address: &str,
+    user_agent: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address, user_agent, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(id_hash)
         .bind(user_id)
         .bind(now)
         .bind(expires_at)
         .bind(address)
+        .bind(user_agent)
+        .bind(now)
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// How a session is named on the Sessions page and in `DELETE /api/v1/sessions/{id}`: the first
+/// 16 hex digits of its id's hash (the hash signs nobody in; a part of it even less).
+pub fn handle(id_hash: &str) -> String {
+    id_hash.chars().take(16).collect()
+}
+
+/// Notes that the session was used at `now` (written at most once a minute per session).
+pub async fn touch(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND (last_seen_at IS NULL OR last_seen_at < ?)")
+        .bind(now)
+        .bind(id_hash)
+        .bind(now - 60)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// One live session: `(handle, user id, username, address, user agent, created, last seen, expires)`.
+pub type SessionRow = (String, i64, String, String, String, i64, Option<i64>, i64);
+
+/// The unexpired sessions, of one user or (`None`) of everyone, most recently used first.
+pub async fn list(db: &Db, user_id: Option<i64>, now: i64) -> sqlx::Result<Vec<SessionRow>> {
+    let rows: Vec<(String, i64, String, String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT sessions.id_hash, users.id, users.username, sessions.address, sessions.user_agent, sessions.created_at,
+                sessions.last_seen_at, sessions.expires_at
+         FROM sessions JOIN users ON users.id = sessions.user_id
+         WHERE sessions.expires_at > ? AND (? IS NULL OR sessions.user_id = ?)
+         ORDER BY COALESCE(sessions.last_seen_at, sessions.created_at) DESC",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(h, uid, name, addr, ua, created, seen, expires)| (handle(&h), uid, name, addr, ua, created, seen, expires)).collect())
+}
+
+/// Ends the session named `handle`, if it belongs to `user_id` (any user's when `None`); returns
+/// the user it belonged to.
+pub async fn delete_by_handle(db: &Db, handle: &str, user_id: Option<i64>) -> sqlx::Result<Option<i64>> {
+    if handle.len() != 16 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    sqlx::query_scalar("DELETE FROM sessions WHERE substr(id_hash, 1, 16) = ? AND (? IS NULL OR user_id = ?) RETURNING user_id")
+        .bind(handle)
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The user of a session that has not expired at `now`.

@@ -26,7 +26,7 @@ use app::decisions::model::{
     MANUAL_ORIGIN,
 };
 use app::error::{AppError, ErrorCode};
-use app::accounts::model::Admin;
+use app::accounts::model::{Admin, Role};
 use app::services::{DecisionService, Feed};
 
 use self::allowlist::Allowlist;
@@ -56,12 +56,34 @@ pub struct Decisions {
     protected: Arc<Mutex<Option<Vec<IpOrRange>>>>,
     /// Manual actions are notified (channels subscribed to `manual`).
     events: crate::notify::Events,
+    /// The shortest prefixes an operator may ban (IPv4, IPv6).
+    operator_limit: (u8, u8),
 }
 
 impl Decisions {
     #[allow(clippy::too_many_arguments)]
     pub fn new(session: MachineSession, cache: Arc<DecisionCache>, health: Health, db: Db, geo: Arc<Geo>, allowlist: Allowlist, lockout: Lockout, scoped: ScopedRules, events: crate::notify::Events) -> Self {
-        Decisions { session, cache, health, db, geo, allowlist, imports: Arc::default(), authors: Arc::default(), lockout, scoped, protected: Arc::default(), events }
+        Decisions {
+            session,
+            cache,
+            health,
+            db,
+            geo,
+            allowlist,
+            imports: Arc::default(),
+            authors: Arc::default(),
+            lockout,
+            scoped,
+            protected: Arc::default(),
+            events,
+            operator_limit: (24, 64),
+        }
+    }
+
+    /// The widest ranges an operator may ban (IPv4 and IPv6 prefix lengths).
+    pub fn with_operator_limit(mut self, v4: u8, v6: u8) -> Self {
+        self.operator_limit = (v4, v6);
+        self
     }
 
     pub fn scoped(&self) -> &ScopedRules {
@@ -194,6 +216,15 @@ fn alert(scenario: &str, message: String, source: serde_json::Value, decisions: 
 impl Decisions {
     async fn ban_once(&self, actor: &Admin, request: BanRequest) -> Result<Decision, AppError> {
         let req = request;
+        // An operator bans addresses and narrow ranges only (a confirmation does not widen that).
+        if actor.principal().role == Role::Operator {
+            if let IpOrRange::Range(net) = &req.target {
+                let shortest = if net.addr().is_ipv4() { self.operator_limit.0 } else { self.operator_limit.1 };
+                if net.prefix_len() < shortest {
+                    return Err(ErrorCode::RangeBeyondRole.into());
+                }
+            }
+        }
         if !req.confirm {
             if let Some(address) = self.lockout.would_lock_out(&req.target, actor.principal().address.as_deref()).await? {
                 return Err(AppError::LocksOut { address });
@@ -319,8 +350,8 @@ impl DecisionService for Decisions {
         let (value, what) = (request.target.value(), format!("{} for {}{on}", request.kind.as_str(), request.duration.to_go()));
         let result = self.ban_once(actor, request).await;
         let detail = result.as_ref().map(|d| format!("{what} ({})", d.scenario)).unwrap_or(what);
-        if result.is_ok() {
-            self.events.manual(actor, "banned", &value, &detail);
+        if let Ok(d) = &result {
+            self.events.banned(actor, &value, &d.scenario, &detail);
         }
         audit::outcome(&self.db, actor, "decision.ban", &value, &detail, &result).await;
         result

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod store;
+pub mod sync_lag;
 pub mod tail;
 pub mod traffic;
 
@@ -27,6 +28,10 @@ pub const BEFORE_ALERT_MS: i64 = 3600 * 1000;
 /// Most bytes read from the log per second (about 8 000 lines).
 const READ_PER_TICK: usize = 4 * 1024 * 1024;
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// At its start the reader waits up to this long for the console's copy of the decisions to sync
+/// (the engine's first complete answer), so that the refusals in a backlog are counted by their
+/// decision's origin instead of `unknown`.
+const WAIT_FOR_DECISIONS: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct EvidenceIndex {
@@ -35,8 +40,9 @@ pub struct EvidenceIndex {
     trusted: Arc<Vec<IpNet>>,
     retention_ms: i64,
     max_rows: i64,
-    /// The console's copy of the decisions: which one blocked a refused request (its origin).
-    decisions: Option<Arc<crate::bouncer::cache::DecisionCache>>,
+    /// The console's copy of the decisions (which one blocked a refused request: its origin), and
+    /// its sync state.
+    decisions: Option<(Arc<crate::bouncer::cache::DecisionCache>, crate::bouncer::sync::Health)>,
 }
 
 /// How a blocking decision's origin is counted: a blocklist by its name.
@@ -63,8 +69,8 @@ impl EvidenceIndex {
     }
 
     /// Blocked requests are counted by the origin of the decision that blocked them.
-    pub fn with_decisions(mut self, decisions: Arc<crate::bouncer::cache::DecisionCache>) -> Self {
-        self.decisions = Some(decisions);
+    pub fn with_decisions(mut self, decisions: Arc<crate::bouncer::cache::DecisionCache>, health: crate::bouncer::sync::Health) -> Self {
+        self.decisions = Some((decisions, health));
         self
     }
 
@@ -80,11 +86,20 @@ impl EvidenceIndex {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_purge: Option<tokio::time::Instant> = None;
+        let started = tokio::time::Instant::now();
+        let mut decisions_ready = self.decisions.is_none();
         loop {
             tick.tick().await;
+            if !decisions_ready {
+                let synced = self.decisions.as_ref().is_some_and(|(_, h)| h.lock().map(|h| h.synced).unwrap_or(true));
+                decisions_ready = synced || started.elapsed() >= WAIT_FOR_DECISIONS;
+                if !decisions_ready {
+                    continue;
+                }
+            }
             let Some(t) = tail.take() else { return };
             let trusted = self.trusted.clone();
-            let decisions = self.decisions.clone();
+            let decisions = self.decisions.as_ref().map(|(d, _)| d.clone());
             let cutoff = crate::support::time::now() * 1000 - self.retention_ms;
             let read = tokio::task::spawn_blocking(move || {
                 let mut t = t;

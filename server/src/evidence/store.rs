@@ -80,6 +80,7 @@ impl Store {
             .map_err(|e| anyhow::anyhow!("cannot open the evidence index {}: {e}", path.display()))?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         sqlx::raw_sql(super::traffic::SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql(super::sync_lag::SCHEMA).execute(&pool).await?;
         Ok(Store { pool, agents: Default::default() })
     }
 

@@ -119,6 +119,38 @@ impl EventLog {
         Ok((uptime(before.as_deref(), &marks, from, to), failures))
     }
 
+    /// The engine's uptime per `bucket` from `from` for `bars` buckets, each in per mille of its
+    /// known part up to `now` (`None`: nothing known, or the bucket lies in the future).
+    pub async fn engine_uptime_series(&self, from: i64, bucket: i64, bars: usize, now: i64) -> Result<Vec<Option<u32>>, AppError> {
+        let to = from + bucket * bars as i64;
+        let before: Option<String> = sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < ? ORDER BY at DESC, rowid DESC LIMIT 1")
+            .bind(from)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(internal)?;
+        let marks: Vec<(i64, String)> = sqlx::query_as("SELECT at, value FROM event_log WHERE kind = 'engine' AND at >= ? AND at < ? ORDER BY at, rowid")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(uptime_series(before, &marks, from, bucket, bars, now))
+    }
+
+    /// Bans in `[from, to)` per `bucket` seconds and value of `column`: `(bucket start, value,
+    /// count)`, empty values left out.
+    pub async fn bans_over_time_by(&self, column: &str, from: i64, to: i64, bucket: i64) -> Result<Vec<(i64, String, u64)>, AppError> {
+        if !["scenario", "origin", "site", "country"].contains(&column) {
+            return Err(internal(format!("no column {column}")));
+        }
+        let sql = format!(
+            "SELECT (at / ?1) * ?1 AS t, {column}, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 AND {column} != '' \
+             GROUP BY t, {column} ORDER BY t"
+        );
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&sql).bind(bucket.max(1)).bind(from).bind(to).fetch_all(&self.db).await.map_err(internal)?;
+        Ok(rows.into_iter().map(|(t, v, n)| (t, v, n as u64)).collect())
+    }
+
     /// Bans in `[from, to)` per `bucket` seconds: `(bucket start, count)`.
     pub async fn bans_over_time(&self, from: i64, to: i64, bucket: i64) -> Result<Vec<(i64, u64)>, AppError> {
         let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT (at / ?1) * ?1 AS t, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 GROUP BY t ORDER BY t")
@@ -157,9 +189,38 @@ fn uptime(before: Option<&str>, marks: &[(i64, String)], from: i64, to: i64) -> 
     (known > 0).then(|| ((up * 1000) / known) as u32)
 }
 
+/// `uptime` for each of `bars` buckets from `from`, each cut at `now`.
+fn uptime_series(mut before: Option<String>, marks: &[(i64, String)], from: i64, bucket: i64, bars: usize, now: i64) -> Vec<Option<u32>> {
+    let mut rest = marks;
+    (0..bars)
+        .map(|i| {
+            let start = from + i as i64 * bucket;
+            let end = (start + bucket).min(now);
+            let n = rest.iter().take_while(|(at, _)| *at < start + bucket).count();
+            let (inside, after) = rest.split_at(n);
+            let up = if end > start { uptime(before.as_deref(), inside, start, end) } else { None };
+            if let Some((_, last)) = inside.last() {
+                before = Some(last.clone());
+            }
+            rest = after;
+            up
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::uptime;
+    use super::{uptime, uptime_series};
+
+    #[test]
+    fn uptime_per_bucket_carries_the_state_across_buckets() {
+        let m = |v: &[(i64, &str)]| v.iter().map(|(a, s)| (*a, s.to_string())).collect::<Vec<_>>();
+        // Running from 50 (nothing known before), failed at 250, back at 275; now is 350.
+        let marks = m(&[(50, "running"), (250, "failed"), (275, "running")]);
+        assert_eq!(uptime_series(None, &marks, 0, 100, 5, 350), vec![Some(1000), Some(1000), Some(750), Some(1000), None]);
+        // Stopped before the range and not started in it.
+        assert_eq!(uptime_series(Some("stopped".into()), &[], 0, 100, 2, 1000), vec![Some(0), Some(0)]);
+    }
 
     #[test]
     fn uptime_counts_the_known_part_of_the_period() {

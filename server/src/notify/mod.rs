@@ -58,6 +58,23 @@ impl Events {
         );
     }
 
+    /// An administrator's ban: a `manual` event (action `banned`) that carries the decision's
+    /// scenario, so the Overview and digests count it by scenario too.
+    pub fn banned(&self, actor: &Admin, value: &str, scenario: &str, detail: &str) {
+        self.emit(
+            EventKind::Manual,
+            Item {
+                value: Some(value.to_owned()),
+                scenario: Some(scenario.to_owned()),
+                origin: Some(app::decisions::model::MANUAL_ORIGIN.to_owned()),
+                actor: Some(actor.username().to_owned()),
+                action: Some("banned".to_owned()),
+                detail: Some(detail.to_owned()),
+                ..Default::default()
+            },
+        );
+    }
+
     /// A handle whose events go nowhere (tools that run without the console).
     pub fn disconnected() -> Events {
         Events { tx: mpsc::unbounded_channel().0 }

@@ -174,12 +174,22 @@ pub async fn wait_for_decisions(app: &TestApp, c: &reqwest::Client, query: &str,
 
 /// The capability a service's mutating methods take, for tests that call services directly.
 pub fn admin(name: &str) -> Admin {
-    Admin::check(Principal { user_id: 0, username: name.into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None }).unwrap()
+    Admin::check(Principal { user_id: 0, username: name.into(), role: Role::Admin, method: AuthMethod::Cli, token_name: None, address: None, session: None }).unwrap()
 }
 
 pub const VIEWER_PASSWORD: &str = "viewer password 123";
 
 /// Creates the viewer `vera` (as the admin behind `admin_client`) and returns her signed-in client.
+/// A signed-in operator ("otto"), created by the administrator.
+pub async fn operator(app: &TestApp, admin_client: &reqwest::Client) -> reqwest::Client {
+    let body = serde_json::json!({"username": "otto", "password": VIEWER_PASSWORD, "role": "operator"});
+    let (status, _) = app.send_json(admin_client, reqwest::Method::POST, "/api/v1/users", &body).await;
+    assert_eq!(status, 201, "creating the operator");
+    let (client, res) = login(app, "otto", VIEWER_PASSWORD).await;
+    assert_eq!(res.status(), 303, "the operator signs in");
+    client
+}
+
 pub async fn viewer(app: &TestApp, admin_client: &reqwest::Client) -> reqwest::Client {
     let body = serde_json::json!({"username": "vera", "password": VIEWER_PASSWORD, "role": "viewer"});
     let (status, _) = app.send_json(admin_client, reqwest::Method::POST, "/api/v1/users", &body).await;

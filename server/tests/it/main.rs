@@ -20,5 +20,6 @@ mod hub;
 mod proxy;
 mod scale;
 mod serve;
+mod sessions;
 mod tidy;
 mod upgrade;

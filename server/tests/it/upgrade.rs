@@ -1,7 +1,7 @@
 //! Upgrades: the current code started on a database an earlier release wrote
 //! (`server/tests/fixtures/upgrade-from-*.sql`, made by `scripts/upgrade_fixture.sh` with that
-//! release's binary) migrates it and keeps accounts, tokens, proxy hosts, the allowlist, scoped
-//! rules and the audit log.
+//! release's binary) migrates it and keeps accounts, sessions, tokens, proxy hosts, the allowlist,
+//! scoped rules and the audit log.
 
 use serde_json::Value;
 
@@ -27,6 +27,8 @@ async fn every_earlier_release_database_is_migrated_with_nothing_lost() {
             use sqlx::ConnectOptions;
             let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(data.path().join("charon.db")).create_if_missing(true).connect().await.unwrap();
             sqlx::raw_sql(&sql).execute(&mut conn).await.unwrap();
+            // A signed-in viewer: rebuilding `users` (the operator role) must not cascade into it.
+            sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ('00ff', 2, 1796247738, 4102444800)").execute(&mut conn).await.unwrap();
         }
         let before: i64 = {
             use sqlx::ConnectOptions;
@@ -37,6 +39,8 @@ async fn every_earlier_release_database_is_migrated_with_nothing_lost() {
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&app.state.db).await.unwrap();
         assert_eq!(applied as usize, charon::db::MIGRATOR.iter().count(), "{name}: every migration is applied");
         println!("MEASURE {name}: {before} migrations in the release, {applied} now");
+        let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id_hash = '00ff' AND user_id = 2").fetch_one(&app.state.db).await.unwrap();
+        assert_eq!(sessions, 1, "{name}: sessions survive the rebuilt users table");
 
         let password = header(&sql, "password (admin, vera)");
         let (admin, res) = login(&app, "admin", password).await;
