@@ -38,6 +38,15 @@ pub enum ErrorCode {
     /// An operator's ban of a range wider than operators may ban (403).
     #[error("range_beyond_role")]
     RangeBeyondRole,
+    /// Not the current code of the authenticator (nor an unused recovery code).
+    #[error("totp_code_invalid")]
+    TotpCodeInvalid,
+    /// A second factor is already on (turn it off first).
+    #[error("totp_already_on")]
+    TotpAlreadyOn,
+    /// A confirmation without a set-up begun.
+    #[error("totp_not_started")]
+    TotpNotStarted,
     /// The allowlist already has this value.
     #[error("duplicate")]
     Duplicate,
@@ -113,6 +122,9 @@ impl ErrorCode {
             ErrorCode::TypeInvalid => "type_invalid",
             ErrorCode::RangeTooWide => "range_too_wide",
             ErrorCode::RangeBeyondRole => "range_beyond_role",
+            ErrorCode::TotpCodeInvalid => "totp_code_invalid",
+            ErrorCode::TotpAlreadyOn => "totp_already_on",
+            ErrorCode::TotpNotStarted => "totp_not_started",
             ErrorCode::Duplicate => "duplicate",
             ErrorCode::HubItemInvalid => "hub_item_invalid",
             ErrorCode::DomainInvalid => "domain_invalid",
@@ -153,6 +165,9 @@ impl ErrorCode {
             ErrorCode::TypeInvalid,
             ErrorCode::RangeTooWide,
             ErrorCode::RangeBeyondRole,
+            ErrorCode::TotpCodeInvalid,
+            ErrorCode::TotpAlreadyOn,
+            ErrorCode::TotpNotStarted,
             ErrorCode::Duplicate,
             ErrorCode::HubItemInvalid,
             ErrorCode::DomainInvalid,
@@ -337,6 +352,7 @@ impl ErrorCode {
             ErrorCode::EventsInvalid => "events",
             ErrorCode::RulesInvalid => "rules",
             ErrorCode::NameTaken => "name",
+            ErrorCode::TotpCodeInvalid | ErrorCode::TotpAlreadyOn | ErrorCode::TotpNotStarted => "code",
         }
     }
 }
@@ -399,7 +415,7 @@ impl AppError {
             AppError::Unauthorized => S::UNAUTHORIZED,
             AppError::Forbidden => S::FORBIDDEN,
             AppError::NotFound => S::NOT_FOUND,
-            AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken | ErrorCode::NameTaken } => {
+            AppError::Invalid { code: ErrorCode::UsernameTaken | ErrorCode::Duplicate | ErrorCode::DomainTaken | ErrorCode::NameTaken | ErrorCode::TotpAlreadyOn } => {
                 S::CONFLICT
             }
             AppError::Invalid { code: ErrorCode::RangeBeyondRole } => S::FORBIDDEN,

@@ -119,6 +119,8 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/sessions") view={Lazy::<SessionsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/settings/two-factor") view={Lazy::<TwoFactorRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/login/code") view={Lazy::<CodeRoute>::new()} />
                 </Routes>
             </Router>
         </I18nContextProvider>

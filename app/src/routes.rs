@@ -9,6 +9,8 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::accounts::page::SettingsPage;
 use crate::accounts::sessions_page::SessionsPage;
+use crate::accounts::two_factor_page::TwoFactorPage;
+use crate::signin::code_page::CodePage;
 use crate::alerts::page::{AlertDetailPage, AlertsPage};
 use crate::audit::page::AuditPage;
 use crate::console::page::ConsolePage;
@@ -65,5 +67,9 @@ lazy_page!(/// `/settings/notifications`.
     NotificationsRoute => NotificationsPage);
 lazy_page!(/// `/settings/sessions`.
     SessionsRoute => SessionsPage);
+lazy_page!(/// `/settings/two-factor`.
+    TwoFactorRoute => TwoFactorPage);
+lazy_page!(/// `/login/code`: the sign-in's second step.
+    CodeRoute => CodePage);
 lazy_page!(/// `/overview`: the landing page after sign-in.
     OverviewRoute => OverviewPage);

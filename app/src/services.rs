@@ -19,7 +19,8 @@ use crate::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, H
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
-    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username,
+    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, TotpSetup, TwoFactorStatus, UserSummary,
+    Username,
 };
 
 /// A live feed (Server-Sent Events are built from it).
@@ -47,6 +48,19 @@ pub trait AccountService: Send + Sync {
     async fn sessions(&self, caller: &Principal, everyone: bool) -> Result<Vec<SessionInfo>, AppError>;
     /// Ends one of the caller's sessions (an administrator's: anyone's); 404 for any other.
     async fn end_session(&self, caller: &Principal, id: &str) -> Result<(), AppError>;
+}
+
+/// TOTP as a second factor for the caller's own local account; requiring it is an administrator's.
+#[async_trait::async_trait]
+pub trait TwoFactorService: Send + Sync {
+    async fn status(&self, caller: &Principal) -> Result<TwoFactorStatus, AppError>;
+    /// A new secret to set up (kept pending until confirmed); refused while one is on.
+    async fn begin(&self, caller: &Principal) -> Result<TotpSetup, AppError>;
+    /// Turns the pending secret on with one of its codes; returns the ten recovery codes, once.
+    async fn confirm(&self, caller: &Principal, code: &str) -> Result<Vec<String>, AppError>;
+    /// Turns it off, given a current code or a recovery code.
+    async fn disable(&self, caller: &Principal, code: &str) -> Result<(), AppError>;
+    async fn set_required(&self, actor: &Admin, required: bool) -> Result<(), AppError>;
 }
 
 /// The CrowdSec engine and its bouncer key.
@@ -204,4 +218,5 @@ pub struct Services {
     pub notifications: Arc<dyn NotificationService>,
     pub overview: Arc<dyn OverviewService>,
     pub metrics: Arc<dyn MetricsService>,
+    pub two_factor: Arc<dyn TwoFactorService>,
 }

@@ -27,8 +27,10 @@ impl Accounts {
         Accounts { db }
     }
 
-    /// Sets a new password, signs the user out everywhere and revokes the API tokens they created
-    /// (whoever knew the old password may have made one); returns how many tokens were revoked.
+    /// Sets a new password, signs the user out everywhere, revokes the API tokens they created
+    /// (whoever knew the old password may have made one) and turns their second factor off (the
+    /// way back for someone who lost the app and the recovery codes); returns how many tokens were
+    /// revoked.
     pub async fn reset_password(
         &self,
         actor: &Admin,
@@ -45,7 +47,9 @@ impl Accounts {
         users::set_password(&self.db, user.id, &hash).await.map_err(internal)?;
         sessions::delete_for_user(&self.db, user.id).await.map_err(internal)?;
         let revoked = api_tokens::revoke_created_by(&self.db, user.id, now()).await.map_err(internal)?;
-        audit::by(&self.db, actor, "user.reset_password", &user.username, &format!("password reset, sessions ended, {revoked} tokens revoked")).await;
+        sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = ?").bind(user.id).execute(&self.db).await.map_err(internal)?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id).execute(&self.db).await.map_err(internal)?;
+        audit::by(&self.db, actor, "user.reset_password", &user.username, &format!("password reset, sessions ended, {revoked} tokens revoked, second factor off")).await;
         Ok(revoked)
     }
 

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/login", post(auth::handlers::login))
+        .route("/login/code", post(auth::handlers::login_code))
         .route("/setup", post(auth::handlers::setup))
         .route("/logout", post(auth::handlers::logout))
         .route("/locale", post(auth::handlers::set_locale))

@@ -133,6 +133,7 @@ impl AppState {
         let console = console::Console::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());
+        let two_factor = crate::auth::two_factor::TwoFactor::new(db.clone(), &config.data_dir).await?;
         // The bouncer's sync lag over time (the Overview), sampled while the engine runs.
         tokio::spawn(crate::evidence::sync_lag::sample_forever(evidence.store().pool().clone(), {
             let (engine, proxy) = (crowdsec.clone(), proxy.clone());
@@ -172,6 +173,7 @@ impl AppState {
                 Arc::new(proxy.clone()),
                 Arc::new(console.clone()),
             )),
+            two_factor: Arc::new(two_factor.clone()),
         };
         let auth = AuthState {
             db: db.clone(),
@@ -181,6 +183,8 @@ impl AppState {
             data_dir: config.data_dir.clone(),
             public_origin: config.public_origin(),
             stylesheet: crate::static_files::stylesheet_href(&leptos).into(),
+            two_factor,
+            challenges: Arc::default(),
         };
         // Until the first administrator exists, /setup needs the code this prints.
         if !crate::db::users::admin_exists(&db).await.unwrap_or(false) {

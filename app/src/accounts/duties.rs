@@ -19,8 +19,14 @@ pub const OPERATOR_ACTIONS: &[(&str, &str)] = &[
 ];
 
 /// What every signed-in user may do to their own things, whatever their role (the service checks
-/// the ownership): end one of their sessions.
-pub const SELF_ACTIONS: &[(&str, &str)] = &[("DELETE", "/api/v1/sessions/{}"), ("POST", "/rpc/sessions/end")];
+/// the ownership): end one of their sessions, set up or turn off their second factor.
+pub const SELF_ACTIONS: &[(&str, &str)] = &[
+    ("DELETE", "/api/v1/sessions/{}"),
+    ("POST", "/rpc/sessions/end"),
+    ("POST", "/rpc/totp/begin"),
+    ("POST", "/rpc/totp/confirm"),
+    ("POST", "/rpc/totp/disable"),
+];
 
 /// Whether `path` fits `pattern` segment by segment (`{}` takes one non-empty segment).
 fn fits(pattern: &str, path: &str) -> bool {

@@ -6,3 +6,4 @@ pub mod model;
 pub mod page;
 pub mod rpc;
 pub mod sessions_page;
+pub mod two_factor_page;

@@ -178,6 +178,27 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// The caller's second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    /// An administrator requires one for every local account.
+    pub required: bool,
+    pub recovery_codes_left: u32,
+}
+
+/// A TOTP secret being set up: for the authenticator app, as text, as an `otpauth://` URI and as
+/// a QR code (an SVG path of its dark modules, `qr_size` modules wide with the quiet zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TotpSetup {
+    pub secret: String,
+    pub uri: String,
+    pub qr_size: u32,
+    pub qr_path: String,
+}
+
 /// A freshly created token: the only moment its secret exists outside the caller's hands.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

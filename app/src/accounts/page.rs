@@ -17,6 +17,7 @@ pub fn SettingsPage() -> impl IntoView {
             <h1>{t!(i18n, settings_title)}</h1>
             <p><a href="/settings/notifications" data-testid="notify-link">{t!(i18n, notify_link)}" ›"</a></p>
             <p><a href="/settings/sessions" data-testid="sessions-link">{t!(i18n, sessions_link)}" ›"</a></p>
+            <p><a href="/settings/two-factor" data-testid="two-factor-link">{t!(i18n, totp_link)}" ›"</a></p>
             <AdminGate />
             <UsersSection />
             <TokensSection />

@@ -1,10 +1,10 @@
-//! Server functions of the Settings pages: users, API tokens and sessions. Thin: authorise, parse, call the
+//! Server functions of the Settings pages: users, API tokens, sessions and the second factor. Thin: authorise, parse, call the
 //! `AccountService`, map the error.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::accounts::model::{ApiTokenSummary, NewApiToken, SessionInfo, UserSummary};
+use crate::accounts::model::{ApiTokenSummary, NewApiToken, SessionInfo, TotpSetup, TwoFactorStatus, UserSummary};
 #[cfg(feature = "ssr")]
 use crate::accounts::model::{Password, Role, TokenName, Username};
 #[cfg(feature = "ssr")]
@@ -75,4 +75,39 @@ pub async fn list_sessions(everyone: bool) -> Result<Vec<SessionInfo>, AppError>
 pub async fn end_session(id: String) -> Result<(), AppError> {
     let caller = guard::principal()?;
     guard::status_for(guard::services()?.accounts.end_session(&caller, &id).await)
+}
+
+/// The caller's second factor.
+#[server(prefix = "/rpc", endpoint = "totp/status")]
+pub async fn totp_status() -> Result<TwoFactorStatus, AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.two_factor.status(&caller).await)
+}
+
+/// A new TOTP secret for the caller to set up.
+#[server(prefix = "/rpc", endpoint = "totp/begin")]
+pub async fn totp_begin() -> Result<TotpSetup, AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.two_factor.begin(&caller).await)
+}
+
+/// Turns the secret being set up on; the recovery codes, shown once.
+#[server(prefix = "/rpc", endpoint = "totp/confirm")]
+pub async fn totp_confirm(code: String) -> Result<Vec<String>, AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.two_factor.confirm(&caller, &code).await)
+}
+
+/// Turns the caller's second factor off (a current or recovery code proves it is them).
+#[server(prefix = "/rpc", endpoint = "totp/disable")]
+pub async fn totp_disable(code: String) -> Result<(), AppError> {
+    let caller = guard::principal()?;
+    guard::status_for(guard::services()?.two_factor.disable(&caller, &code).await)
+}
+
+/// Whether every local account needs a second factor (administrators).
+#[server(prefix = "/rpc", endpoint = "totp/require")]
+pub async fn totp_require(required: Option<String>) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.two_factor.set_required(&actor, required.is_some_and(|v| v == "on" || v == "true")).await)
 }

@@ -24,6 +24,7 @@ pub fn LoginPage() -> impl IntoView {
                         .map(|code| {
                             let text = match code.as_str() {
                                 "rate_limited" => t_string!(i18n, login_error_rate_limited),
+                                "expired" => t_string!(i18n, login_error_expired),
                                 _ => t_string!(i18n, login_error_invalid),
                             };
                             view! {

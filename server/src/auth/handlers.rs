@@ -1,4 +1,5 @@
-//! Plain HTML-form endpoints: `POST /login`, `POST /setup`, `POST /logout`, `POST /locale`.
+//! Plain HTML-form endpoints: `POST /login`, `POST /login/code` (the second factor), `POST /setup`,
+//! `POST /logout`, `POST /locale`.
 //! They are ordinary HTTP handlers rather than server functions so they work without JavaScript
 //! and set or clear the session cookie in a plain response (Post/Redirect/Get).
 
@@ -15,7 +16,7 @@ use app::accounts::model::{Password, Username};
 use app::auth::safe_next;
 
 use super::rate_limit::{ip_key, user_key};
-use super::{middleware, password, query_value, session, setup_code};
+use super::{middleware, password, query_value, second_step, session, setup_code};
 use crate::db::{audit, users};
 use super::AuthState;
 
@@ -86,22 +87,97 @@ pub async fn login(
     };
     state.limiter.refund(attempt);
 
+    // With a second factor, the password earns a challenge, not a session (`POST /login/code`).
+    match state.two_factor.enabled(user.id).await {
+        Ok(true) => {
+            let token = state.challenges.begin(user.id, &user.username, &next);
+            let secure = state.https(&headers, &uri);
+            let to = Redirect::to(&format!("/login/code?next={}", query_value(&next))).into_response();
+            return with_cookie(to, second_step::cookie(token, secure));
+        }
+        Ok(false) => {}
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    signed_in(&state, &headers, &uri, peer, &user, &next, "").await
+}
+
+/// Ends a presented session, starts a new one and answers with its cookie and a redirect to `next`.
+async fn signed_in(state: &AuthState, headers: &HeaderMap, uri: &Uri, peer: SocketAddr, user: &users::UserRow, next: &str, how: &str) -> Response {
     // A previous session presented with this request is ended: the new sign-in gets a new id.
-    if let Some(old) = session::presented(&headers) {
+    if let Some(old) = session::presented(headers) {
         let _ = session::end(&state.db, &old).await;
     }
     let ttl = state.session_ttl_hours as i64 * 3600;
-    let id = match session::start(&state.db, user.id, ttl, &peer.ip().to_string(), user_agent(&headers)).await {
+    let id = match session::start(&state.db, user.id, ttl, &peer.ip().to_string(), user_agent(headers)).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: could not store the session");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    audit::record(&state.db, crate::support::time::now(), &user.username, "login", &format!("client {}", peer.ip())).await;
+    audit::record(&state.db, crate::support::time::now(), &user.username, "login", &format!("client {}{how}", peer.ip())).await;
     tracing::info!(user = %user.username, "signed in");
+    let secure = state.https(headers, uri);
+    with_cookie(Redirect::to(next).into_response(), session::session_cookie(id, secure, ttl))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /login/code`: the second step. The challenge cookie and a TOTP or recovery code make the
+/// session; wrong codes count against the same limits as wrong passwords (address and username).
+pub async fn login_code(
+    State(state): State<AuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let secure = state.https(&headers, &uri);
-    with_cookie(Redirect::to(&next).into_response(), session::session_cookie(id, secure, ttl))
+    let token = crate::support::cookies::read_cookie(&headers, second_step::COOKIE_NAME);
+    let Some((token, challenge)) = token.and_then(|t| state.challenges.get(&t).map(|c| (t, c))) else {
+        // No sign-in is waiting (expired, ended, or never begun): start over with the password.
+        let next = safe_next(form.next);
+        return Redirect::to(&format!("/login?error=expired&next={}", query_value(&next))).into_response();
+    };
+    let keys = [ip_key(peer.ip()), user_key(&challenge.username)];
+    let attempt = match state.limiter.reserve(&keys, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(client = %peer.ip(), "second step refused: too many failed attempts");
+            return rate_limited_page(&state, &headers, wait.as_secs(), &challenge.next);
+        }
+    };
+    let ok = match state.two_factor.verify(challenge.user_id, &challenge.username, &form.code).await {
+        Ok(ok) => ok,
+        Err(_) => {
+            state.limiter.refund(attempt);
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    if !ok {
+        drop(attempt);
+        audit::record(&state.db, crate::support::time::now(), &challenge.username, "login.failed", &format!("client {}, wrong second-factor code", peer.ip())).await;
+        return match state.challenges.failed(&token) {
+            second_step::AfterFailure::TryAgain => Redirect::to(&format!("/login/code?error=invalid&next={}", query_value(&challenge.next))).into_response(),
+            second_step::AfterFailure::Ended => with_cookie(
+                Redirect::to(&format!("/login?error=invalid&next={}", query_value(&challenge.next))).into_response(),
+                second_step::clear_cookie(secure),
+            ),
+        };
+    }
+    state.limiter.refund(attempt);
+    state.challenges.finish(&token);
+    let user = match users::by_username(&state.db, &challenge.username).await {
+        Ok(Some(u)) if u.id == challenge.user_id => u,
+        _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let res = signed_in(&state, &headers, &uri, peer, &user, &challenge.next, ", second factor").await;
+    with_cookie(res, second_step::clear_cookie(secure))
 }
 
 /// 429 with `Retry-After`, as a small self-contained page in the visitor's language (no scripts,

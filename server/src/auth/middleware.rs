@@ -40,7 +40,7 @@ pub const ENGINE_HOOK_PATH: &str = "/api/v1/internal/engine-alerts";
 
 pub fn classify(path: &str) -> PathKind {
     match path {
-        "/health" | "/ready" | "/login" | "/locale" | "/theme" | "/favicon.ico" | "/robots.txt" => {
+        "/health" | "/ready" | "/login" | "/login/code" | "/locale" | "/theme" | "/favicon.ico" | "/robots.txt" => {
             PathKind::Public
         }
         "/setup" => PathKind::Setup,
@@ -65,6 +65,21 @@ fn forbidden(path: &str) -> Response {
         (StatusCode::FORBIDDEN, Json(body)).into_response()
     } else {
         (StatusCode::FORBIDDEN, Json(json!({"error": "forbidden"}))).into_response()
+    }
+}
+
+/// Where an account that must first set up its second factor may go: the set-up page and its
+/// server functions, who-am-I, signing out. Anything else: the page redirects there, the API
+/// answers 403.
+pub const SECOND_FACTOR_SETUP: &str = "/settings/two-factor";
+
+fn setup_second_factor_first(kind: PathKind, path: &str) -> Option<Response> {
+    let allowed = path == SECOND_FACTOR_SETUP || path == "/logout" || path.starts_with("/rpc/totp/") || path == "/rpc/whoami" || path == "/api/v1/auth/me";
+    match kind {
+        _ if allowed => None,
+        PathKind::Page => Some(Redirect::to(SECOND_FACTOR_SETUP).into_response()),
+        PathKind::Api => Some((StatusCode::FORBIDDEN, Json(json!({"error": "set up a second factor first (Settings → Two-factor)"}))).into_response()),
+        _ => None,
     }
 }
 
@@ -193,6 +208,15 @@ pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) 
     });
     if let Some(p) = principal.clone() {
         req.extensions_mut().insert(p);
+    }
+    // Every local account must have a second factor and this one has none yet: it may only set
+    // one up (API tokens are separate credentials and are not held back).
+    if let Some(p) = principal.as_ref().filter(|p| p.method == app::accounts::model::AuthMethod::Session && state.two_factor.required()) {
+        if matches!(state.two_factor.enabled(p.user_id).await, Ok(false)) {
+            if let Some(refused) = setup_second_factor_first(kind, req.uri().path()) {
+                return refused;
+            }
+        }
     }
 
     match kind {

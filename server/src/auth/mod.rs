@@ -7,8 +7,10 @@ pub mod password;
 pub mod policy;
 pub mod rate_limit;
 pub mod setup_code;
+pub mod second_step;
 pub mod secret;
 pub mod session;
+pub mod two_factor;
 
 /// `s` percent-encoded for use as one query-string value.
 pub fn query_value(s: &str) -> String {
@@ -36,6 +38,9 @@ pub struct AuthState {
     pub public_origin: Option<String>,
     /// The stylesheet's `/pkg/…` path, for the pages rendered outside Leptos.
     pub stylesheet: Arc<str>,
+    /// TOTP: the sign-in's second step, and whether every account must have one.
+    pub two_factor: two_factor::TwoFactor,
+    pub challenges: Arc<second_step::Challenges>,
 }
 
 impl AuthState {

@@ -33,6 +33,7 @@ pub const RPC_READS: &[&str] = &[
     "/rpc/notify/history",
     "/rpc/overview/numbers",
     "/rpc/sessions/list",
+    "/rpc/totp/status",
 ];
 
 /// Whether a signed-in caller with `role` may reach `method path` at all.

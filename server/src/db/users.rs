@@ -17,7 +17,7 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn role(&self) -> Role {
-        // The CHECK constraint admits only these two values; anything else is treated as the
+        // The CHECK constraint admits only the three roles; anything else is treated as the
         // weaker role rather than trusted.
         Role::parse(&self.role).unwrap_or(Role::Viewer)
     }

@@ -15,7 +15,6 @@ mod email;
 pub mod event_log;
 mod message;
 mod rules;
-mod sealed;
 mod send;
 mod spec;
 mod store;
@@ -102,7 +101,7 @@ const DIGEST_TICK: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Notifier {
     pub fn new(db: Db, data_dir: &std::path::Path, block_private: bool, traffic: Arc<dyn Traffic>) -> anyhow::Result<Notifier> {
-        let store = Store::new(db.clone(), sealed::Sealer::open(data_dir)?);
+        let store = Store::new(db.clone(), crate::support::sealed::Sealer::open(data_dir)?);
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(Notifier {
             log: EventLog::new(db.clone()),

@@ -6,7 +6,7 @@ use app::error::{AppError, ErrorCode};
 use app::notify::model::{Channel, ChannelKind, ChannelRules, EventKind, HistoryPage, HistoryQuery, HistoryRow, HISTORY_PER_PAGE};
 
 use super::message::{Event, Message};
-use super::sealed::Sealer;
+use crate::support::sealed::Sealer;
 use super::spec::{mask_url, Secrets, Spec};
 use crate::db::Db;
 use crate::support::time::{now, rfc3339};

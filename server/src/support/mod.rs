@@ -4,4 +4,5 @@
 pub mod cookies;
 pub mod files;
 pub mod process;
+pub mod sealed;
 pub mod time;

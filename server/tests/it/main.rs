@@ -21,5 +21,6 @@ mod proxy;
 mod scale;
 mod serve;
 mod sessions;
+mod two_factor;
 mod tidy;
 mod upgrade;

@@ -1,5 +1,5 @@
-//! Secrets at rest: a channel's URL, token and signing secret are stored sealed with
-//! XChaCha20-Poly1305 under a key that lives in the data dir (`secrets.key`, 0600, made at first
+//! Secrets at rest: a notification channel's URL, token and signing secret, and each account's
+//! TOTP secret, are stored sealed with XChaCha20-Poly1305 under a key that lives in the data dir (`secrets.key`, 0600, made at first
 //! use). A copy of the database alone reveals none of them; a backup holds the key too (it is the
 //! data dir), which is why backups are private.
 
