@@ -10,6 +10,7 @@ const PORT = Number(process.env.E2E_PORT ?? 18080);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 const SERVER_BIN = process.env.E2E_CHARON_BIN ?? "./target/release/charon";
 const CAPI_PORT = Number(process.env.E2E_CAPI_PORT ?? 18099);
+const IDP_PORT = Number(process.env.E2E_IDP_PORT ?? 18097);
 process.env.E2E_CAPI_PORT = String(CAPI_PORT);
 const DATA_DIR =
   process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "charon-e2e-"));
@@ -71,6 +72,15 @@ export default defineConfig({
     stdout: "ignore",
     stderr: "pipe",
   },
+  // An OpenID Connect provider of the suite's own (single sign-on).
+  {
+    command: `node oidc-idp.mjs ${IDP_PORT}`,
+    url: `http://127.0.0.1:${IDP_PORT}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  },
   {
     // The console's stderr also goes to <data>/console.log, which globalTeardown reads: a panic
     // anywhere in the run (even in a detached SSR task that fails no request) fails the suite.
@@ -95,6 +105,11 @@ export default defineConfig({
       CHARON_BOUNCER_LISTEN: `127.0.0.1:${Number(process.env.E2E_BOUNCER_PORT ?? 18081)}`,
       CHARON_CAPI_URL: `http://127.0.0.1:${CAPI_PORT}/`,
       CHARON_CAPI_TIMEOUT_SECS: "2",
+      CHARON_OIDC_ISSUER: `http://127.0.0.1:${IDP_PORT}`,
+      CHARON_OIDC_CLIENT_ID: "charon-e2e",
+      CHARON_OIDC_CLIENT_SECRET: "e2e-client-secret",
+      CHARON_OIDC_ROLE_MAP: "oncall=operator",
+      CHARON_OIDC_LABEL: "E2E IdP",
     },
     stdout: "pipe",
     stderr: "pipe",

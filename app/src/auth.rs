@@ -16,6 +16,26 @@ pub async fn whoami() -> Result<Option<Principal>, AppError> {
     Ok(guard::principal().ok())
 }
 
+/// How one may sign in here: with a password (unless turned off), and through an identity
+/// provider when one is configured (`oidc_label` names it on the button).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignInOptions {
+    pub password: bool,
+    pub oidc_label: Option<String>,
+}
+
+impl SignInOptions {
+    /// The server's options (it provides them to every render); in the browser, the default (the
+    /// sign-in page reads them through a resource the server's render already resolved).
+    pub fn current() -> SignInOptions {
+        #[cfg(feature = "ssr")]
+        if let Some(o) = use_context::<SignInOptions>() {
+            return o;
+        }
+        SignInOptions { password: true, oidc_label: None }
+    }
+}
+
 /// Where to go after signing in: only a path on this origin, never another site. Refused (and
 /// replaced by `/overview`, the landing page): anything not starting with one `/`, scheme-relative forms (`//host`),
 /// backslashes (browsers read `/\host` as `//host`) and control characters anywhere (browsers drop

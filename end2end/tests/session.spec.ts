@@ -122,3 +122,17 @@ test("a user ends another of her sessions on the Sessions page", async ({ page, 
     await other.dispose();
   }
 });
+
+// Single sign-on: the provider of the suite (end2end/oidc-idp.mjs) signs "sso-e2e" in, whose group
+// maps to the operator role; the browser lands where it was going, signed in as that account.
+test("sign in with the identity provider", async ({ page }, info) => {
+  const errors = watchErrors(page);
+  await page.goto("/login?next=%2Fsecurity%2Fdecisions");
+  await ready(page, info);
+  await page.getByRole("link", { name: "Sign in with E2E IdP" }).click();
+  await expect(page).toHaveURL(/\/security\/decisions$/);
+  await ready(page, info);
+  const me = await (await page.request.get("/api/v1/auth/me")).json();
+  expect([me.username, me.role]).toEqual(["sso-e2e", "operator"]);
+  expect(errors).toEqual([]);
+});

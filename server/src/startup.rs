@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .route("/login", post(auth::handlers::login))
         .route("/login/code", post(auth::handlers::login_code))
+        .route("/login/oidc", get(auth::handlers::oidc_start))
+        .route("/login/oidc/callback", get(auth::handlers::oidc_callback))
         .route("/setup", post(auth::handlers::setup))
         .route("/logout", post(auth::handlers::logout))
         .route("/locale", post(auth::handlers::set_locale))

@@ -185,6 +185,8 @@ impl AppState {
             stylesheet: crate::static_files::stylesheet_href(&leptos).into(),
             two_factor,
             challenges: Arc::default(),
+            oidc: crate::auth::oidc::Oidc::from_config(&config).map(Arc::new),
+            password_login: config.password_login,
         };
         // Until the first administrator exists, /setup needs the code this prints.
         if !crate::db::users::admin_exists(&db).await.unwrap_or(false) {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::language_switcher::LanguageSwitcher;
-use crate::auth::safe_next;
+use crate::auth::{safe_next, SignInOptions};
 use crate::i18n::*;
 
 /// Sign-in form. It posts to the server's `/login` handler (not a server function) so it works
@@ -13,6 +13,11 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || safe_next(query.read().get("next"));
     let error = move || query.read().get("error");
+    // Resolved by the server's render and sent with the page: the browser never asks for it.
+    let options = Resource::new(|| (), |_| {
+        let o = SignInOptions::current();
+        async move { o }
+    });
 
     view! {
         <main id="main" class="auth-page">
@@ -24,6 +29,10 @@ pub fn LoginPage() -> impl IntoView {
                         .map(|code| {
                             let text = match code.as_str() {
                                 "rate_limited" => t_string!(i18n, login_error_rate_limited),
+                                "oidc_failed" => t_string!(i18n, login_error_oidc_failed),
+                                "oidc_no_role" => t_string!(i18n, login_error_oidc_no_role),
+                                "oidc_username_taken" => t_string!(i18n, login_error_oidc_username_taken),
+                                "password_off" => t_string!(i18n, login_error_password_off),
                                 "expired" => t_string!(i18n, login_error_expired),
                                 _ => t_string!(i18n, login_error_invalid),
                             };
@@ -34,6 +43,31 @@ pub fn LoginPage() -> impl IntoView {
                             }
                         })
                 }}
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let options = options.await;
+                        view! {
+                            {options.oidc_label.map(|label| view! {
+                                <a class="btn btn-primary" data-testid="oidc-login" href=move || format!("/login/oidc?next={}", crate::components::query_link::encode(&next()))>
+                                    {t!(i18n, login_with)}" "{label}
+                                </a>
+                            })}
+                            {options.password.then(|| view! { <PasswordForm next=Signal::derive(next) /> })}
+                        }
+                    })}
+                </Suspense>
+                <LanguageSwitcher />
+            </div>
+        </main>
+        <crate::components::hydration::HydrationMarker />
+    }
+}
+
+/// The username and password form; posts to `/login`.
+#[component]
+fn PasswordForm(next: Signal<String>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
                 <form method="post" action="/login" class="stack" data-testid="login-form">
                     <input type="hidden" name="next" value=next />
                     <label for="login-username">{t!(i18n, username)}</label>
@@ -58,9 +92,5 @@ pub fn LoginPage() -> impl IntoView {
                         {t!(i18n, login_submit)}
                     </button>
                 </form>
-                <LanguageSwitcher />
-            </div>
-        </main>
-        <crate::components::hydration::HydrationMarker />
     }
 }

@@ -16,7 +16,7 @@ use app::accounts::model::{Password, Username};
 use app::auth::safe_next;
 
 use super::rate_limit::{ip_key, user_key};
-use super::{middleware, password, query_value, second_step, session, setup_code};
+use super::{middleware, password, query_value, second_step, secret, session, setup_code};
 use crate::db::{audit, users};
 use super::AuthState;
 
@@ -43,6 +43,9 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next);
+    if !state.password_login {
+        return Redirect::to(&format!("/login?error=password_off&next={}", query_value(&next))).into_response();
+    }
     // The name as the lookup reads it; one that no account can have (bad characters, over-long)
     // is refused without a lookup or a hash, but still counts against the address.
     let name = Username::parse(&form.username).ok();
@@ -340,4 +343,150 @@ pub async fn set_locale(State(state): State<AuthState>, headers: HeaderMap, uri:
 /// The browser's `User-Agent`, for the Sessions page.
 fn user_agent(headers: &axum::http::HeaderMap) -> &str {
     headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[derive(Deserialize)]
+pub struct OidcStart {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Where the identity provider sends the browser back: this server's public URL, or the address
+/// the browser used.
+fn oidc_redirect_uri(state: &AuthState, headers: &HeaderMap, uri: &Uri) -> String {
+    let base = state.public_origin.clone().unwrap_or_else(|| {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        format!("{}://{host}", if session::is_https(headers, uri) { "https" } else { "http" })
+    });
+    format!("{base}/login/oidc/callback")
+}
+
+/// `GET /login/oidc`: off to the identity provider (404 without OIDC).
+pub async fn oidc_start(State(state): State<AuthState>, headers: HeaderMap, uri: Uri, axum::extract::Query(q): axum::extract::Query<OidcStart>) -> Response {
+    let Some(oidc) = state.oidc.clone() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
+    let next = safe_next(q.next);
+    match oidc.begin(&oidc_redirect_uri(&state, &headers, &uri), &next).await {
+        Ok((to, st)) => with_cookie(Redirect::to(&to).into_response(), oidc_cookie(st, state.https(&headers, &uri), 600)),
+        Err(e) => {
+            tracing::warn!(error = %e, "OIDC sign-in could not start");
+            Redirect::to(&format!("/login?error=oidc_failed&next={}", query_value(&next))).into_response()
+        }
+    }
+}
+
+/// The attempt's `state`, kept by the browser for the way back. `SameSite=Lax`: the provider's
+/// redirect is a cross-site top-level navigation, which a `Strict` cookie would not accompany.
+fn oidc_cookie(value: String, secure: bool, secs: i64) -> cookie::Cookie<'static> {
+    cookie::Cookie::build(("charon_oidc", value))
+        .path("/login/oidc")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(secs))
+        .build()
+}
+
+#[derive(Deserialize)]
+pub struct OidcCallback {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// `GET /login/oidc/callback`: the provider's answer. The state must be the one this browser
+/// started; the account is found by issuer and subject, made at the first sign-in, and its role
+/// follows the user's groups at every sign-in.
+pub async fn oidc_callback(
+    State(state): State<AuthState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::extract::Query(q): axum::extract::Query<OidcCallback>,
+) -> Response {
+    let Some(oidc) = state.oidc.clone() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
+    let secure = state.https(&headers, &uri);
+    let refuse = |reason: &str, next: &str| {
+        let to = Redirect::to(&format!("/login?error={reason}&next={}", query_value(next))).into_response();
+        with_cookie(to, oidc_cookie(String::new(), secure, 0))
+    };
+    let kept = crate::support::cookies::read_cookie(&headers, "charon_oidc").unwrap_or_default();
+    let presented = q.state.clone().unwrap_or_default();
+    let next = oidc.next_of(&presented).unwrap_or_else(|| "/overview".to_owned());
+    if kept.is_empty() || !secret::same(kept.as_bytes(), presented.as_bytes()) {
+        tracing::warn!(client = %peer.ip(), "OIDC callback refused: its state is not the one this browser started");
+        return refuse("oidc_failed", &next);
+    }
+    if let Some(e) = q.error.as_deref() {
+        // The provider said no (the user cancelled, or is not allowed to use this client).
+        tracing::info!(error = %e.chars().take(64).collect::<String>(), "OIDC sign-in refused by the provider");
+        let _ = oidc.finish(&presented, "", "").await;
+        return refuse("oidc_failed", &next);
+    }
+    let (identity, next) = match oidc.finish(&presented, q.code.as_deref().unwrap_or(""), &oidc_redirect_uri(&state, &headers, &uri)).await {
+        Ok(found) => found,
+        Err(super::oidc::OidcError::NoRole) => {
+            audit::record(&state.db, crate::support::time::now(), "anonymous", "login.failed", &format!("client {}, OIDC: no group maps to a role", peer.ip())).await;
+            return refuse("oidc_no_role", &next);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, client = %peer.ip(), "OIDC sign-in failed");
+            audit::record(&state.db, crate::support::time::now(), "anonymous", "login.failed", &format!("client {}, OIDC: {e}", peer.ip())).await;
+            return refuse("oidc_failed", &next);
+        }
+    };
+    let user = match account_for(&state, &identity).await {
+        Ok(u) => u,
+        Err(reason) => return refuse(reason, &next),
+    };
+    let res = signed_in(&state, &headers, &uri, peer, &user, &next, ", OIDC").await;
+    // The session cookie is `SameSite=Strict`, and this answer ends a navigation that began at the
+    // provider: a redirect would arrive without it. A page of ours moves on instead.
+    let mut page = Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={0}\"><title>Signed in</title></head><body><p><a href=\"{0}\">Continue</a></p></body></html>",
+        html_escape(&next)
+    ))
+    .into_response();
+    for c in res.headers().get_all(header::SET_COOKIE) {
+        page.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    if !res.status().is_redirection() {
+        return res;
+    }
+    with_cookie(page, oidc_cookie(String::new(), secure, 0))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The account an identity signs in to: found by issuer and subject (its role brought up to date
+/// with the groups), or made now. A username a local account already has is refused (a provider
+/// must not take over a local account).
+async fn account_for(state: &AuthState, id: &super::oidc::Identity) -> Result<users::UserRow, &'static str> {
+    let now = crate::support::time::now();
+    match crate::db::oidc_identities::user_for(&state.db, &id.issuer, &id.subject).await {
+        Ok(Some(user)) => {
+            if user.role() != id.role {
+                users::set_role(&state.db, user.id, id.role).await.map_err(|_| "oidc_failed")?;
+                audit::record(&state.db, now, &user.username, "user.role", &format!("{} from the identity provider's groups", id.role.as_str())).await;
+            }
+            users::by_username(&state.db, &user.username).await.ok().flatten().ok_or("oidc_failed")
+        }
+        Ok(None) => {
+            let name = Username::parse(&id.username).map_err(|_| "oidc_failed")?;
+            // No password signs in to it: not a PHC string, so every check fails.
+            let user = match users::insert(&state.db, name.as_str(), "oidc", id.role, now).await {
+                Ok(u) => u,
+                Err(users::InsertError::Taken) => return Err("oidc_username_taken"),
+                Err(_) => return Err("oidc_failed"),
+            };
+            crate::db::oidc_identities::link(&state.db, &id.issuer, &id.subject, user.id).await.map_err(|_| "oidc_failed")?;
+            audit::record(&state.db, now, &user.username, "user.create", &format!("role {} from the identity provider's groups (first OIDC sign-in)", id.role.as_str())).await;
+            Ok(user)
+        }
+        Err(_) => Err("oidc_failed"),
+    }
 }

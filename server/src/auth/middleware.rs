@@ -40,7 +40,7 @@ pub const ENGINE_HOOK_PATH: &str = "/api/v1/internal/engine-alerts";
 
 pub fn classify(path: &str) -> PathKind {
     match path {
-        "/health" | "/ready" | "/login" | "/login/code" | "/locale" | "/theme" | "/favicon.ico" | "/robots.txt" => {
+        "/health" | "/ready" | "/login" | "/login/code" | "/login/oidc" | "/login/oidc/callback" | "/locale" | "/theme" | "/favicon.ico" | "/robots.txt" => {
             PathKind::Public
         }
         "/setup" => PathKind::Setup,
@@ -212,7 +212,7 @@ pub async fn gate(State(state): State<AuthState>, mut req: Request, next: Next) 
     // Every local account must have a second factor and this one has none yet: it may only set
     // one up (API tokens are separate credentials and are not held back).
     if let Some(p) = principal.as_ref().filter(|p| p.method == app::accounts::model::AuthMethod::Session && state.two_factor.required()) {
-        if matches!(state.two_factor.enabled(p.user_id).await, Ok(false)) {
+        if matches!(state.two_factor.missing(p.user_id).await, Ok(true)) {
             if let Some(refused) = setup_second_factor_first(kind, req.uri().path()) {
                 return refused;
             }

@@ -93,6 +93,17 @@ impl TwoFactor {
         self.required.load(Ordering::Relaxed)
     }
 
+    /// Whether a local account still lacks the second factor an administrator requires (accounts
+    /// made by an identity provider sign in there, with its own factors).
+    pub async fn missing(&self, user_id: i64) -> Result<bool, AppError> {
+        let missing: Option<bool> = sqlx::query_scalar("SELECT totp_secret IS NULL AND password_hash != 'oidc' FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(missing.unwrap_or(false))
+    }
+
     /// Whether the account has a second factor.
     pub async fn enabled(&self, user_id: i64) -> Result<bool, AppError> {
         let on: Option<bool> = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM users WHERE id = ?").bind(user_id).fetch_optional(&self.db).await.map_err(internal)?;

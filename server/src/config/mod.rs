@@ -105,6 +105,23 @@ pub struct Config {
     /// The widest ranges an operator may ban: the shortest prefix for IPv4 and for IPv6.
     pub operator_ban_max_prefix_v4: u8,
     pub operator_ban_max_prefix_v6: u8,
+    /// OpenID Connect sign-in: the identity provider's issuer URL (its discovery document is
+    /// `<issuer>/.well-known/openid-configuration`); unset: no OIDC.
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: String,
+    pub oidc_client_secret: Option<Secret>,
+    /// Space-separated scopes asked for (`openid` is always among them).
+    pub oidc_scopes: String,
+    /// The ID-token claim that lists the user's groups.
+    pub oidc_groups_claim: String,
+    /// `group=role` pairs, comma-separated (`charon-admins=admin,oncall=operator,staff=viewer`);
+    /// a user gets the strongest role any of their groups maps to, and none without one.
+    pub oidc_role_map: String,
+    /// The sign-in page's button: "Sign in with <label>".
+    pub oidc_label: String,
+    /// Local password sign-in; turn it off once OIDC works (`charon admin reset-password` and
+    /// setting this back to `true` are the way back in).
+    pub password_login: bool,
 }
 
 /// A secret setting: never printed by `Debug`.
@@ -196,6 +213,14 @@ impl Default for Config {
             notify_block_private: false,
             operator_ban_max_prefix_v4: 24,
             operator_ban_max_prefix_v6: 64,
+            oidc_issuer: None,
+            oidc_client_id: String::new(),
+            oidc_client_secret: None,
+            oidc_scopes: "openid profile email groups".to_owned(),
+            oidc_groups_claim: "groups".to_owned(),
+            oidc_role_map: String::new(),
+            oidc_label: "single sign-on".to_owned(),
+            password_login: true,
         }
     }
 }
@@ -284,6 +309,17 @@ impl Config {
         if self.admin_address_list().is_err() {
             return Err(ConfigError::Rule("admin_addresses must be comma-separated addresses or CIDR ranges"));
         }
+        if let Some(issuer) = &self.oidc_issuer {
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) || self.oidc_client_id.trim().is_empty() {
+                return Err(ConfigError::Rule("oidc_issuer must be an http(s) URL, and oidc_client_id must be set with it"));
+            }
+            if self.oidc_roles().map_or(true, |m| m.is_empty()) {
+                return Err(ConfigError::Rule("oidc_role_map must map at least one group to a role: group=admin|operator|viewer, comma-separated"));
+            }
+        }
+        if !self.password_login && self.oidc_issuer.is_none() {
+            return Err(ConfigError::Rule("password_login = false needs OIDC (oidc_issuer): nobody could sign in"));
+        }
         if !(8..=32).contains(&self.operator_ban_max_prefix_v4) || !(16..=128).contains(&self.operator_ban_max_prefix_v6) {
             return Err(ConfigError::Rule("operator_ban_max_prefix_v4 must be between 8 and 32, operator_ban_max_prefix_v6 between 16 and 128"));
         }
@@ -347,6 +383,20 @@ impl Config {
         let url = self.public_url.as_deref()?.trim().trim_end_matches('/').to_ascii_lowercase();
         let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
         (!rest.is_empty() && !rest.contains('/') && !rest.contains('@') && !rest.contains('?')).then_some(url)
+    }
+
+    /// `oidc_role_map` as (group, role) pairs; `Err` when a pair is malformed.
+    pub fn oidc_roles(&self) -> Result<Vec<(String, app::accounts::model::Role)>, ()> {
+        self.oidc_role_map
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (group, role) = p.rsplit_once('=').ok_or(())?;
+                let role = app::accounts::model::Role::parse(role.trim()).map_err(|_| ())?;
+                (!group.trim().is_empty()).then(|| (group.trim().to_owned(), role)).ok_or(())
+            })
+            .collect()
     }
 
     /// The Central API's base URL with a trailing slash, or `None` when turned off.

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod oidc_identities;
 pub mod settings;
 pub mod sessions;
 pub mod users;

@@ -111,3 +111,9 @@ pub async fn set_password(db: &Db, user_id: i64, password_hash: &str) -> sqlx::R
         .await?;
     Ok(res.rows_affected() == 1)
 }
+
+/// An identity provider's sign-in brings the user's current role.
+pub async fn set_role(db: &Db, user_id: i64, role: Role) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET role = ? WHERE id = ?").bind(role.as_str()).bind(user_id).execute(db).await?;
+    Ok(())
+}

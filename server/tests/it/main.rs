@@ -21,6 +21,7 @@ mod proxy;
 mod scale;
 mod serve;
 mod sessions;
+mod oidc;
 mod two_factor;
 mod tidy;
 mod upgrade;
