@@ -25,14 +25,19 @@ pub struct SignInOptions {
 }
 
 impl SignInOptions {
-    /// The server's options (it provides them to every render); in the browser, the default (the
-    /// sign-in page reads them through a resource the server's render already resolved).
+    /// The server's options (it provides them to every render; the sign-in page writes them on
+    /// its `<main>`); in the browser, what the server wrote there — so hydration renders the same.
     pub fn current() -> SignInOptions {
         #[cfg(feature = "ssr")]
-        if let Some(o) = use_context::<SignInOptions>() {
-            return o;
+        {
+            use_context::<SignInOptions>().unwrap_or(SignInOptions { password: true, oidc_label: None })
         }
-        SignInOptions { password: true, oidc_label: None }
+        #[cfg(not(feature = "ssr"))]
+        {
+            let main = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("main"));
+            let attr = |name: &str| main.as_ref().and_then(|m| m.get_attribute(name));
+            SignInOptions { password: attr("data-password").is_none_or(|p| p != "false"), oidc_label: attr("data-sso").filter(|l| !l.is_empty()) }
+        }
     }
 }
 

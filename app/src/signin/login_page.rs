@@ -13,14 +13,10 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || safe_next(query.read().get("next"));
     let error = move || query.read().get("error");
-    // Resolved by the server's render and sent with the page: the browser never asks for it.
-    let options = Resource::new(|| (), |_| {
-        let o = SignInOptions::current();
-        async move { o }
-    });
+    let options = SignInOptions::current();
 
     view! {
-        <main id="main" class="auth-page">
+        <main id="main" class="auth-page" data-password=options.password.to_string() data-sso=options.oidc_label.clone().unwrap_or_default()>
             <div class="auth-card">
                 <h1>{t!(i18n, login_title)}</h1>
                 <p class="hint">{t!(i18n, login_intro)}</p>
@@ -43,19 +39,12 @@ pub fn LoginPage() -> impl IntoView {
                             }
                         })
                 }}
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let options = options.await;
-                        view! {
-                            {options.oidc_label.map(|label| view! {
-                                <a class="btn btn-primary" data-testid="oidc-login" href=move || format!("/login/oidc?next={}", crate::components::query_link::encode(&next()))>
-                                    {t!(i18n, login_with)}" "{label}
-                                </a>
-                            })}
-                            {options.password.then(|| view! { <PasswordForm next=Signal::derive(next) /> })}
-                        }
-                    })}
-                </Suspense>
+                {options.oidc_label.clone().map(|label| view! {
+                    <a class="btn btn-primary" data-testid="oidc-login" href=move || format!("/login/oidc?next={}", crate::components::query_link::encode(&next()))>
+                        {t!(i18n, login_with)}" "{label}
+                    </a>
+                })}
+                {options.password.then(|| view! { <PasswordForm next=Signal::derive(next) /> })}
                 <LanguageSwitcher />
             </div>
         </main>

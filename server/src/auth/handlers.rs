@@ -422,7 +422,7 @@ pub async fn oidc_callback(
     if let Some(e) = q.error.as_deref() {
         // The provider said no (the user cancelled, or is not allowed to use this client).
         tracing::info!(error = %e.chars().take(64).collect::<String>(), "OIDC sign-in refused by the provider");
-        let _ = oidc.finish(&presented, "", "").await;
+        oidc.forget(&presented);
         return refuse("oidc_failed", &next);
     }
     let (identity, next) = match oidc.finish(&presented, q.code.as_deref().unwrap_or(""), &oidc_redirect_uri(&state, &headers, &uri)).await {

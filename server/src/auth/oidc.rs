@@ -14,7 +14,7 @@ use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::Digest;
 
-use app::accounts::model::Role;
+use app::accounts::model::{Role, Username};
 
 use super::secret;
 use crate::config::Config;
@@ -57,7 +57,7 @@ struct Attempt {
 pub struct Identity {
     pub issuer: String,
     pub subject: String,
-    /// `preferred_username`, else `email`'s local part, else the subject.
+    /// `preferred_username` (or its part before an `@`), else the e-mail's local part.
     pub username: String,
     pub role: Role,
 }
@@ -160,6 +160,11 @@ impl Oidc {
         Ok((url.to_string(), state))
     }
 
+    /// Ends the attempt `state` names without signing in (the provider said no).
+    pub fn forget(&self, state: &str) {
+        self.attempts.lock().expect("attempts lock").remove(&secret::digest(state));
+    }
+
     /// Where the attempt named by `state` wanted to go, without ending it.
     pub fn next_of(&self, state: &str) -> Option<String> {
         self.attempts.lock().expect("attempts lock").get(&secret::digest(state)).map(|a| a.next.clone())
@@ -188,11 +193,14 @@ impl Oidc {
             .map_err(|e| failed(format!("token answer: {e}")))?;
         let claims = self.verify(&d, &tokens.id_token, &attempt.nonce).await?;
         let subject = claims["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| failed("no sub"))?.to_owned();
-        let username = claims["preferred_username"]
-            .as_str()
-            .or_else(|| claims["email"].as_str().and_then(|e| e.split('@').next()))
-            .unwrap_or(&subject)
-            .to_owned();
+        // The first of these that is a valid username here: `preferred_username`, its part before
+        // an `@`, the e-mail's local part.
+        let local = |v: &serde_json::Value| v.as_str().and_then(|e| e.split('@').next()).map(str::to_owned);
+        let username = [claims["preferred_username"].as_str().map(str::to_owned), local(&claims["preferred_username"]), local(&claims["email"])]
+            .into_iter()
+            .flatten()
+            .find(|c| Username::parse(c).is_ok())
+            .ok_or_else(|| failed("neither preferred_username nor email gives a valid username"))?;
         let role = role_of(&groups(&claims, &self.groups_claim), &self.roles).ok_or(OidcError::NoRole)?;
         Ok((Identity { issuer: self.issuer.clone(), subject, username, role }, attempt.next))
     }

@@ -104,17 +104,7 @@ impl EventLog {
     /// The engine's uptime in `[from, to)` in per mille of the time the log covers, and how many
     /// failures (crashes, hangs) it had; `None` when nothing is known about the period.
     pub async fn engine_uptime(&self, from: i64, to: i64) -> Result<(Option<u32>, u64), AppError> {
-        let before: Option<String> = sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < ? ORDER BY at DESC, rowid DESC LIMIT 1")
-            .bind(from)
-            .fetch_optional(&self.db)
-            .await
-            .map_err(internal)?;
-        let marks: Vec<(i64, String)> = sqlx::query_as("SELECT at, value FROM event_log WHERE kind = 'engine' AND at >= ? AND at < ? ORDER BY at, rowid")
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.db)
-            .await
-            .map_err(internal)?;
+        let (before, marks) = self.engine_marks(from, to).await?;
         let failures = marks.iter().filter(|(_, v)| v == "failed").count() as u64;
         Ok((uptime(before.as_deref(), &marks, from, to), failures))
     }
@@ -122,7 +112,12 @@ impl EventLog {
     /// The engine's uptime per `bucket` from `from` for `bars` buckets, each in per mille of its
     /// known part up to `now` (`None`: nothing known, or the bucket lies in the future).
     pub async fn engine_uptime_series(&self, from: i64, bucket: i64, bars: usize, now: i64) -> Result<Vec<Option<u32>>, AppError> {
-        let to = from + bucket * bars as i64;
+        let (before, marks) = self.engine_marks(from, from + bucket * bars as i64).await?;
+        Ok(uptime_series(before, &marks, from, bucket, bars, now))
+    }
+
+    /// The engine's state before `from` (if known) and its marks in `[from, to)`, in order.
+    async fn engine_marks(&self, from: i64, to: i64) -> Result<(Option<String>, Vec<(i64, String)>), AppError> {
         let before: Option<String> = sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < ? ORDER BY at DESC, rowid DESC LIMIT 1")
             .bind(from)
             .fetch_optional(&self.db)
@@ -134,7 +129,7 @@ impl EventLog {
             .fetch_all(&self.db)
             .await
             .map_err(internal)?;
-        Ok(uptime_series(before, &marks, from, bucket, bars, now))
+        Ok((before, marks))
     }
 
     /// Bans in `[from, to)` per `bucket` seconds and value of `column`: `(bucket start, value,

@@ -217,6 +217,12 @@ async fn groups_map_to_roles_and_tampered_tokens_sign_nobody_in() {
         assert!(text.contains(reason), "{reason} not among {text}");
     }
 
+    // A provider that names users by e-mail address: the part before the `@` is the username.
+    idp.lock().unwrap().user = ("sub-erin".into(), "erin@example.com".into(), vec!["staff".into()]);
+    let (erin, status, _) = sign_in(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(me(&app, &erin).await.unwrap()["username"], "erin");
+
     // A callback this browser did not start (another browser's state): refused.
     let other = app.client();
     let res = other.get(app.url("/login/oidc?next=/overview")).send().await.unwrap();

@@ -321,6 +321,22 @@ async fn overview_of_thirty_days() {
             .await
             .unwrap();
     }
+    // The engine restarted every 12 h, down a minute each time.
+    for d in 0..60i64 {
+        let at = now - 30 * 86_400 + d * 43_200;
+        for (t, mark) in [(at, "failed"), (at + 60, "running")] {
+            sqlx::query("INSERT INTO event_log (at, kind, value) VALUES (?, 'engine', ?)").bind(t).bind(mark).execute(&mut *tx).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    // The bouncer's sync lag, sampled every 10 s: 48 h of minutes and 30 days of hours.
+    let mut tx = pool.begin().await.unwrap();
+    for m in 0..(48 * 60) {
+        sqlx::query("INSERT INTO sync_lag_minute (at, samples, max_lag) VALUES (?, 6, ?)").bind((now / 60 - m) * 60).bind(m % 3).execute(&mut *tx).await.unwrap();
+    }
+    for h in 0..(30 * 24) {
+        sqlx::query("INSERT INTO sync_lag_hour (at, samples, max_lag) VALUES (?, 360, ?)").bind((now / 3600 - h) * 3600).bind(h % 5).execute(&mut *tx).await.unwrap();
+    }
     tx.commit().await.unwrap();
 
     let mut times = Vec::new();
@@ -334,8 +350,14 @@ async fn overview_of_thirty_days() {
         assert!(o["allowed"].as_u64().unwrap() > full * 98 / 100, "{}", o["allowed"]);
         assert!(o["bans"].as_u64().unwrap() > 29_000, "{}", o["bans"]);
         assert_eq!(o["blocked_by_origin"].as_array().unwrap().len(), 4);
+        // 40 scenarios: the five largest and "other" stack every bar, and add up to the bans.
+        assert_eq!(o["scenarios"].as_array().unwrap().len(), 6);
+        let stacked: u64 = o["series"].as_array().unwrap().iter().flat_map(|b| b["bans_by_scenario"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap())).sum();
+        assert_eq!(stacked, o["bans"].as_u64().unwrap());
+        assert!(o["engine_up_permille"].as_u64().is_some_and(|p| (990..1000).contains(&p)), "{}", o["engine_up_permille"]);
+        assert_eq!(o["sync_lag_max_seconds"], 4);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("MEASURE overview 30d (5 sites, 4 origins, 30 000 bans, 200 000 refused requests): p50 {:.1} ms, max {:.1} ms", times[10], times[20]);
+    println!("MEASURE overview 30d (5 sites, 4 origins, 30 000 bans in 40 scenarios, 120 engine marks, sync lag rows, 200 000 refused requests): p50 {:.1} ms, max {:.1} ms", times[10], times[20]);
     println!("MEASURE traffic history on disk: {bytes} bytes for 48 h of minutes + 30 days of hours ({:.2} MB a day of minute rows at this traffic)", bytes as f64 / 1e6 * (48.0 * 60.0 / (48.0 * 60.0 + 30.0 * 24.0)) / 2.0);
 }
