@@ -13,7 +13,10 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || safe_next(query.read().get("next"));
     let error = move || query.read().get("error");
+    // Static on purpose (attributes, no optional views): the page is in the main WASM, and
+    // optional child views here cost far more bytes than the button is worth.
     let options = SignInOptions::current();
+    let sso_href = format!("/login/oidc?next={}", crate::components::query_link::encode(&next()));
 
     view! {
         <main id="main" class="auth-page" data-password=options.password.to_string() data-sso=options.oidc_label.clone().unwrap_or_default()>
@@ -39,25 +42,10 @@ pub fn LoginPage() -> impl IntoView {
                             }
                         })
                 }}
-                {options.oidc_label.clone().map(|label| view! {
-                    <a class="btn btn-primary" data-testid="oidc-login" href=move || format!("/login/oidc?next={}", crate::components::query_link::encode(&next()))>
-                        {t!(i18n, login_with)}" "{label}
-                    </a>
-                })}
-                {options.password.then(|| view! { <PasswordForm next=Signal::derive(next) /> })}
-                <LanguageSwitcher />
-            </div>
-        </main>
-        <crate::components::hydration::HydrationMarker />
-    }
-}
-
-/// The username and password form; posts to `/login`.
-#[component]
-fn PasswordForm(next: Signal<String>) -> impl IntoView {
-    let i18n = use_i18n();
-    view! {
-                <form method="post" action="/login" class="stack" data-testid="login-form">
+                <a class="btn btn-primary" data-testid="oidc-login" href=sso_href hidden=options.oidc_label.is_none()>
+                    {t!(i18n, login_with)}" "{options.oidc_label.clone().unwrap_or_default()}
+                </a>
+                <form method="post" action="/login" class="stack" data-testid="login-form" hidden=!options.password>
                     <input type="hidden" name="next" value=next />
                     <label for="login-username">{t!(i18n, username)}</label>
                     <input
@@ -81,5 +69,9 @@ fn PasswordForm(next: Signal<String>) -> impl IntoView {
                         {t!(i18n, login_submit)}
                     </button>
                 </form>
+                <LanguageSwitcher />
+            </div>
+        </main>
+        <crate::components::hydration::HydrationMarker />
     }
 }

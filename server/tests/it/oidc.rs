@@ -176,7 +176,11 @@ async fn groups_map_to_roles_and_tampered_tokens_sign_nobody_in() {
 
     // The sign-in page offers the provider (and still the password).
     let page = app.client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("data-testid=\"oidc-login\"") && page.contains("Test IdP") && page.contains("data-testid=\"login-form\""));
+    let tag = |id: &str| {
+        let at = &page[page.find(&format!("data-testid=\"{id}\"")).expect(id)..];
+        at[..at.find('>').unwrap()].to_owned()
+    };
+    assert!(!tag("oidc-login").contains("hidden") && !tag("login-form").contains("hidden") && page.contains("Test IdP"), "{page}");
 
     // First sign-in: the account is made with the strongest mapped role; the page moves on to
     // where the user was going (a page of ours: the session cookie is SameSite=Strict).
@@ -258,7 +262,10 @@ async fn with_password_sign_in_off_only_the_provider_signs_in() {
     assert!(res.headers()[LOCATION].to_str().unwrap().starts_with("/login?error=password_off"));
     assert!(me(&app, &client).await.is_none());
     let page = app.client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("data-testid=\"oidc-login\"") && !page.contains("data-testid=\"login-form\""), "no password form");
+    let form = &page[page.find("data-testid=\"login-form\"").expect("the form")..];
+    assert!(form[..form.find('>').unwrap()].contains("hidden"), "the password form is hidden");
+    let sso = &page[page.find("data-testid=\"oidc-login\"").expect("the button")..];
+    assert!(!sso[..sso.find('>').unwrap()].contains("hidden"), "the provider's button shows");
     idp.lock().unwrap().user = ("sub-dave".into(), "dave".into(), vec!["staff".into()]);
     let (dave, status, _) = sign_in(&app).await;
     assert_eq!(status, 200);
