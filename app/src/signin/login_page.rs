@@ -42,7 +42,8 @@ pub fn LoginPage() -> impl IntoView {
                             }
                         })
                 }}
-                <a class="btn btn-primary" data-testid="oidc-login" href=sso_href hidden=options.oidc_label.is_none()>
+                // rel=external: a page load, not the client-side router (the server answers it).
+                <a class="btn btn-primary" data-testid="oidc-login" rel="external" href=sso_href hidden=options.oidc_label.is_none()>
                     {t!(i18n, login_with)}" "{options.oidc_label.clone().unwrap_or_default()}
                 </a>
                 <form method="post" action="/login" class="stack" data-testid="login-form" hidden=!options.password>
