@@ -277,13 +277,13 @@ impl DecisionCache {
                 let gone = match target_of(&d.scope, &d.value) {
                     Target::Enforced(target) => t.remove(target, &d.kind),
                     Target::Unenforced => u.remove(&d.scope, &d.value, &d.kind),
-                    Target::Invalid => false,
+                    Target::Invalid => continue,
                 };
-                if gone {
-                    changes += 1;
-                    if let Some(out) = out.as_deref_mut() {
-                        out.deleted.push(stream_change(d, now));
-                    }
+                changes += usize::from(gone);
+                // Relayed even when this cache did not hold it: a consumer may have been told of
+                // the decision another way (the console inserts what it writes itself).
+                if let Some(out) = out.as_deref_mut() {
+                    out.deleted.push(stream_change(d, now));
                 }
             }
             changes + insert_all(&mut t, &mut u, out)
@@ -292,6 +292,15 @@ impl DecisionCache {
             self.changed();
         }
         changes
+    }
+
+    /// How many decisions are live at `now` (what `export` would return), for a cheap check that
+    /// two caches following the same engine agree.
+    pub fn live_len(&self, now: i64) -> usize {
+        let mut n = 0;
+        self.tables.read().expect("cache lock").for_each(|_, _, s| n += usize::from(s.until() > now));
+        self.unenforced.read().expect("unenforced lock").for_each(|r| n += usize::from(r.entry.until > now));
+        n
     }
 
     /// Every live decision as a change (what a consumer that knows nothing yet needs).
@@ -653,12 +662,19 @@ mod tests {
         assert_eq!(values(&delta.deleted), ["203.0.113.7 ban", "FR ban"]);
         // A delta reports what it applied.
         let mut delta = Delta::default();
-        c.apply(&[d("192.0.2.1", "Ip", "ban", "1h")], &[d("203.0.113.9", "Ip", "captcha", "-1s"), d("192.0.2.99", "Ip", "ban", "-1s")], false, 1002, Some(&mut delta));
+        let applied = c.apply(&[d("192.0.2.1", "Ip", "ban", "1h")], &[d("203.0.113.9", "Ip", "captcha", "-1s"), d("192.0.2.99", "Ip", "ban", "-1s"), d("", "Ip", "ban", "-1s")], false, 1002, Some(&mut delta));
+        assert_eq!(applied, 2, "one added, one removed: the deletion of what was not held changes nothing here");
         assert_eq!(values(&delta.new), ["192.0.2.1 ban"]);
-        assert_eq!(values(&delta.deleted), ["203.0.113.9 captcha"], "only what was held is reported removed");
+        assert_eq!(
+            values(&delta.deleted),
+            ["192.0.2.99 ban", "203.0.113.9 captcha"],
+            "the engine's deletions are relayed even when not held (a follower may hold them), invalid rows are not"
+        );
         assert_eq!(delta.new[0].until, 1002 + 3600);
         let exported = c.export(1002);
         assert_eq!(values(&exported), ["192.0.2.1 ban", "198.51.100.0/24 ban", "203.0.113.9 ban"]);
+        assert_eq!(c.live_len(1002), 3);
+        assert_eq!(c.live_len(1002 + 3600), 1, "only the 4 h ban outlives the hour");
     }
 
     #[tokio::test]

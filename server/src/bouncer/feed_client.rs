@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::forward_auth::{CURSOR_HEADER, FULL_HEADER, SYNC_HEADER};
+use super::forward_auth::{CURSOR_HEADER, FULL_HEADER, LIVE_HEADER, SYNC_HEADER};
 use super::sync::{self, Fetched, StreamSource, Want};
 use crate::crowdsec::CrowdSec;
 
@@ -42,8 +42,11 @@ impl Relay {
             query.push(("since", c));
         }
         // A periodic refresh is the bouncer's own business; one asked for (after an import) is passed on.
-        if want == (Want::Refresh { requested: true }) {
-            query.push(("resync", "true".into()));
+        // At a periodic one, the bouncer also says how many decisions it holds (`live`).
+        match want {
+            Want::Refresh { requested: true } => query.push(("resync", "true".into())),
+            Want::Refresh { requested: false } => query.push(("count", "true".into())),
+            _ => {}
         }
         let res = self
             .http
@@ -60,9 +63,10 @@ impl Relay {
         let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let cursor = header(CURSOR_HEADER).ok_or("bouncer feed: no cursor")?;
         let full = header(FULL_HEADER).as_deref() == Some("true");
+        let live = header(LIVE_HEADER).and_then(|v| v.parse().ok());
         let body = res.bytes().await.map_err(|e| format!("bouncer feed: {e}"))?;
         *self.cursor.lock().expect("cursor lock") = Some(cursor);
-        Ok(Fetched { body, full })
+        Ok(Fetched { body, full, live })
     }
 }
 

@@ -82,6 +82,8 @@ pub const SYNC_HEADER: &str = "x-charon-sync";
 /// `GET /bouncer/changes`: the cursor to come back with, and whether the answer is complete.
 pub const CURSOR_HEADER: &str = "x-charon-cursor";
 pub const FULL_HEADER: &str = "x-charon-full";
+/// How many live decisions the bouncer holds after the answer (asked for with `count=true`).
+pub const LIVE_HEADER: &str = "x-charon-live";
 
 /// The check alone, for the bouncer's Unix socket (`<data>/bouncer/check.sock`): only Caddy
 /// connects there (the directory is private to Charon's user), so the peer is a trusted proxy
@@ -262,6 +264,9 @@ struct ChangesQuery {
     /// Also take a complete answer from the engine at the next poll (after a bulk import).
     #[serde(default)]
     resync: bool,
+    /// Also say how many live decisions are held (`LIVE_HEADER`), for the console's periodic check.
+    #[serde(default)]
+    count: bool,
 }
 
 fn wire(c: &Change, now: i64) -> StreamDecision<'_> {
@@ -295,6 +300,8 @@ async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract:
     let built = tokio::task::spawn_blocking(move || {
         let (cursor, owed) = s.feed.since(q.since.as_deref());
         let now = crate::support::time::now();
+        // Counted after the cursor was taken: a change between them is also in the next answer.
+        let live = q.count.then(|| s.cache.live_len(now));
         let (full, delta) = match owed {
             Owed::Changes(d) => (false, d),
             Owed::Everything => (true, super::cache::Delta { new: s.cache.export(now), deleted: Vec::new() }),
@@ -303,14 +310,17 @@ async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract:
             new: delta.new.iter().filter(|c| c.until > now).map(|c| wire(c, now)).collect(),
             deleted: delta.deleted.iter().map(|c| wire(c, now)).collect(),
         };
-        serde_json::to_vec(&answer).map(|body| (cursor, full, body))
+        serde_json::to_vec(&answer).map(|body| (cursor, full, live, body))
     })
     .await;
     match built {
-        Ok(Ok((cursor, full, body))) => {
+        Ok(Ok((cursor, full, live, body))) => {
             let mut res = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
             if let Ok(v) = HeaderValue::from_str(&cursor) {
                 res.headers_mut().insert(CURSOR_HEADER, v);
+            }
+            if let Some(n) = live {
+                res.headers_mut().insert(LIVE_HEADER, HeaderValue::from(n));
             }
             res.headers_mut().insert(FULL_HEADER, HeaderValue::from_static(if full { "true" } else { "false" }));
             res

@@ -40,6 +40,10 @@ pub enum Want {
 pub struct Fetched {
     pub body: bytes::Bytes,
     pub full: bool,
+    /// How many live decisions the source holds after this answer, when it says (the bouncer's
+    /// change feed, at a periodic refresh): a follower holding a different number missed
+    /// something and takes a complete answer next.
+    pub live: Option<usize>,
 }
 
 /// Where a sync loop gets its decisions: the engine's stream with a bouncer key of its own (the
@@ -54,7 +58,7 @@ pub trait StreamSource: Send + Sync + 'static {
 pub async fn from_lapi(lapi: &Lapi, key: Option<String>, want: Want) -> Option<Result<Fetched, String>> {
     let key = key?;
     let full = want != Want::Delta;
-    Some(lapi.stream(&key, full).await.map(|body| Fetched { body, full }).map_err(|e| e.to_string()))
+    Some(lapi.stream(&key, full).await.map(|body| Fetched { body, full, live: None }).map_err(|e| e.to_string()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -140,7 +144,8 @@ pub async fn run(
                     if let (Some(feed), Some(delta)) = (feed, delta) {
                         feed.record(delta);
                     }
-                    Ok(changes)
+                    let disagrees = fetched.live.map(|theirs| (theirs, cache.live_len(now))).filter(|(theirs, ours)| theirs != ours);
+                    Ok((changes, disagrees))
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -148,7 +153,7 @@ pub async fn run(
             }
         };
         match applied {
-            Ok(changes) => {
+            Ok((changes, disagrees)) => {
                 if changes > 0 {
                     tracing::debug!(changes, full, total = cache.len(), "decision cache updated");
                 }
@@ -159,7 +164,14 @@ pub async fn run(
                 h.stale_since = None;
                 h.last_error = None;
                 h.last_sync = Some(now);
-                need_startup = false;
+                // A follower can miss what its source never relayed (the source took a complete
+                // answer that no longer held a decision the follower was told of another way).
+                need_startup = if let Some((theirs, ours)) = disagrees {
+                    tracing::info!(source = theirs, here = ours, "the decision source holds a different number of decisions: taking a complete answer");
+                    true
+                } else {
+                    false
+                };
             }
             Err(e) => {
                 need_startup = true;
@@ -171,5 +183,69 @@ pub async fn run(
                 h.last_error = Some(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// Answers from a script, and the wants it was asked with.
+    #[derive(Default)]
+    struct Script {
+        wants: Mutex<Vec<Want>>,
+        answers: Mutex<VecDeque<(&'static str, bool, Option<usize>)>>,
+    }
+
+    impl StreamSource for Arc<Script> {
+        async fn fetch(&self, want: Want) -> Option<Result<Fetched, String>> {
+            self.wants.lock().unwrap().push(want);
+            let (body, full, live) = self.answers.lock().unwrap().pop_front().unwrap_or((r#"{"new":[],"deleted":[]}"#, false, None));
+            Some(Ok(Fetched { body: bytes::Bytes::from_static(body.as_bytes()), full, live }))
+        }
+    }
+
+    const ONE: &str = r#"{"new":[{"id":1,"value":"203.0.113.9","scope":"Ip","type":"ban","origin":"crowdsec","scenario":"s","duration":"1h"}],"deleted":[]}"#;
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_holds_a_different_number_than_its_source_takes_a_complete_answer() {
+        let script = Arc::new(Script::default());
+        script.answers.lock().unwrap().extend([(ONE, true, None), (r#"{"new":[],"deleted":[]}"#, false, Some(1)), (ONE, true, None)]);
+        let cache = Arc::new(DecisionCache::new());
+        let poke = Arc::new(Notify::new());
+        let health = Health::default();
+        // Polls only when poked (the first tick is immediate); every poll after the first is a periodic refresh.
+        let task = tokio::spawn(run(script.clone(), cache.clone(), health.clone(), Duration::from_secs(3600), Duration::ZERO, poke.clone(), None));
+        until("the complete answer is held", || cache.len() == 1).await;
+        // Told of a decision another way, which the source never relays (as the console's own writes).
+        let now = crate::support::time::now();
+        cache.insert(app::decisions::model::IpOrRange::parse("192.0.2.50").unwrap(), "ban", "cscli", "manual", 2, now + 3600);
+        poke.notify_one();
+        until("the refresh is answered", || script.wants.lock().unwrap().len() == 2).await;
+        poke.notify_one();
+        until("a third poll", || script.wants.lock().unwrap().len() == 3).await;
+        until("the ghost is gone", || cache.len() == 1).await;
+        let wants = script.wants.lock().unwrap().clone();
+        assert_eq!(wants, [Want::Startup, Want::Refresh { requested: false }, Want::Startup]);
+        // Agreeing counts keep the follower on deltas.
+        script.answers.lock().unwrap().push_back((r#"{"new":[],"deleted":[]}"#, false, Some(1)));
+        poke.notify_one();
+        until("a fourth poll", || script.wants.lock().unwrap().len() == 4).await;
+        poke.notify_one();
+        until("a fifth poll", || script.wants.lock().unwrap().len() == 5).await;
+        assert_eq!(script.wants.lock().unwrap()[4], Want::Refresh { requested: false });
+        task.abort();
     }
 }

@@ -470,6 +470,31 @@ async fn bulk_cscli_imports_succeed_first_time_while_the_data_plane_runs_with_on
         "the console's own key did not poll the engine: {before:?} → {after:?}"
     );
     assert_ne!(after.get(charon::proxy::FORWARD_AUTH_BOUNCER), before.get(charon::proxy::FORWARD_AUTH_BOUNCER), "the bouncer polls");
+
+    // A bulk delete outside Charon reaches both caches: nothing is left behind in either (the
+    // console compares its count with the bouncer's at each periodic refresh).
+    let t0 = Instant::now();
+    let out = tokio::process::Command::new("cscli")
+        .arg("-c")
+        .arg(app.state.crowdsec.layout().config_file())
+        .args(["decisions", "delete", "--all"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deleted = t0.elapsed();
+    let t1 = Instant::now();
+    loop {
+        let st = wait_running(app, &site.admin).await;
+        let now = charon::support::time::now();
+        let (bouncer, console) = (st["stats"]["decisions"].as_u64().unwrap(), app.state.decisions.cache().live_len(now));
+        if bouncer == 0 && console == 0 {
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(60), "after deleting every decision: bouncer {bouncer}, console {console}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("NUMBERS cscli delete of {} decisions: {deleted:?}, then gone from both caches after {:?}", 3 * ROWS + 1, t1.elapsed());
     site.app.state.proxy.stop_data_plane().await;
 }
 
