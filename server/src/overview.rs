@@ -46,10 +46,6 @@ fn top(counts: HashMap<String, u64>, n: usize) -> Vec<NamedCount> {
     v
 }
 
-fn named(v: Vec<(String, u64)>) -> Vec<NamedCount> {
-    v.into_iter().map(|(name, count)| NamedCount { name, count }).collect()
-}
-
 /// The names a bar stacks: the first `STACKED` of a list (most first), then `other` if it is longer.
 fn stacked(list: &[NamedCount]) -> Vec<String> {
     let mut names: Vec<String> = list.iter().take(STACKED).map(|c| c.name.clone()).collect();
@@ -89,7 +85,17 @@ impl OverviewService for OverviewNumbers {
         // Whole bars: the last one is the bar now runs in.
         let to = (now().div_euclid(bucket) + 1) * bucket;
         let from = to - range.seconds();
-        let rows = traffic::range(self.evidence.store().pool(), from, to, bucket).await.map_err(internal)?;
+        let bars = (range.seconds() / bucket) as usize;
+        // The history's two databases are read side by side: the access log's (traffic, sync lag,
+        // addresses refused) and Charon's own (bans, engine marks).
+        let pool = self.evidence.store().pool();
+        let (rows, lags, top_refused, bans, (engine_up_permille, uptime)) = tokio::try_join!(
+            async { traffic::range(pool, from, to, bucket).await.map_err(internal) },
+            async { sync_lag::range(pool, from, to, bucket).await.map_err(internal) },
+            async { self.evidence.store().top_refused(from * 1000, TOP as i64).await.map_err(internal) },
+            self.log.bans_per_bucket(from, to, bucket),
+            self.log.engine_uptime_series(from, bucket, bars, now()),
+        )?;
 
         let (mut allowed, mut blocked, mut unchecked) = (0u64, 0u64, 0u64);
         let (mut by_origin, mut by_site) = (HashMap::<String, u64>::new(), HashMap::<String, u64>::new());
@@ -106,12 +112,18 @@ impl OverviewService for OverviewNumbers {
         }
         let blocked_by_origin = top(by_origin, usize::MAX);
         let origins = stacked(&blocked_by_origin);
-        let bans_by_scenario = named(self.log.bans_by("scenario", from, to, TOP as i64).await?);
-        let bans_by_country = named(self.log.bans_by("country", from, to, TOP as i64).await?);
+        // Totals and top lists of bans; a ban without a scenario or country counts in the total only.
+        let totals = |rows: &[(i64, String, u64)]| {
+            let mut counts = HashMap::<String, u64>::new();
+            for (_, name, n) in rows.iter().filter(|(_, name, _)| !name.is_empty()) {
+                *counts.entry(name.clone()).or_default() += n;
+            }
+            top(counts, TOP)
+        };
+        let bans_by_scenario = totals(&bans.by_scenario);
+        let bans_by_country = totals(&bans.by_country);
         let scenarios = stacked(&bans_by_scenario);
         let countries = stacked(&bans_by_country);
-        let bars = (range.seconds() / bucket) as usize;
-        let uptime = self.log.engine_uptime_series(from, bucket, bars, now()).await?;
         let mut series: Vec<Bucket> = (0..bars)
             .map(|i| Bucket {
                 at: rfc3339(from + i as i64 * bucket),
@@ -137,32 +149,24 @@ impl OverviewService for OverviewNumbers {
                 Outcome::Unchecked => {}
             }
         }
-        for (at, n) in self.log.bans_over_time(from, to, bucket).await? {
-            series[index(at)].bans += n;
-        }
-        for (at, name, n) in self.log.bans_over_time_by("scenario", from, to, bucket).await? {
-            if let Some(c) = series[index(at)].bans_by_scenario.get_mut(slot(&scenarios, &name)) {
+        let mut total_bans = 0;
+        for (at, name, n) in &bans.by_scenario {
+            let b = &mut series[index(*at)];
+            b.bans += n;
+            total_bans += n;
+            if let Some(c) = b.bans_by_scenario.get_mut(slot(&scenarios, name)).filter(|_| !name.is_empty()) {
                 *c += n;
             }
         }
-        for (at, name, n) in self.log.bans_over_time_by("country", from, to, bucket).await? {
-            if let Some(c) = series[index(at)].bans_by_country.get_mut(slot(&countries, &name)) {
+        for (at, name, n) in &bans.by_country {
+            if let Some(c) = series[index(*at)].bans_by_country.get_mut(slot(&countries, name)).filter(|_| !name.is_empty()) {
                 *c += n;
             }
         }
-        let lags = sync_lag::range(self.evidence.store().pool(), from, to, bucket).await.map_err(internal)?;
         for (at, lag) in &lags {
             series[index(*at)].sync_lag_max_seconds = Some(*lag);
         }
-        let top_blocked_addresses = self
-            .evidence
-            .store()
-            .top_refused(from * 1000, TOP as i64)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|(ip, count)| NamedCount { name: ip.to_string(), count })
-            .collect();
+        let top_blocked_addresses = top_refused.into_iter().map(|(ip, count)| NamedCount { name: ip.to_string(), count }).collect();
         Ok(Overview {
             range,
             from: rfc3339(from),
@@ -175,10 +179,10 @@ impl OverviewService for OverviewNumbers {
             blocked_by_origin,
             blocked_by_site: top(by_site, TOP),
             top_blocked_addresses,
-            bans: self.log.bans(from, to).await?,
+            bans: total_bans,
             bans_by_scenario,
             bans_by_country,
-            engine_up_permille: self.log.engine_uptime(from, to.min(now())).await?.0,
+            engine_up_permille,
             sync_lag_max_seconds: lags.iter().map(|(_, l)| *l).max(),
             origins,
             scenarios,

@@ -42,6 +42,13 @@ pub struct EventLog {
 /// `(name, count)` rows, most first.
 pub type Counts = Vec<(String, u64)>;
 
+/// `EventLog::bans_per_bucket`: `(bucket start, name, count)` rows in no particular order.
+#[derive(Debug, Default)]
+pub struct BansPerBucket {
+    pub by_scenario: Vec<(i64, String, u64)>,
+    pub by_country: Vec<(i64, String, u64)>,
+}
+
 impl EventLog {
     pub fn new(db: Db) -> Self {
         EventLog { db }
@@ -109,11 +116,14 @@ impl EventLog {
         Ok((uptime(before.as_deref(), &marks, from, to), failures))
     }
 
-    /// The engine's uptime per `bucket` from `from` for `bars` buckets, each in per mille of its
-    /// known part up to `now` (`None`: nothing known, or the bucket lies in the future).
-    pub async fn engine_uptime_series(&self, from: i64, bucket: i64, bars: usize, now: i64) -> Result<Vec<Option<u32>>, AppError> {
-        let (before, marks) = self.engine_marks(from, from + bucket * bars as i64).await?;
-        Ok(uptime_series(before, &marks, from, bucket, bars, now))
+    /// The engine's uptime over `bars` buckets of `bucket` seconds from `from`, up to `now`: for
+    /// the whole period, and per bucket (`None`: nothing known, or the bucket lies in the future),
+    /// each in per mille of its known part. One read of the marks.
+    pub async fn engine_uptime_series(&self, from: i64, bucket: i64, bars: usize, now: i64) -> Result<(Option<u32>, Vec<Option<u32>>), AppError> {
+        let to = from + bucket * bars as i64;
+        let (before, marks) = self.engine_marks(from, to).await?;
+        let whole = uptime(before.as_deref(), &marks, from, to.min(now));
+        Ok((whole, uptime_series(before, &marks, from, bucket, bars, now)))
     }
 
     /// The engine's state before `from` (if known) and its marks in `[from, to)`, in order.
@@ -132,30 +142,22 @@ impl EventLog {
         Ok((before, marks))
     }
 
-    /// Bans in `[from, to)` per `bucket` seconds and value of `column`: `(bucket start, value,
-    /// count)`, empty values left out.
-    pub async fn bans_over_time_by(&self, column: &str, from: i64, to: i64, bucket: i64) -> Result<Vec<(i64, String, u64)>, AppError> {
-        if !["scenario", "origin", "site", "country"].contains(&column) {
-            return Err(internal(format!("no column {column}")));
-        }
-        let sql = format!(
-            "SELECT (at / ?1) * ?1 AS t, {column}, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 AND {column} != '' \
-             GROUP BY t, {column} ORDER BY t"
-        );
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&sql).bind(bucket.max(1)).bind(from).bind(to).fetch_all(&self.db).await.map_err(internal)?;
-        Ok(rows.into_iter().map(|(t, v, n)| (t, v, n as u64)).collect())
-    }
-
-    /// Bans in `[from, to)` per `bucket` seconds: `(bucket start, count)`.
-    pub async fn bans_over_time(&self, from: i64, to: i64, bucket: i64) -> Result<Vec<(i64, u64)>, AppError> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT (at / ?1) * ?1 AS t, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 GROUP BY t ORDER BY t")
-            .bind(bucket.max(1))
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.db)
-            .await
-            .map_err(internal)?;
-        Ok(rows.into_iter().map(|(t, n)| (t, n as u64)).collect())
+    /// Bans in `[from, to)` per `bucket` seconds, twice: `(bucket start, scenario, count)` and
+    /// `(bucket start, country, count)`, empty names included (they count in the totals). Two
+    /// grouped reads of the covering index `event_log_bans` give the Overview everything about
+    /// bans: totals, top lists and bars.
+    pub async fn bans_per_bucket(&self, from: i64, to: i64, bucket: i64) -> Result<BansPerBucket, AppError> {
+        let read = |column: &'static str| {
+            let sql = format!(
+                "SELECT (at / ?1) * ?1 AS t, {column}, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 GROUP BY t, {column}"
+            );
+            async move {
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&sql).bind(bucket.max(1)).bind(from).bind(to).fetch_all(&self.db).await.map_err(internal)?;
+                Ok::<_, AppError>(rows.into_iter().map(|(t, v, n)| (t, v, n as u64)).collect::<Vec<_>>())
+            }
+        };
+        let (by_scenario, by_country) = tokio::try_join!(read("scenario"), read("country"))?;
+        Ok(BansPerBucket { by_scenario, by_country })
     }
 
     pub async fn purge(&self, before: i64) -> Result<u64, AppError> {

@@ -354,6 +354,10 @@ async fn overview_of_thirty_days() {
         assert_eq!(o["scenarios"].as_array().unwrap().len(), 6);
         let stacked: u64 = o["series"].as_array().unwrap().iter().flat_map(|b| b["bans_by_scenario"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap())).sum();
         assert_eq!(stacked, o["bans"].as_u64().unwrap());
+        // Six countries: all listed, adding up to the bans; the scenarios' top list holds ten.
+        let countries: u64 = o["bans_by_country"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+        assert_eq!((o["bans_by_country"].as_array().unwrap().len(), countries), (6, o["bans"].as_u64().unwrap()));
+        assert_eq!(o["bans_by_scenario"].as_array().unwrap().len(), 10);
         assert!(o["engine_up_permille"].as_u64().is_some_and(|p| (990..1000).contains(&p)), "{}", o["engine_up_permille"]);
         assert_eq!(o["sync_lag_max_seconds"], 4);
     }
