@@ -31,17 +31,22 @@ fn ShieldedNotice() -> impl IntoView {
     let user = expect_context::<crate::components::layout::CurrentUser>().0;
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let count = Resource::new(|| (), |_| crate::decisions::rpc::shielded_count());
+    // The user is read inside the Suspense: read outside it, the server's render could wait
+    // forever for a Suspense that appeared after the user arrived (seen as a rare hang of
+    // `GET /security` under load).
     view! {
-        <Show when=is_admin>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    count.await.ok().filter(|n| *n > 0).map(|n| view! {
-                        <p class="alert alert-warn" role="status" data-testid="shielded-notice">
-                            <a href="/security/enforcement">{t!(i18n, security_shielded_title)}": "{n}</a>
-                        </p>
-                    })
-                })}
-            </Suspense>
-        </Show>
+        <Suspense fallback=|| ()>
+            <Show when=is_admin>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        count.await.ok().filter(|n| *n > 0).map(|n| view! {
+                            <p class="alert alert-warn" role="status" data-testid="shielded-notice">
+                                <a href="/security/enforcement">{t!(i18n, security_shielded_title)}": "{n}</a>
+                            </p>
+                        })
+                    })}
+                </Suspense>
+            </Show>
+        </Suspense>
     }
 }
