@@ -103,6 +103,24 @@ pub enum ErrorCode {
     /// Another channel has this name.
     #[error("name_taken")]
     NameTaken,
+    /// The provider's issuer URL: http(s), whose discovery document answers for exactly this issuer.
+    #[error("issuer_invalid")]
+    IssuerInvalid,
+    /// The client ID, and the first time its secret.
+    #[error("client_invalid")]
+    ClientInvalid,
+    /// Scopes: `openid` and others, separated by spaces.
+    #[error("scopes_invalid")]
+    ScopesInvalid,
+    /// At least one `group=role` pair (admin, operator or viewer).
+    #[error("role_map_invalid")]
+    RoleMapInvalid,
+    /// The button's label: 1 to 64 characters.
+    #[error("label_invalid")]
+    LabelInvalid,
+    /// Password sign-in stays on until single sign-on is on and an administrator has signed in through it.
+    #[error("password_login_needs_sso")]
+    PasswordLoginNeedsSso,
 }
 
 impl ErrorCode {
@@ -146,6 +164,12 @@ impl ErrorCode {
             ErrorCode::EventsInvalid => "events_invalid",
             ErrorCode::RulesInvalid => "rules_invalid",
             ErrorCode::NameTaken => "name_taken",
+            ErrorCode::IssuerInvalid => "issuer_invalid",
+            ErrorCode::ClientInvalid => "client_invalid",
+            ErrorCode::ScopesInvalid => "scopes_invalid",
+            ErrorCode::RoleMapInvalid => "role_map_invalid",
+            ErrorCode::LabelInvalid => "label_invalid",
+            ErrorCode::PasswordLoginNeedsSso => "password_login_needs_sso",
         }
     }
 
@@ -189,6 +213,12 @@ impl ErrorCode {
             ErrorCode::EventsInvalid,
             ErrorCode::RulesInvalid,
             ErrorCode::NameTaken,
+            ErrorCode::IssuerInvalid,
+            ErrorCode::ClientInvalid,
+            ErrorCode::ScopesInvalid,
+            ErrorCode::RoleMapInvalid,
+            ErrorCode::LabelInvalid,
+            ErrorCode::PasswordLoginNeedsSso,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
@@ -353,6 +383,12 @@ impl ErrorCode {
             ErrorCode::RulesInvalid => "rules",
             ErrorCode::NameTaken => "name",
             ErrorCode::TotpCodeInvalid | ErrorCode::TotpAlreadyOn | ErrorCode::TotpNotStarted => "code",
+            ErrorCode::IssuerInvalid => "issuer",
+            ErrorCode::ClientInvalid => "client_id",
+            ErrorCode::ScopesInvalid => "scopes",
+            ErrorCode::RoleMapInvalid => "role_map",
+            ErrorCode::LabelInvalid => "label",
+            ErrorCode::PasswordLoginNeedsSso => "password_login",
         }
     }
 }

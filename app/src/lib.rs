@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/sessions") view={Lazy::<SessionsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/two-factor") view={Lazy::<TwoFactorRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/settings/sign-in") view={Lazy::<SignInRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/login/code") view={Lazy::<CodeRoute>::new()} />
                 </Routes>
             </Router>

@@ -9,6 +9,7 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::accounts::page::SettingsPage;
 use crate::accounts::sessions_page::SessionsPage;
+use crate::accounts::sign_in_page::SignInPage;
 use crate::accounts::two_factor_page::TwoFactorPage;
 use crate::signin::code_page::CodePage;
 use crate::alerts::page::{AlertDetailPage, AlertsPage};
@@ -69,6 +70,8 @@ lazy_page!(/// `/settings/sessions`.
     SessionsRoute => SessionsPage);
 lazy_page!(/// `/settings/two-factor`.
     TwoFactorRoute => TwoFactorPage);
+lazy_page!(/// `/settings/sign-in` (administrators).
+    SignInRoute => SignInPage);
 lazy_page!(/// `/login/code`: the sign-in's second step.
     CodeRoute => CodePage);
 lazy_page!(/// `/overview`: the landing page after sign-in.

@@ -19,7 +19,7 @@ use crate::notify::model::{Channel, ChannelInput, ChannelSaved, DigestPreview, H
 use crate::proxy::model::{DataPlaneStatus, ProxyHost, ProxyHostSpec};
 use crate::security::model::{BouncerInfo, EngineStatus, SelfTestReport};
 use crate::accounts::model::{
-    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, TotpSetup, TwoFactorStatus, UserSummary,
+    Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, SignInSettings, SignInSettingsInput, TokenName, TotpSetup, TwoFactorStatus, UserSummary,
     Username,
 };
 
@@ -61,6 +61,15 @@ pub trait TwoFactorService: Send + Sync {
     /// Turns it off, given a current code or a recovery code.
     async fn disable(&self, caller: &Principal, code: &str) -> Result<(), AppError>;
     async fn set_required(&self, actor: &Admin, required: bool) -> Result<(), AppError>;
+}
+
+/// How people sign in: single sign-on and local passwords (administrators).
+#[async_trait::async_trait]
+pub trait SignInService: Send + Sync {
+    async fn settings(&self, actor: &Admin) -> Result<SignInSettings, AppError>;
+    /// Checks the provider (its discovery document must answer for this issuer) and refuses to
+    /// turn password sign-in off before an administrator has signed in through the provider.
+    async fn save(&self, actor: &Admin, input: SignInSettingsInput) -> Result<SignInSettings, AppError>;
 }
 
 /// The CrowdSec engine and its bouncer key.
@@ -219,4 +228,5 @@ pub struct Services {
     pub overview: Arc<dyn OverviewService>,
     pub metrics: Arc<dyn MetricsService>,
     pub two_factor: Arc<dyn TwoFactorService>,
+    pub sign_in: Arc<dyn SignInService>,
 }

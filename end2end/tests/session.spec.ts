@@ -136,3 +136,26 @@ test("sign in with the identity provider", async ({ page }, info) => {
   expect([me.username, me.role]).toEqual(["sso-e2e", "operator"]);
   expect(errors).toEqual([]);
 });
+
+// Settings → Sign-in shows the suite's provider (from the environment), never its client secret,
+// and names a bad field without saving anything.
+test("an administrator sees single sign-on's settings; a bad role map is named and nothing is saved", async ({ page }, info) => {
+  test.skip(!jsEnabled(info), "the inline error needs JavaScript; the page is a plain form");
+  await login(page, info);
+  await page.goto("/settings");
+  await ready(page, info);
+  await page.getByTestId("sso-link").click();
+  await expect(page).toHaveURL(/\/settings\/sign-in$/);
+  await ready(page, info);
+  const form = page.getByTestId("sso-form");
+  await expect(form.getByLabel("Issuer URL (empty: single sign-on off)")).toHaveValue(/^http:\/\/127\.0\.0\.1:\d+$/);
+  await expect(form.getByLabel("Groups to roles")).toHaveValue("oncall=operator");
+  await expect(page.getByTestId("sso-secret-state")).toContainText("A secret is stored");
+  await expect(page.getByTestId("sso-source")).toContainText("From the configuration file");
+  expect(await page.content()).not.toContain("e2e-client-secret");
+  await form.getByLabel("Groups to roles").fill("oncall=root");
+  await page.getByTestId("sso-save").click();
+  await expect(page.getByTestId("error-message")).toContainText("Map at least one group to a role");
+  const saved = await (await page.request.get("/api/v1/settings/sign-in")).json();
+  expect([saved.source, saved.role_map]).toEqual(["config", "oncall=operator"]);
+});

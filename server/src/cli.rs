@@ -271,6 +271,11 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
                 "password of {} reset; its sessions were ended and {revoked} API token(s) it created were revoked",
                 username.as_str()
             );
+            // The way back in when passwords were turned off for single sign-on.
+            if crate::auth::sign_in_settings::turn_passwords_on(&db, &config).await? {
+                crate::db::audit::by(&db, &cli, "settings.sign_in", "sign-in", "password sign-in on again (admin reset-password)").await;
+                eprintln!("password sign-in was off: it is on again (a running console follows within 5 seconds)");
+            }
         }
         AdminCommand::Token { command } => match command {
             TokenCommand::Create(TokenCreate { name, role }) => {

@@ -106,7 +106,9 @@ impl AppState {
         let decision_cache = cache.clone();
         let http_metrics = crate::metrics::HttpMetrics::default();
         tokio::spawn(evidence.clone().run());
-        let notifier = crate::notify::Notifier::new(db.clone(), &config.data_dir, config.notify_block_private, Arc::new(evidence.clone()))?;
+        // One key for every secret sealed at rest (channels' secrets, TOTP secrets, the SSO client secret).
+        let sealer = crate::support::sealed::Sealer::open(&config.data_dir)?;
+        let notifier = crate::notify::Notifier::new(db.clone(), sealer.clone(), config.notify_block_private, Arc::new(evidence.clone()))?;
         notifier.spawn(crowdsec.subscribe());
         let proxy = proxy::Proxy::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let allowlist = Allowlist::new(db.clone(), cache.clone(), crowdsec.clone(), proxy.clone());
@@ -133,7 +135,8 @@ impl AppState {
         let console = console::Console::new(db.clone(), crowdsec.clone(), &config).with_events(notifier.events());
         let hub = HubItems::new(db.clone(), crowdsec.clone());
         let accounts = Accounts::new(db.clone());
-        let two_factor = crate::auth::two_factor::TwoFactor::new(db.clone(), &config.data_dir).await?;
+        let two_factor = crate::auth::two_factor::TwoFactor::new(db.clone(), sealer.clone()).await?;
+        let sign_in = crate::auth::sign_in_settings::SignInConfig::load(db.clone(), sealer, &config).await?;
         // The bouncer's sync lag over time (the Overview), sampled while the engine runs.
         tokio::spawn(crate::evidence::sync_lag::sample_forever(evidence.store().pool().clone(), {
             let (engine, proxy) = (crowdsec.clone(), proxy.clone());
@@ -174,6 +177,7 @@ impl AppState {
                 Arc::new(console.clone()),
             )),
             two_factor: Arc::new(two_factor.clone()),
+            sign_in: Arc::new(sign_in.clone()),
         };
         let auth = AuthState {
             db: db.clone(),
@@ -185,8 +189,7 @@ impl AppState {
             stylesheet: crate::static_files::stylesheet_href(&leptos).into(),
             two_factor,
             challenges: Arc::default(),
-            oidc: crate::auth::oidc::Oidc::from_config(&config).map(Arc::new),
-            password_login: config.password_login,
+            sign_in: sign_in.methods(),
         };
         // Until the first administrator exists, /setup needs the code this prints.
         if !crate::db::users::admin_exists(&db).await.unwrap_or(false) {

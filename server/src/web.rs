@@ -17,10 +17,10 @@ pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 pub fn router(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let services = state.services.clone();
-    let sign_in = app::auth::SignInOptions { password: state.auth.password_login, oidc_label: state.auth.oidc.as_ref().map(|o| o.label.clone()) };
+    let sign_in = state.auth.sign_in.clone();
     let context = move || {
         provide_context(services.clone());
-        provide_context(sign_in.clone());
+        provide_context(sign_in.options());
         // A page's inline scripts carry the nonce leptos_axum made for this render; the policy
         // names it. (Server functions and static files have none and keep the default policy.)
         if let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {

@@ -6,4 +6,5 @@ pub mod model;
 pub mod page;
 pub mod rpc;
 pub mod sessions_page;
+pub mod sign_in_page;
 pub mod two_factor_page;

@@ -178,6 +178,68 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// How people sign in (administrators' Settings → Sign-in, `GET /api/v1/settings/sign-in`): single
+/// sign-on through an OpenID Connect provider, and whether local passwords still work. The client
+/// secret is never shown again once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignInSettings {
+    /// The provider's issuer URL; empty when single sign-on is off.
+    pub issuer: String,
+    pub client_id: String,
+    /// A client secret is stored (sealed at rest).
+    pub client_secret_stored: bool,
+    pub scopes: String,
+    /// The ID token's claim that lists the user's groups.
+    pub groups_claim: String,
+    /// `group=role` pairs, comma-separated (roles: admin, operator, viewer).
+    pub role_map: String,
+    /// The sign-in button says "Sign in with <label>".
+    pub label: String,
+    pub password_login: bool,
+    /// `config`: from the configuration file (nothing saved here yet); `saved`: saved here, which
+    /// overrides the file.
+    pub source: String,
+}
+
+/// What `PUT /api/v1/settings/sign-in` takes. An empty `issuer` turns single sign-on off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignInSettingsInput {
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default)]
+    pub client_id: String,
+    /// A new client secret; absent or empty keeps the stored one.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Default `openid profile email groups`; must include `openid`.
+    #[serde(default)]
+    pub scopes: String,
+    /// Default `groups`.
+    #[serde(default)]
+    pub groups_claim: String,
+    #[serde(default)]
+    pub role_map: String,
+    /// Default `single sign-on`.
+    #[serde(default)]
+    pub label: String,
+    pub password_login: bool,
+}
+
+/// `group=role, …` as pairs; `None` when a pair is malformed or names no known role.
+pub fn parse_role_map(map: &str) -> Option<Vec<(String, Role)>> {
+    map.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (group, role) = p.rsplit_once('=')?;
+            let role = Role::parse(role.trim()).ok()?;
+            (!group.trim().is_empty()).then(|| (group.trim().to_owned(), role))
+        })
+        .collect()
+}
+
 /// The caller's second factor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

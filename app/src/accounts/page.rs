@@ -19,6 +19,11 @@ pub fn SettingsPage() -> impl IntoView {
             <p><a href="/settings/sessions" data-testid="sessions-link">{t!(i18n, sessions_link)}" ›"</a></p>
             <p><a href="/settings/two-factor" data-testid="two-factor-link">{t!(i18n, totp_link)}" ›"</a></p>
             <AdminGate />
+            <Suspense fallback=|| ()>
+                <Show when=move || is_admin()() == Some(true)>
+                    <p><a href="/settings/sign-in" data-testid="sso-link">{t!(i18n, sso_link)}" ›"</a></p>
+                </Show>
+            </Suspense>
             <UsersSection />
             <TokensSection />
         </Layout>

@@ -1,12 +1,12 @@
-//! Server functions of the Settings pages: users, API tokens, sessions and the second factor. Thin: authorise, parse, call the
+//! Server functions of the Settings pages: users, API tokens, sessions, the second factor and how people sign in. Thin: authorise, parse, call the
 //! `AccountService`, map the error.
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::accounts::model::{ApiTokenSummary, NewApiToken, SessionInfo, TotpSetup, TwoFactorStatus, UserSummary};
+use crate::accounts::model::{ApiTokenSummary, NewApiToken, SessionInfo, SignInSettings, TotpSetup, TwoFactorStatus, UserSummary};
 #[cfg(feature = "ssr")]
-use crate::accounts::model::{Password, Role, TokenName, Username};
+use crate::accounts::model::{Password, Role, SignInSettingsInput, TokenName, Username};
 #[cfg(feature = "ssr")]
 use crate::auth::guard;
 
@@ -110,4 +110,38 @@ pub async fn totp_disable(code: String) -> Result<(), AppError> {
 pub async fn totp_require(required: Option<String>) -> Result<(), AppError> {
     let actor = guard::admin()?;
     guard::status_for(guard::services()?.two_factor.set_required(&actor, required.is_some_and(|v| v == "on" || v == "true")).await)
+}
+
+/// How people sign in (administrators).
+#[server(prefix = "/rpc", endpoint = "sign-in/settings")]
+pub async fn read_sign_in() -> Result<SignInSettings, AppError> {
+    let actor = guard::admin()?;
+    guard::status_for(guard::services()?.sign_in.settings(&actor).await)
+}
+
+/// Saves how people sign in (the page's form: a checkbox sends `password_login` only when ticked).
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/rpc", endpoint = "sign-in/save")]
+pub async fn save_sign_in(
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scopes: String,
+    groups_claim: String,
+    role_map: String,
+    label: String,
+    password_login: Option<String>,
+) -> Result<SignInSettings, AppError> {
+    let actor = guard::admin()?;
+    let input = SignInSettingsInput {
+        issuer,
+        client_id,
+        client_secret: client_secret.filter(|s| !s.is_empty()),
+        scopes,
+        groups_claim,
+        role_map,
+        label,
+        password_login: password_login.is_some_and(|v| v == "on" || v == "true"),
+    };
+    guard::status_for(guard::services()?.sign_in.save(&actor, input).await)
 }

@@ -81,6 +81,12 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::EventsInvalid => t_string!(i18n, error_events_invalid),
         ErrorCode::RulesInvalid => t_string!(i18n, error_rules_invalid),
         ErrorCode::NameTaken => t_string!(i18n, error_name_taken),
+        ErrorCode::IssuerInvalid => t_string!(i18n, error_issuer_invalid),
+        ErrorCode::ClientInvalid => t_string!(i18n, error_client_invalid),
+        ErrorCode::ScopesInvalid => t_string!(i18n, error_scopes_invalid),
+        ErrorCode::RoleMapInvalid => t_string!(i18n, error_role_map_invalid),
+        ErrorCode::LabelInvalid => t_string!(i18n, error_label_invalid),
+        ErrorCode::PasswordLoginNeedsSso => t_string!(i18n, error_password_login_needs_sso),
     }
 }
 

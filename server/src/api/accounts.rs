@@ -1,4 +1,4 @@
-//! REST routes of accounts: who am I, users and API tokens.
+//! REST routes of accounts: who am I, users, API tokens, sessions, and how people sign in.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use app::accounts::model::{ApiTokenSummary, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username};
+use app::accounts::model::{ApiTokenSummary, Password, Principal, Role, SessionInfo, SignInSettings, SignInSettingsInput, TokenName, TwoFactorStatus, UserSummary, Username};
 use app::services::Services;
 
 use super::admin::AdminCaller;
@@ -26,6 +26,9 @@ where
         .routes(routes!(revoke_token))
         .routes(routes!(list_sessions))
         .routes(routes!(end_session))
+        .routes(routes!(sign_in_settings, save_sign_in_settings))
+        .routes(routes!(two_factor_status))
+        .routes(routes!(require_two_factor))
 }
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -110,15 +113,25 @@ async fn revoke_token(State(s): State<Services>, AdminCaller(admin): AdminCaller
 struct SessionsQuery {
     /// `true`: every user's sessions (administrators only).
     #[serde(default)]
-    all: bool,
+    #[param(value_type = Option<bool>)]
+    all: Option<String>,
 }
 
 /// The caller's live sessions (`all=true`: everyone's, for administrators), most recently used first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "accounts", security(("bearer" = []), ("session" = [])), params(SessionsQuery),
-    responses((status = 200, body = Vec<SessionInfo>), (status = 403, description = "`all=true` from someone who is not an administrator")))]
-async fn list_sessions(State(s): State<Services>, Extension(p): Extension<Principal>, q: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    let all = q.map(|q| q.0.all).unwrap_or(false);
-    Ok(Json(s.accounts.sessions(&p, all).await?))
+    responses((status = 200, body = Vec<SessionInfo>), (status = 400, description = "`all` is neither `true` nor `false`"),
+        (status = 403, description = "`all=true` from someone who is not an administrator")))]
+async fn list_sessions(State(s): State<Services>, Extension(p): Extension<Principal>, q: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) = q?;
+    let all = match q.all.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            let body = serde_json::json!({"error": "all must be true or false", "code": app::error::ErrorCode::ValueInvalid.as_str(), "field": "all"});
+            return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        }
+    };
+    Ok(Json(s.accounts.sessions(&p, all).await?).into_response())
 }
 
 /// Ends a session: one's own (any role), or anyone's (administrators). Its browser is signed out
@@ -128,5 +141,50 @@ async fn list_sessions(State(s): State<Services>, Extension(p): Extension<Princi
     responses((status = 204, description = "Ended"), (status = 404, description = "No such session of yours")))]
 async fn end_session(State(s): State<Services>, Extension(p): Extension<Principal>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     s.accounts.end_session(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How people sign in: single sign-on's provider (the client secret is never returned, only
+/// whether one is stored) and whether local passwords sign in.
+#[utoipa::path(get, path = "/api/v1/settings/sign-in", tag = "accounts", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    responses((status = 200, body = SignInSettings), (status = 403, description = "Not an administrator")))]
+async fn sign_in_settings(State(s): State<Services>, AdminCaller(admin): AdminCaller) -> Result<Json<SignInSettings>, ApiError> {
+    Ok(Json(s.sign_in.settings(&admin).await?))
+}
+
+/// Saves how people sign in, in force at the next sign-in. The provider's discovery document must
+/// answer for the issuer first; password sign-in can be turned off only once an administrator has
+/// signed in through that provider (`charon admin reset-password` turns it on again).
+#[utoipa::path(put, path = "/api/v1/settings/sign-in", tag = "accounts", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    request_body = SignInSettingsInput,
+    responses((status = 200, body = SignInSettings),
+        (status = 400, description = "Invalid field (named: issuer — also when its discovery document does not answer —, client_id, scopes, role_map, label, password_login)"),
+        (status = 403, description = "Not an administrator")))]
+async fn save_sign_in_settings(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<SignInSettingsInput>) -> Result<Json<SignInSettings>, ApiError> {
+    let Json(body) = body?;
+    Ok(Json(s.sign_in.save(&admin, body).await?))
+}
+
+/// The caller's second factor (set up, turned on and off in a browser session only: Settings →
+/// Two-factor sign-in), and whether an administrator requires one for every local account.
+#[utoipa::path(get, path = "/api/v1/account/two-factor", tag = "accounts", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = TwoFactorStatus)))]
+async fn two_factor_status(State(s): State<Services>, Extension(p): Extension<Principal>) -> Result<Json<TwoFactorStatus>, ApiError> {
+    Ok(Json(s.two_factor.status(&p).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TwoFactorPolicy {
+    /// Every local account must have a second factor (accounts of the identity provider excepted).
+    required: bool,
+}
+
+/// Whether every local account needs a second factor; one without is sent to set it up at its next page.
+#[utoipa::path(put, path = "/api/v1/settings/two-factor", tag = "accounts", security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    request_body = TwoFactorPolicy,
+    responses((status = 204, description = "Saved"), (status = 400, description = "Not `{\"required\": true|false}`"), (status = 403, description = "Not an administrator")))]
+async fn require_two_factor(State(s): State<Services>, AdminCaller(admin): AdminCaller, body: Body<TwoFactorPolicy>) -> Result<StatusCode, ApiError> {
+    let Json(body) = body?;
+    s.two_factor.set_required(&admin, body.required).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -43,7 +43,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next);
-    if !state.password_login {
+    if !state.sign_in.password_login() {
         return Redirect::to(&format!("/login?error=password_off&next={}", query_value(&next))).into_response();
     }
     // The name as the lookup reads it; one that no account can have (bad characters, over-long)
@@ -363,7 +363,7 @@ fn oidc_redirect_uri(state: &AuthState, headers: &HeaderMap, uri: &Uri) -> Strin
 
 /// `GET /login/oidc`: off to the identity provider (404 without OIDC).
 pub async fn oidc_start(State(state): State<AuthState>, headers: HeaderMap, uri: Uri, axum::extract::Query(q): axum::extract::Query<OidcStart>) -> Response {
-    let Some(oidc) = state.oidc.clone() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
+    let Some(oidc) = state.sign_in.oidc() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
     let next = safe_next(q.next);
     match oidc.begin(&oidc_redirect_uri(&state, &headers, &uri), &next).await {
         Ok((to, st)) => with_cookie(Redirect::to(&to).into_response(), oidc_cookie(st, state.https(&headers, &uri), 600)),
@@ -406,7 +406,7 @@ pub async fn oidc_callback(
     uri: Uri,
     axum::extract::Query(q): axum::extract::Query<OidcCallback>,
 ) -> Response {
-    let Some(oidc) = state.oidc.clone() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
+    let Some(oidc) = state.sign_in.oidc() else { return (StatusCode::NOT_FOUND, "Not Found").into_response() };
     let secure = state.https(&headers, &uri);
     let refuse = |reason: &str, next: &str| {
         let to = Redirect::to(&format!("/login?error={reason}&next={}", query_value(next))).into_response();

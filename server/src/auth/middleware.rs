@@ -74,7 +74,7 @@ fn forbidden(path: &str) -> Response {
 pub const SECOND_FACTOR_SETUP: &str = "/settings/two-factor";
 
 fn setup_second_factor_first(kind: PathKind, path: &str) -> Option<Response> {
-    let allowed = path == SECOND_FACTOR_SETUP || path == "/logout" || path.starts_with("/rpc/totp/") || path == "/rpc/whoami" || path == "/api/v1/auth/me";
+    let allowed = path == SECOND_FACTOR_SETUP || path == "/logout" || path.starts_with("/rpc/totp/") || path == "/rpc/whoami" || path == "/api/v1/auth/me" || path == "/api/v1/account/two-factor";
     match kind {
         _ if allowed => None,
         PathKind::Page => Some(Redirect::to(SECOND_FACTOR_SETUP).into_response()),

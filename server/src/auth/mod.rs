@@ -4,6 +4,7 @@
 pub mod handlers;
 pub mod middleware;
 pub mod oidc;
+pub mod sign_in_settings;
 pub mod password;
 pub mod policy;
 pub mod rate_limit;
@@ -42,9 +43,9 @@ pub struct AuthState {
     /// TOTP: the sign-in's second step, and whether every account must have one.
     pub two_factor: two_factor::TwoFactor,
     pub challenges: Arc<second_step::Challenges>,
-    /// OpenID Connect sign-in, when configured; whether local passwords sign in.
-    pub oidc: Option<Arc<oidc::Oidc>>,
-    pub password_login: bool,
+    /// OpenID Connect sign-in, when configured, and whether local passwords sign in (both
+    /// changeable in Settings while Charon runs).
+    pub sign_in: Arc<sign_in_settings::SignInMethods>,
 }
 
 impl AuthState {

@@ -99,24 +99,59 @@ fn groups(claims: &serde_json::Value, claim: &str) -> Vec<String> {
     }
 }
 
-impl Oidc {
-    /// `None` when `oidc_issuer` is not set.
-    pub fn from_config(config: &Config) -> Option<Oidc> {
-        let issuer = config.oidc_issuer.as_deref()?.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).build().ok()?;
-        Some(Oidc {
-            issuer,
+/// What single sign-on needs to know: from the configuration file or saved in Settings.
+#[derive(Clone, Default)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: String,
+    pub groups_claim: String,
+    pub roles: Vec<(String, Role)>,
+    pub label: String,
+}
+
+impl OidcSettings {
+    /// The configuration file's (`oidc_*`); `issuer` is empty when `oidc_issuer` is not set.
+    pub fn from_config(config: &Config) -> Self {
+        OidcSettings {
+            issuer: config.oidc_issuer.clone().unwrap_or_default(),
             client_id: config.oidc_client_id.clone(),
             client_secret: config.oidc_client_secret.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default(),
             scopes: config.oidc_scopes.clone(),
             groups_claim: config.oidc_groups_claim.clone(),
             roles: config.oidc_roles().unwrap_or_default(),
             label: config.oidc_label.clone(),
+        }
+    }
+}
+
+impl Oidc {
+    /// `None` when no issuer is set (single sign-on off).
+    pub fn new(s: OidcSettings) -> Option<Oidc> {
+        let issuer = s.issuer.trim().trim_end_matches('/').to_owned();
+        if issuer.is_empty() {
+            return None;
+        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).build().ok()?;
+        Some(Oidc {
+            issuer,
+            client_id: s.client_id,
+            client_secret: s.client_secret,
+            scopes: s.scopes,
+            groups_claim: s.groups_claim,
+            roles: s.roles,
+            label: s.label,
             http,
             discovery: Default::default(),
             keys: Default::default(),
             attempts: Default::default(),
         })
+    }
+
+    /// Whether the provider answers: its discovery document is read and names this issuer.
+    pub async fn check(&self) -> Result<(), OidcError> {
+        self.discovery().await.map(|_| ())
     }
 
     async fn discovery(&self) -> Result<Discovery, OidcError> {

@@ -57,11 +57,14 @@ pub async fn end(db: &Db, id: &str) -> sqlx::Result<()> {
 
 pub async fn principal_from_session(db: &Db, id: &str) -> sqlx::Result<Option<Principal>> {
     let (hash, now) = (secret::digest(id), crate::support::time::now());
-    let Some(user) = sessions::user_of(db, &hash, now).await? else {
+    let Some(found) = sessions::user_of(db, &hash, now).await? else {
         return Ok(None);
     };
-    sessions::touch(db, &hash, now).await?;
-    let mut principal = principal_of(&user, AuthMethod::Session);
+    // A write only when `last_seen_at` is a minute old: reads stay reads.
+    if found.due_for_touch(now) {
+        sessions::touch(db, &hash, now).await?;
+    }
+    let mut principal = principal_of(&found.user, AuthMethod::Session);
     principal.session = Some(sessions::handle(&hash));
     Ok(Some(principal))
 }

@@ -84,9 +84,9 @@ fn qr(uri: &str) -> Result<(u32, String), AppError> {
 }
 
 impl TwoFactor {
-    pub async fn new(db: Db, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    pub async fn new(db: Db, sealer: Sealer) -> anyhow::Result<Self> {
         let required = settings::get(&db, REQUIRED_KEY).await?.is_some_and(|v| v == "true");
-        Ok(TwoFactor { db, sealer: Sealer::open(data_dir)?, required: Arc::new(AtomicBool::new(required)) })
+        Ok(TwoFactor { db, sealer, required: Arc::new(AtomicBool::new(required)) })
     }
 
     pub fn required(&self) -> bool {
@@ -155,6 +155,7 @@ impl TwoFactorService for TwoFactor {
     }
 
     async fn begin(&self, caller: &Principal) -> Result<TotpSetup, AppError> {
+        in_a_session(caller)?;
         if self.enabled(caller.user_id).await? {
             return Err(ErrorCode::TotpAlreadyOn.into());
         }
@@ -174,6 +175,7 @@ impl TwoFactorService for TwoFactor {
     }
 
     async fn confirm(&self, caller: &Principal, code: &str) -> Result<Vec<String>, AppError> {
+        in_a_session(caller)?;
         let pending: Option<Option<Vec<u8>>> =
             sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = ?").bind(caller.user_id).fetch_optional(&self.db).await.map_err(internal)?;
         let Some(Some(sealed)) = pending else { return Err(ErrorCode::TotpNotStarted.into()) };
@@ -203,6 +205,7 @@ impl TwoFactorService for TwoFactor {
     }
 
     async fn disable(&self, caller: &Principal, code: &str) -> Result<(), AppError> {
+        in_a_session(caller)?;
         if !self.verify(caller.user_id, &caller.username, code).await? {
             return Err(ErrorCode::TotpCodeInvalid.into());
         }
@@ -220,6 +223,16 @@ impl TwoFactorService for TwoFactor {
         let detail = if required { "every local account needs a second factor" } else { "a second factor is optional" };
         audit::by(&self.db, actor, "totp.require", if required { "on" } else { "off" }, detail).await;
         Ok(())
+    }
+}
+
+/// A second factor is changed by its owner in a browser session only: an API token acting for its
+/// creator must not set up (and so hold) or remove the creator's second factor.
+fn in_a_session(caller: &Principal) -> Result<(), AppError> {
+    if caller.method == app::accounts::model::AuthMethod::Session {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
     }
 }
 

@@ -387,16 +387,7 @@ impl Config {
 
     /// `oidc_role_map` as (group, role) pairs; `Err` when a pair is malformed.
     pub fn oidc_roles(&self) -> Result<Vec<(String, app::accounts::model::Role)>, ()> {
-        self.oidc_role_map
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (group, role) = p.rsplit_once('=').ok_or(())?;
-                let role = app::accounts::model::Role::parse(role.trim()).map_err(|_| ())?;
-                (!group.trim().is_empty()).then(|| (group.trim().to_owned(), role)).ok_or(())
-            })
-            .collect()
+        app::accounts::model::parse_role_map(&self.oidc_role_map).ok_or(())
     }
 
     /// The Central API's base URL with a trailing slash, or `None` when turned off.

@@ -32,11 +32,15 @@ pub fn handle(id_hash: &str) -> String {
 }
 
 /// Notes that the session was used at `now` (written at most once a minute per session).
+/// How stale `last_seen_at` may get: a session used more often is written at most this often.
+pub const TOUCH_EVERY: i64 = 60;
+
+/// Notes that the session was used (callers check `due_for_touch` first: most requests write nothing).
 pub async fn touch(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND (last_seen_at IS NULL OR last_seen_at < ?)")
         .bind(now)
         .bind(id_hash)
-        .bind(now - 60)
+        .bind(now - TOUCH_EVERY)
         .execute(db)
         .await?;
     Ok(())
@@ -77,9 +81,23 @@ pub async fn delete_by_handle(db: &Db, handle: &str, user_id: Option<i64>) -> sq
 }
 
 /// The user of a session that has not expired at `now`.
-pub async fn user_of(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<Option<UserRow>> {
+/// A live session's user, and when the session was last noted as used.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub session_last_seen_at: Option<i64>,
+}
+
+impl SessionUser {
+    pub fn due_for_touch(&self, now: i64) -> bool {
+        self.session_last_seen_at.is_none_or(|t| t < now - TOUCH_EVERY)
+    }
+}
+
+pub async fn user_of(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<Option<SessionUser>> {
     sqlx::query_as(
-        "SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id
+        "SELECT users.*, sessions.last_seen_at AS session_last_seen_at FROM sessions JOIN users ON users.id = sessions.user_id
          WHERE sessions.id_hash = ? AND sessions.expires_at > ?",
     )
     .bind(id_hash)

@@ -100,8 +100,8 @@ pub struct Notifier {
 const DIGEST_TICK: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Notifier {
-    pub fn new(db: Db, data_dir: &std::path::Path, block_private: bool, traffic: Arc<dyn Traffic>) -> anyhow::Result<Notifier> {
-        let store = Store::new(db.clone(), crate::support::sealed::Sealer::open(data_dir)?);
+    pub fn new(db: Db, sealer: crate::support::sealed::Sealer, block_private: bool, traffic: Arc<dyn Traffic>) -> anyhow::Result<Notifier> {
+        let store = Store::new(db.clone(), sealer);
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(Notifier {
             log: EventLog::new(db.clone()),

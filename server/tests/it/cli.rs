@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use super::common::*;
 
-fn charon(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+pub(super) fn charon(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
         .args(args)
         .env("CHARON_DATA_DIR", data_dir)

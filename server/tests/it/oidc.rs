@@ -271,3 +271,95 @@ async fn with_password_sign_in_off_only_the_provider_signs_in() {
     assert_eq!(status, 200);
     assert_eq!(me(&app, &dave).await.unwrap()["role"], "viewer");
 }
+
+#[tokio::test]
+async fn sign_in_is_set_up_in_settings_checked_against_the_provider_and_its_secret_never_shown() {
+    let idp = start_idp().await;
+    let issuer = idp.lock().unwrap().issuer.clone();
+    let app = spawn_app_with(|c| {
+        c.crowdsec_bin = Some("/nonexistent/crowdsec".into());
+        c.capi_url = "off".into();
+    })
+    .await;
+    let admin = setup_admin(&app).await;
+    let vera = viewer(&app, &admin).await;
+    const PATH: &str = "/api/v1/settings/sign-in";
+    let (status, s) = app.get_json(&admin, PATH).await;
+    assert_eq!(status, 200);
+    assert_eq!((s["issuer"].as_str(), s["source"].as_str(), s["password_login"].as_bool()), (Some(""), Some("config"), Some(true)), "{s}");
+    assert_eq!(app.get_json(&vera, PATH).await.0, 403, "administrators only: it names the provider and client");
+    let good = json!({"issuer": issuer, "client_id": "charon", "client_secret": "s3cret", "role_map": "charon-admins=admin, oncall=operator", "label": "Corp IdP", "password_login": true});
+    let with = |patch: Value| {
+        let mut b = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+
+    // Bad input: a 400 naming the field, and nothing saved.
+    for (body, field) in [
+        (with(json!({"issuer": "ftp://id.example"})), "issuer"),
+        (with(json!({"issuer": "http://127.0.0.1:9"})), "issuer"), // nobody answers there
+        (with(json!({"issuer": format!("{issuer}/realms/other")})), "issuer"), // answers for another issuer (404 here)
+        (with(json!({"client_id": ""})), "client_id"),
+        (with(json!({"client_secret": null})), "client_id"),
+        (with(json!({"scopes": "profile email"})), "scopes"),
+        (with(json!({"role_map": "charon-admins=root"})), "role_map"),
+        (with(json!({"label": "x".repeat(65)})), "label"),
+        (with(json!({"issuer": "", "password_login": false})), "password_login"),
+        // The provider works, but no administrator has signed in through it yet.
+        (with(json!({"password_login": false})), "password_login"),
+    ] {
+        let (status, answer) = app.send_json(&admin, reqwest::Method::PUT, PATH, &body).await;
+        assert_eq!((status, answer["field"].as_str()), (400, Some(field)), "{body} → {answer}");
+        assert!(!answer.to_string().contains("s3cret"));
+    }
+    assert_eq!(app.send_json(&vera, reqwest::Method::PUT, PATH, &good).await.0, 403);
+    assert_eq!(app.get_json(&admin, PATH).await.1["source"], "config", "nothing was saved");
+    assert!(app.client().get(app.url("/login/oidc")).send().await.unwrap().status() == 404, "no single sign-on yet");
+
+    // Saved: in force at once, the secret sealed at rest and never returned.
+    let (status, saved) = app.send_json(&admin, reqwest::Method::PUT, PATH, &good).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!((saved["source"].as_str(), saved["client_secret_stored"].as_bool(), saved["label"].as_str()), (Some("saved"), Some(true), Some("Corp IdP")));
+    assert_eq!(saved["scopes"], "openid profile email groups", "defaults fill what was left empty");
+    let (_, read) = app.get_json(&admin, PATH).await;
+    assert_eq!(read, saved);
+    assert!(!read.to_string().contains("s3cret"));
+    let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'auth.sso'").fetch_one(&app.state.db).await.unwrap();
+    assert!(!stored.contains("s3cret") && stored.contains("client_secret_sealed"), "{stored}");
+    let page = app.client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Corp IdP"), "the sign-in page offers the provider");
+    idp.lock().unwrap().user = ("sub-olga".into(), "olga".into(), vec!["charon-admins".into()]);
+    let (olga, status, _) = sign_in(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(me(&app, &olga).await.unwrap()["role"], "admin");
+
+    // Now passwords can be turned off; the stored secret is kept when none is given.
+    let (status, off) = app.send_json(&admin, reqwest::Method::PUT, PATH, &with(json!({"client_secret": null, "password_login": false}))).await;
+    assert_eq!(status, 200, "{off}");
+    assert_eq!((off["password_login"].as_bool(), off["client_secret_stored"].as_bool()), (Some(false), Some(true)));
+    let (_, res) = login(&app, "admin", ADMIN_PASSWORD).await;
+    assert!(res.headers()[LOCATION].to_str().unwrap().starts_with("/login?error=password_off"));
+    idp.lock().unwrap().user = ("sub-olga".into(), "olga".into(), vec!["charon-admins".into()]);
+    assert_eq!(sign_in(&app).await.1, 200, "the kept secret still signs in");
+    let (_, audit) = app.get_json(&olga, "/api/v1/audit?action=settings.sign_in").await;
+    assert!(audit.to_string().contains("password sign-in off") && !audit.to_string().contains("s3cret"), "{audit}");
+
+    // The way back in: `charon admin reset-password` turns passwords on again, followed by the running console.
+    let out = super::cli::charon(&app.state.config.data_dir, &["admin", "reset-password", "--username", "admin", "--password-stdin"], "a new password 123\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password sign-in was off"));
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, res) = login(&app, "admin", "a new password 123").await;
+        if !res.headers()[LOCATION].to_str().unwrap().contains("password_off") {
+            assert_eq!(res.headers()[LOCATION], "/security");
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10), "passwords still off");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    println!("NUMBERS password sign-in back after reset-password in {:?}", t0.elapsed());
+}

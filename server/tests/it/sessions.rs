@@ -33,6 +33,21 @@ async fn users_end_their_own_sessions_and_administrators_anyones() {
     assert!(mine.iter().all(|s| s["id"].as_str().unwrap().len() == 16 && s["last_seen_at"].is_string()), "{mine:?}");
     // Everyone's sessions are for administrators.
     assert_eq!(sessions(&app, &laptop, "?all=true").await.0, 403);
+    // A value that is neither true nor false is named, not read as false.
+    let (status, bad) = sessions(&app, &admin, "?all=yes").await;
+    assert_eq!((status, bad["field"].as_str()), (400, Some("all")), "{bad}");
+    // Reading the list again within the minute writes nothing: last seen stays as it was.
+    let seen: Vec<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(&app.state.db).await.unwrap();
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 30").execute(&app.state.db).await.unwrap();
+    let _ = sessions(&app, &laptop, "").await;
+    let after: Vec<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(&app.state.db).await.unwrap();
+    assert_eq!(after, seen.iter().map(|t| t.map(|t| t - 30)).collect::<Vec<_>>(), "no write while last seen is under a minute old");
+    // Once it is older than a minute, the next request notes the use.
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 60").execute(&app.state.db).await.unwrap();
+    let _ = sessions(&app, &laptop, "").await;
+    let now = charon::support::time::now();
+    let laptops_seen: i64 = sqlx::query_scalar("SELECT MAX(last_seen_at) FROM sessions").fetch_one(&app.state.db).await.unwrap();
+    assert!(laptops_seen >= now - 2, "the used session was noted: {laptops_seen} vs {now}");
 
     // From the laptop she ends the phone's session: the phone is signed out at once.
     let other = mine.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();

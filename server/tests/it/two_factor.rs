@@ -49,6 +49,17 @@ async fn totp_is_set_up_asked_for_at_sign_in_used_once_and_can_be_required() {
     assert_eq!(status, 201);
     let token = token["token"].as_str().unwrap().to_owned();
 
+    // An API token acts for its creator but cannot set up, confirm or remove the creator's second
+    // factor (whoever held it would hold the factor): a browser session only.
+    let bearer = reqwest::Client::builder()
+        .default_headers([(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap())].into_iter().collect())
+        .build()
+        .unwrap();
+    for path in ["/rpc/totp/begin", "/rpc/totp/confirm", "/rpc/totp/disable"] {
+        assert_eq!(rpc(&app, &bearer, path, &[("code", "000000")]).await.0, 403, "{path} with an API token");
+    }
+    assert_eq!(rpc(&app, &bearer, "/rpc/totp/status", &[]).await.0, 200, "reading is fine");
+
     // Set-up: a secret (text, otpauth URI, QR path); a wrong code does not turn it on.
     let (status, setup) = rpc(&app, &vera, "/rpc/totp/begin", &[]).await;
     assert_eq!(status, 200, "{setup}");
@@ -65,6 +76,9 @@ async fn totp_is_set_up_asked_for_at_sign_in_used_once_and_can_be_required() {
     let (_, st) = rpc(&app, &vera, "/rpc/totp/status", &[]).await;
     assert_eq!((st["enabled"].as_bool(), st["recovery_codes_left"].as_u64()), (Some(true), Some(10)), "{st}");
     assert_eq!(rpc(&app, &vera, "/rpc/totp/begin", &[]).await.0, 409, "a second set-up while one is on");
+    let (status, rest) = app.get_json(&vera, "/api/v1/account/two-factor").await;
+    assert_eq!((status, rest), (200, st), "the REST twin says the same");
+    assert_eq!(app.send_json(&vera, reqwest::Method::PUT, "/api/v1/settings/two-factor", &serde_json::json!({"required": true})).await.0, 403);
 
     // Sign-in: password, then a code of a newer step: signed in.
     let code = next_code(&t, 1);
@@ -113,8 +127,14 @@ async fn totp_is_set_up_asked_for_at_sign_in_used_once_and_can_be_required() {
     assert_eq!(rpc(&app, &vera, "/rpc/totp/disable", &[("code", codes[1].as_str())]).await.0, 200);
     let (_, st) = rpc(&app, &vera, "/rpc/totp/status", &[]).await;
     assert_eq!(st["enabled"], false, "{st}");
+    // The policy through REST: an administrator's token may change it; bad input changes nothing.
+    let policy = |body: Value| bearer.put(app.url("/api/v1/settings/two-factor")).json(&body).send();
+    assert_eq!(policy(serde_json::json!({"required": "yes"})).await.unwrap().status(), 400);
+    assert_eq!(app.get_json(&vera, "/api/v1/account/two-factor").await.1["required"], true);
+    assert_eq!(policy(serde_json::json!({"required": false})).await.unwrap().status(), 204);
+    assert_eq!(app.get_json(&vera, "/api/v1/account/two-factor").await.1["required"], false);
     let audit: Value = reqwest::Client::new().get(app.url("/api/v1/audit?action=totp")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(audit["total"], 3, "enable, require, disable: {audit}");
+    assert_eq!(audit["total"], 4, "enable, require, disable, not required: {audit}");
     assert!(!audit.to_string().contains(&secret), "the secret is never written down");
 }
 
