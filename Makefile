@@ -8,10 +8,13 @@ export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SITE_ROOT := target/site
 BIN := target/release/charon
 
-.PHONY: setup build run test test-rust test-e2e check-wasm check-docker check-deploy bench bench-blocking clean
+.PHONY: setup setup-test build run test test-rust test-e2e check-wasm check-docker check-deploy bench bench-blocking clean
 
 setup:
 	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
 
 ## Release build: the server binary and the hydrating WASM site (skipped when nothing it reads
 ## changed since the last one: scripts/build_if_changed.sh; CHARON_FORCE_BUILD=1 rebuilds).
@@ -23,7 +26,7 @@ run: build
 	CHARON_SITE_ROOT=$(SITE_ROOT) $(BIN) serve
 
 ## Every test: Rust unit and HTTP tests, then Playwright against the release build.
-test: build check-docker check-deploy test-rust test-e2e
+test: setup-test build check-docker check-deploy test-rust test-e2e
 
 test-rust:
 	cargo test -p app --features ssr --lib

@@ -8,6 +8,11 @@ CARGO_LEPTOS_VERSION="0.3.10"
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml / Cargo.lock.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
 APT_PACKAGES=(crowdsec caddy chromium wrk systemd)
+# `--test` (make test): also what only the tests need. PostgreSQL runs the fleet tests: each test
+# starts its own server as user postgres on a loopback port, never the package's system service.
+if [ "${1:-}" = "--test" ]; then
+  APT_PACKAGES+=(postgresql)
+fi
 
 log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -36,7 +41,10 @@ fi
 # On a machine with systemd the packages start their own services (crowdsec's LAPI on :8080, Caddy
 # on :80), which would collide with Charon's console and proxy: Charon runs both itself.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  for unit in crowdsec caddy; do
+  units=(crowdsec caddy)
+  # The package's own cluster only when this run installed it (never someone's existing database).
+  if [[ " ${missing[*]:-} " == *" postgresql "* ]]; then units+=(postgresql); fi
+  for unit in "${units[@]}"; do
     if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
       log "disabling the package's own $unit service (Charon supervises $unit itself)"
       as_root systemctl disable --now "$unit" || true

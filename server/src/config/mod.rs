@@ -50,6 +50,9 @@ pub struct Config {
     pub crowdsec_prometheus: String,
     /// Overrides the bouncer key file when the LAPI accepts it.
     pub crowdsec_bouncer_key: Option<Secret>,
+    /// The engine's Local API on PostgreSQL (`postgres://user:password@host:5432/db`); unset: its
+    /// own SQLite file under the data dir.
+    pub crowdsec_database_url: Option<Secret>,
     /// How long a start may take until the LAPI is ready.
     pub crowdsec_ready_timeout_secs: u64,
     /// How long the engine's Local API may fail its health check before the supervisor restarts it.
@@ -158,6 +161,7 @@ pub struct CrowdSecConfig {
     pub data_source: PathBuf,
     pub patterns_source: PathBuf,
     pub plugin_dir: PathBuf,
+    pub database: engine_database::EngineDatabase,
 }
 
 impl CrowdSecConfig {
@@ -184,6 +188,7 @@ impl Default for Config {
             crowdsec_lapi_listen: "127.0.0.1:8085".parse().expect("valid default address"),
             crowdsec_prometheus: "127.0.0.1:6060".to_owned(),
             crowdsec_bouncer_key: None,
+            crowdsec_database_url: None,
             crowdsec_ready_timeout_secs: 60,
             crowdsec_watchdog_secs: 60,
             crowdsec_hub_source: PathBuf::from("/usr/share/crowdsec/hub"),
@@ -254,6 +259,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        engine_database::EngineDatabase::parse(self.crowdsec_database_url.as_ref()).map_err(ConfigError::Rule)?;
         if self.session_ttl_hours == 0 {
             return Err(ConfigError::Rule("session_ttl_hours must be at least 1"));
         }
@@ -344,6 +350,8 @@ impl Config {
             lapi_listen: self.crowdsec_lapi_listen,
             prometheus: self.crowdsec_prometheus.clone(),
             bouncer_key: self.crowdsec_bouncer_key.clone(),
+            // `validate` refused a malformed URL already.
+            database: engine_database::EngineDatabase::parse(self.crowdsec_database_url.as_ref()).unwrap_or(engine_database::EngineDatabase::Sqlite),
             ready_timeout_secs: self.crowdsec_ready_timeout_secs,
             watchdog_secs: self.crowdsec_watchdog_secs,
             hub_source: self.crowdsec_hub_source.clone(),
@@ -399,6 +407,8 @@ impl Config {
         self.data_dir.join("charon.db")
     }
 }
+
+pub mod engine_database;
 
 #[cfg(test)]
 mod tests;

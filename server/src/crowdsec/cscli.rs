@@ -11,6 +11,8 @@ use tokio::process::Command;
 pub struct Cscli {
     bin: PathBuf,
     config: PathBuf,
+    /// Its password is scrubbed from error messages.
+    database: crate::config::engine_database::EngineDatabase,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +45,14 @@ fn summarise(stderr: &str) -> String {
 }
 
 impl Cscli {
+    /// For an engine on PostgreSQL: messages quoting the connection lose its password.
+    pub fn with_database(mut self, database: &crate::config::engine_database::EngineDatabase) -> Self {
+        self.database = database.clone();
+        self
+    }
+
     pub fn new(bin: PathBuf, config: &Path) -> Self {
-        Cscli { bin, config: config.to_path_buf() }
+        Cscli { bin, config: config.to_path_buf(), database: crate::config::engine_database::EngineDatabase::Sqlite }
     }
 
     /// Runs cscli through the gate: one cscli at a time in this process (they all write the
@@ -80,7 +88,7 @@ impl Cscli {
         } else {
             Err(CscliError::Failed {
                 command: describe.to_owned(),
-                message: summarise(&String::from_utf8_lossy(&out.stderr)),
+                message: self.database.redact(&summarise(&String::from_utf8_lossy(&out.stderr))),
             })
         }
     }

@@ -46,6 +46,8 @@ pub struct EngineSettings {
     pub plugin_dir: PathBuf,
     /// Where the engine's alerts go (the console's hook); `None`: no notifications.
     pub alert_hook: Option<crate::notify::engine_alerts::AlertHook>,
+    /// Its own SQLite file, or PostgreSQL.
+    pub database: crate::config::engine_database::EngineDatabase,
 }
 
 /// Written into the config dir once the default hub items were enabled.
@@ -195,6 +197,11 @@ impl Layout {
 
         let notify = self.write_notifications(s)?;
         write_if_changed(&self.config_file(), &self.config_yaml(s, notify)?)?;
+        // It may hold the database password (`crowdsec_database_url`): readable by this user only.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(self.config_file(), std::fs::Permissions::from_mode(0o600))?;
+        }
         write_if_changed(&self.config_dir.join("acquis.yaml"), &self.acquis_yaml()?)?;
         let profiles = if notify { PROFILES.replace("on_success: break", &format!("notifications:\n - {}\non_success: break", notifications::NAME)) } else { PROFILES.to_owned() };
         write_if_changed(&self.config_dir.join("profiles.yaml"), &profiles)?;
@@ -250,18 +257,7 @@ impl Layout {
             },
             // A fixed branch keeps cscli from asking the network which hub branch to use.
             "cscli": { "output": "human", "color": "never", "hub_branch": "master" },
-            "db_config": {
-                "log_level": "info",
-                "type": "sqlite",
-                "db_path": cfg(&self.database()),
-                "use_wal": true,
-                // One connection: the LAPI's own writers then queue in Go instead of meeting in
-                // SQLite, where a transaction that read before another connection wrote fails at
-                // once with "database is locked" whatever the busy timeout (a bulk `cscli decisions
-                // import` against a bouncer's `last_pull` update, seen here with one poller).
-                "max_open_conns": 1,
-                "flush": { "max_items": 5000, "max_age": "7d" }
-            },
+            "db_config": s.database.db_config(&self.database()),
             "api": {
                 "client": {
                     "insecure_skip_verify": false,

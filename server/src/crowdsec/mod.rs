@@ -80,6 +80,7 @@ impl CrowdSec {
             patterns_source: c.patterns_source.clone(),
             plugin_dir: c.plugin_dir.clone(),
             alert_hook: None,
+            database: c.database.clone(),
         };
         let initial = if bins.is_some() {
             EngineStatus::stopped(false)
@@ -132,7 +133,7 @@ impl CrowdSec {
         self.inner
             .bins
             .as_ref()
-            .map(|(_, cscli)| Cscli::new(cscli.clone(), &self.inner.layout.config_file()))
+            .map(|(_, cscli)| Cscli::new(cscli.clone(), &self.inner.layout.config_file()).with_database(&self.inner.engine.database))
     }
 
     async fn desired(&self) -> bool {

@@ -241,6 +241,7 @@ async fn config_generation_is_idempotent_and_keeps_product_changes() {
         patterns_source: c.patterns_source.clone(),
         plugin_dir: c.plugin_dir.clone(),
         alert_hook: None,
+        database: c.database.clone(),
     };
     layout.generate(&settings).unwrap();
     let snapshot = |root: &std::path::Path| {

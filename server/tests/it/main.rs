@@ -12,6 +12,7 @@ mod console;
 mod crowdsec_engine;
 mod decisions;
 mod export;
+mod fleet;
 mod http;
 mod import;
 mod notify;
