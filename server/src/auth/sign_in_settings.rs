@@ -68,13 +68,20 @@ struct Stored {
     label: String,
 }
 
+/// Single sign-on as configured, with its role map as written.
+#[derive(Clone)]
+struct Sso {
+    settings: OidcSettings,
+    role_map: String,
+}
+
 #[derive(Clone)]
 pub struct SignInConfig {
     db: Db,
     sealer: Sealer,
     methods: Arc<SignInMethods>,
     /// The configuration file's, in force until something is saved.
-    file: Arc<(OidcSettings, String, bool)>,
+    file: Arc<Sso>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -84,6 +91,27 @@ fn b64() -> base64::engine::GeneralPurpose {
 /// The saved password flag, if one is saved.
 async fn password_saved(db: &Db) -> Result<Option<bool>, sqlx::Error> {
     Ok(settings::get(db, PASSWORD_KEY).await?.map(|v| v != "false"))
+}
+
+/// What is saved in Settings (`auth.sso`, its secret opened), if anything.
+async fn saved(db: &Db, sealer: &Sealer) -> anyhow::Result<Option<Sso>> {
+    let Some(json) = settings::get(db, SSO_KEY).await? else { return Ok(None) };
+    let s: Stored = serde_json::from_str(&json)?;
+    let client_secret = if s.client_secret_sealed.is_empty() {
+        String::new()
+    } else {
+        String::from_utf8(sealer.open_sealed(&b64().decode(&s.client_secret_sealed)?)?)?
+    };
+    let settings = OidcSettings {
+        roles: parse_role_map(&s.role_map).unwrap_or_default(),
+        issuer: s.issuer,
+        client_id: s.client_id,
+        client_secret,
+        scopes: s.scopes,
+        groups_claim: s.groups_claim,
+        label: s.label,
+    };
+    Ok(Some(Sso { settings, role_map: s.role_map }))
 }
 
 /// The way back in (`charon admin reset-password`): turns password sign-in on if it is off, saved
@@ -99,17 +127,10 @@ pub async fn turn_passwords_on(db: &Db, config: &Config) -> anyhow::Result<bool>
 impl SignInConfig {
     /// Reads what is saved (else the file's) and starts following `auth.password_login`.
     pub async fn load(db: Db, sealer: Sealer, config: &Config) -> anyhow::Result<Self> {
-        let file = (OidcSettings::from_config(config), config.oidc_role_map.clone(), config.password_login);
-        let stored = match settings::get(&db, SSO_KEY).await? {
-            Some(json) => Some(serde_json::from_str::<Stored>(&json)?),
-            None => None,
-        };
-        let sso = match &stored {
-            Some(s) => Self::opened(&sealer, s)?,
-            None => file.0.clone(),
-        };
-        let password = password_saved(&db).await?.unwrap_or(file.2);
-        let methods = Arc::new(SignInMethods { oidc: RwLock::new(Oidc::new(sso).map(Arc::new)), password: AtomicBool::new(password) });
+        let file = Sso { settings: OidcSettings::from_config(config), role_map: config.oidc_role_map.clone() };
+        let sso = saved(&db, &sealer).await?.unwrap_or_else(|| file.clone());
+        let password = password_saved(&db).await?.unwrap_or(config.password_login);
+        let methods = Arc::new(SignInMethods { oidc: RwLock::new(Oidc::new(sso.settings).map(Arc::new)), password: AtomicBool::new(password) });
         let this = SignInConfig { db, sealer, methods, file: Arc::new(file) };
         tokio::spawn(this.clone().follow_password_flag());
         Ok(this)
@@ -130,32 +151,12 @@ impl SignInConfig {
         }
     }
 
-    fn opened(sealer: &Sealer, s: &Stored) -> anyhow::Result<OidcSettings> {
-        let secret = if s.client_secret_sealed.is_empty() {
-            String::new()
-        } else {
-            String::from_utf8(sealer.open_sealed(&b64().decode(&s.client_secret_sealed)?)?)?
-        };
-        Ok(OidcSettings {
-            issuer: s.issuer.clone(),
-            client_id: s.client_id.clone(),
-            client_secret: secret,
-            scopes: s.scopes.clone(),
-            groups_claim: s.groups_claim.clone(),
-            roles: parse_role_map(&s.role_map).unwrap_or_default(),
-            label: s.label.clone(),
+    /// The settings in force, and whether they were saved here.
+    async fn current(&self) -> Result<(Sso, bool), AppError> {
+        Ok(match saved(&self.db, &self.sealer).await.map_err(internal)? {
+            Some(sso) => (sso, true),
+            None => ((*self.file).clone(), false),
         })
-    }
-
-    /// The settings in force and their role map as written, and whether they were saved here.
-    async fn current(&self) -> Result<(OidcSettings, String, bool), AppError> {
-        match settings::get(&self.db, SSO_KEY).await.map_err(internal)? {
-            Some(json) => {
-                let stored: Stored = serde_json::from_str(&json).map_err(internal)?;
-                Ok((Self::opened(&self.sealer, &stored).map_err(internal)?, stored.role_map, true))
-            }
-            None => Ok((self.file.0.clone(), self.file.1.clone(), false)),
-        }
     }
 
     fn shown(s: &OidcSettings, role_map: String, saved: bool, password_login: bool) -> SignInSettings {
@@ -223,12 +224,12 @@ fn settle(input: SignInSettingsInput, kept: &str) -> Result<(OidcSettings, Strin
 #[async_trait::async_trait]
 impl SignInService for SignInConfig {
     async fn settings(&self, _actor: &Admin) -> Result<SignInSettings, AppError> {
-        let (sso, role_map, saved) = self.current().await?;
-        Ok(Self::shown(&sso, role_map, saved, self.methods.password_login()))
+        let (sso, saved) = self.current().await?;
+        Ok(Self::shown(&sso.settings, sso.role_map, saved, self.methods.password_login()))
     }
 
     async fn save(&self, actor: &Admin, input: SignInSettingsInput) -> Result<SignInSettings, AppError> {
-        let (before, _, _) = self.current().await?;
+        let before = self.current().await?.0.settings;
         let password_login = input.password_login;
         let (sso, role_map) = settle(input, &before.client_secret)?;
         let oidc = Oidc::new(sso.clone()).map(Arc::new);
@@ -253,13 +254,7 @@ impl SignInService for SignInConfig {
         let now = crate::support::time::now();
         let mut tx = self.db.begin().await.map_err(internal)?;
         for (key, value) in [(SSO_KEY, serde_json::to_string(&stored).map_err(internal)?), (PASSWORD_KEY, password_login.to_string())] {
-            sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
-                .bind(key)
-                .bind(value)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(internal)?;
+            settings::set(&mut *tx, key, &value, now).await.map_err(internal)?;
         }
         tx.commit().await.map_err(internal)?;
         *self.methods.oidc.write().expect("sign-in lock") = oidc;

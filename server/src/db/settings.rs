@@ -10,7 +10,8 @@ pub async fn get(db: &Db, key: &str) -> sqlx::Result<Option<String>> {
         .await
 }
 
-pub async fn set(db: &Db, key: &str, value: &str, now: i64) -> sqlx::Result<()> {
+/// On the pool or inside a transaction (`&mut *tx`) that writes several keys at once.
+pub async fn set<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str, value: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
