@@ -266,6 +266,8 @@ pub enum EngineErrorCode {
     CapiUnavailable,
     /// `capi_url = off`.
     CapiOff,
+    /// No fleet listener (`fleet_listen` unset): nodes cannot join.
+    FleetOff,
 }
 
 impl EngineErrorCode {
@@ -290,6 +292,7 @@ impl EngineErrorCode {
             EngineErrorCode::CapiTimeout => "capi_timeout",
             EngineErrorCode::CapiUnavailable => "capi_unavailable",
             EngineErrorCode::CapiOff => "capi_off",
+            EngineErrorCode::FleetOff => "fleet_off",
         }
     }
 }
@@ -318,6 +321,7 @@ impl EngineErrorCode {
             EngineErrorCode::CapiTimeout => "timeout",
             EngineErrorCode::CapiUnavailable => "CAPI unavailable",
             EngineErrorCode::CapiOff => "the Central API is turned off (capi_url = off)",
+            EngineErrorCode::FleetOff => "the fleet listener is off (set fleet_listen)",
         }
     }
 }
@@ -427,7 +431,7 @@ impl EngineErrorCode {
         use EngineErrorCode as E;
         match self {
             E::Busy | E::HubBusy | E::HubItemInUse | E::EnrollAlreadyEnrolled => S::CONFLICT,
-            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable | E::CapiOff => {
+            E::NotInstalled | E::LapiUnavailable | E::HubUnavailable | E::ProxyUnavailable | E::CapiOff | E::FleetOff => {
                 S::SERVICE_UNAVAILABLE
             }
             E::StartFailed

@@ -24,6 +24,7 @@ pub mod components;
 pub mod console;
 pub mod decisions;
 pub mod error;
+pub mod fleet;
 pub mod hub;
 pub mod notify;
 pub mod overview;

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::decisions::model::{AllowFor, Scope, Shielded, UnbannedAndAllowed, 
     AllowAdded, AllowEntry, ImportProgress, ImportRequest, BanRequest, Decision, DecisionPage, DecisionQuery, IpOrRange, Reason,
 };
+use crate::fleet::model::{JoinToken, Node, NodeName};
 use crate::hub::model::{HubChange, HubItem, HubItemDetail, HubItemRef, HubQuery};
 use crate::console::model::{ConfigCheck, Connectivity, EnrollRequest, EnrollmentStatus};
 use crate::overview::model::{Overview, Range};
@@ -208,6 +209,16 @@ pub trait OverviewService: Send + Sync {
     async fn overview(&self, range: Range) -> Result<Overview, AppError>;
 }
 
+/// The fleet's edge nodes: join tokens, the list with each node's health, removal.
+#[async_trait::async_trait]
+pub trait NodeService: Send + Sync {
+    /// A one-time token for one new node; its secret is shown once.
+    async fn create_join_token(&self, actor: &Admin) -> Result<JoinToken, AppError>;
+    async fn list(&self) -> Result<Vec<Node>, AppError>;
+    /// Revokes the node's machine and bouncer key at the engine at once and forgets it.
+    async fn remove(&self, actor: &Admin, name: NodeName) -> Result<(), AppError>;
+}
+
 /// `GET /metrics`: Charon's own metrics in the Prometheus text format.
 #[async_trait::async_trait]
 pub trait MetricsService: Send + Sync {
@@ -229,4 +240,5 @@ pub struct Services {
     pub metrics: Arc<dyn MetricsService>,
     pub two_factor: Arc<dyn TwoFactorService>,
     pub sign_in: Arc<dyn SignInService>,
+    pub nodes: Arc<dyn NodeService>,
 }

@@ -58,11 +58,48 @@ pub enum Command {
     Restore {
         file: PathBuf,
     },
+    /// Run an edge node of a fleet: Caddy, the bouncer and a CrowdSec log processor against the
+    /// central node's Local API. The first run joins with the command the Nodes page shows.
+    Node {
+        /// The central node's fleet address (`https://central:8443`), on the first run.
+        #[arg(long)]
+        join: Option<String>,
+        /// The one-time join token (it names the central node's CA). `--token-stdin` keeps it
+        /// off the command line.
+        #[arg(long, requires = "join")]
+        token: Option<String>,
+        /// Read the join token from stdin.
+        #[arg(long, requires = "join", conflicts_with = "token")]
+        token_stdin: bool,
+        /// This node's name (default: its host name).
+        #[arg(long, requires = "join")]
+        name: Option<String>,
+    },
     /// Manage accounts and API tokens.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+/// `charon node`: the join settings from the flags (the token from stdin when asked).
+pub async fn run_node(config: Config, join: Option<String>, token: Option<String>, token_stdin: bool, name: Option<String>) -> anyhow::Result<()> {
+    let join = match join {
+        None => None,
+        Some(url) => {
+            let token = match (token, token_stdin) {
+                (Some(t), _) => t,
+                (None, true) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim().to_owned()
+                }
+                (None, false) => anyhow::bail!("--join needs --token TOKEN or --token-stdin"),
+            };
+            Some(crate::fleet::edge::Join { url, token, name })
+        }
+    };
+    crate::fleet::edge::run(config, join).await
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ pub mod crowdsec;
 pub mod db;
 pub mod decisions;
 pub mod evidence;
+pub mod fleet;
 pub mod geo;
 pub mod housekeeping;
 pub mod listener;

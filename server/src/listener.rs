@@ -26,8 +26,21 @@ pub struct Limits {
 /// How long a stop waits for in-flight requests before it closes what is left.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a client may take for its TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+    serve_with(listener, None, app, limits, shutdown).await
+}
+
+/// The same over TLS: each connection's handshake runs in its own task, bounded in time, so a slow
+/// client never holds up the others.
+pub async fn serve_tls(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+    serve_with(listener, Some(tls), app, limits, shutdown).await
+}
+
+async fn serve_with(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -54,9 +67,23 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo::<SocketAddr>(peer))));
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(connection).await {
+            let result = match tls {
+                None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
+                Some(tls) => match tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {e}");
+                        Ok(())
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             drop(permit);

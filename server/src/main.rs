@@ -25,6 +25,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => charon::serve(config).await,
         Command::Bouncer => charon::bouncer::daemon::run(&config.data_dir).await,
+        Command::Node { join, token, token_stdin, name } => cli::run_node(config, join, token, token_stdin, name).await,
         Command::Diagnose { .. } => unreachable!("handled above"),
         Command::Admin { command } => cli::run_admin(config, command).await,
         Command::Unban { address, allow_for } => cli::run_unban(config, &address, allow_for.as_deref()).await,

@@ -121,10 +121,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = state.proxy.clone();
     let limits = limits(&state.config);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let signalled = async move {
         let _ = stop_tx.send(shutdown.wait().await);
+        let _ = stopping_tx.send(true);
     };
+    // Edge nodes' listener, when `fleet_listen` is set; it stops with the console.
+    let fleet = state.fleet.clone();
+    let fleet_listener = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stopping_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::fleet::front::serve(fleet, stopped).await {
+            tracing::error!("[FLEET] {e:#}");
+        }
+    });
     listener::serve(listener, router(state), limits, signalled).await;
+    let _ = fleet_listener.await;
     if stop_rx.await == Ok(shutdown::Stop::Everything) {
         proxy.stop_data_plane().await;
     }

@@ -39,6 +39,8 @@ pub struct AppState {
     /// The console's request durations (recorded by a layer, read by `/metrics`).
     pub http_metrics: crate::metrics::HttpMetrics,
     pub notifier: crate::notify::Notifier,
+    /// Edge nodes and the fleet listener (off unless `fleet_listen` is set).
+    pub fleet: crate::fleet::Fleet,
     pub services: Services,
 }
 
@@ -151,6 +153,7 @@ impl AppState {
                 }
             }
         }));
+        let fleet = crate::fleet::Fleet::new(db.clone(), crowdsec.clone(), &config)?;
         let services = Services {
             accounts: Arc::new(accounts.clone()),
             security: Arc::new(crowdsec.clone()),
@@ -178,6 +181,7 @@ impl AppState {
             )),
             two_factor: Arc::new(two_factor.clone()),
             sign_in: Arc::new(sign_in.clone()),
+            nodes: Arc::new(fleet.clone()),
         };
         let auth = AuthState {
             db: db.clone(),
@@ -211,6 +215,7 @@ impl AppState {
             evidence,
             http_metrics,
             notifier,
+            fleet,
             services,
         })
     }

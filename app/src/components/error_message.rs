@@ -38,6 +38,7 @@ pub fn engine_text(i18n: I18nContext<Locale>, code: EngineErrorCode) -> &'static
         EngineErrorCode::CapiTimeout => t_string!(i18n, console_error_timeout),
         EngineErrorCode::CapiUnavailable => t_string!(i18n, console_error_capi_unavailable),
         EngineErrorCode::CapiOff => t_string!(i18n, console_error_capi_off),
+        EngineErrorCode::FleetOff => t_string!(i18n, fleet_error_off),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod decisions;
 pub mod error;
 pub mod export;
 pub mod metrics;
+pub mod nodes;
 pub mod hub;
 pub mod notifications;
 pub mod openapi;
@@ -48,6 +49,7 @@ where
         .merge(proxy_hosts::routes())
         .merge(notifications::routes())
         .merge(overview::routes())
+        .merge(nodes::routes())
         .merge(metrics::routes())
         .merge(openapi::routes())
         .split_for_parts();

@@ -30,6 +30,7 @@ use utoipa_axum::routes;
         (name = "proxy", description = "Proxy hosts and the data plane"),
         (name = "notifications", description = "Notification channels, their messages, and the engine's alerts coming in"),
         (name = "overview", description = "Traffic let through and refused, bans, and the protection state, counted locally"),
+        (name = "fleet", description = "Edge nodes: join tokens, their health, removal"),
         (name = "meta", description = "This description")
     )
 )]

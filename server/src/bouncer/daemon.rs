@@ -72,6 +72,28 @@ pub struct DaemonSettings {
     /// Site-scoped bans and exceptions.
     #[serde(default)]
     pub scoped: Vec<crate::bouncer::scoped::ScopedRule>,
+    /// On an edge node: the central node's fleet listener (`https://…`) instead of `lapi`, and
+    /// the CA file it is trusted by.
+    #[serde(default)]
+    pub remote: Option<RemoteLapi>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteLapi {
+    pub url: String,
+    pub ca_file: PathBuf,
+}
+
+impl DaemonSettings {
+    fn lapi(&self) -> anyhow::Result<Lapi> {
+        match &self.remote {
+            None => Ok(Lapi::new(self.lapi)),
+            Some(r) => {
+                let ca = std::fs::read_to_string(&r.ca_file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", r.ca_file.display()))?;
+                Lapi::remote(&r.url, &ca)
+            }
+        }
+    }
 }
 
 impl DaemonSettings {
@@ -117,7 +139,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     cache.set_scoped(&settings.scoped);
     let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
     let poke = Arc::new(Notify::new());
-    let source = KeyFileSource { lapi: Lapi::new(settings.lapi), key_file: files.key() };
+    let source = KeyFileSource { lapi: settings.lapi()?, key_file: files.key() };
     let feed = Arc::new(ChangeFeed::new());
     tokio::spawn(sync::run(
         source,

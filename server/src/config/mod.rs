@@ -53,6 +53,14 @@ pub struct Config {
     /// The engine's Local API on PostgreSQL (`postgres://user:password@host:5432/db`); unset: its
     /// own SQLite file under the data dir.
     pub crowdsec_database_url: Option<Secret>,
+    /// Where edge nodes reach this node over TLS (the engine's Local API calls a node needs, and
+    /// Charon's join and configuration calls), e.g. `0.0.0.0:8443`; unset: no fleet.
+    pub fleet_listen: Option<SocketAddr>,
+    /// The address nodes are told to use (`https://central.example.com:8443`); its host is named
+    /// in the listener's certificate. Unset: `https://<host name>:<port of fleet_listen>`.
+    pub fleet_url: Option<String>,
+    /// How long a join token stays usable.
+    pub fleet_join_token_minutes: u64,
     /// How long a start may take until the LAPI is ready.
     pub crowdsec_ready_timeout_secs: u64,
     /// How long the engine's Local API may fail its health check before the supervisor restarts it.
@@ -189,6 +197,9 @@ impl Default for Config {
             crowdsec_prometheus: "127.0.0.1:6060".to_owned(),
             crowdsec_bouncer_key: None,
             crowdsec_database_url: None,
+            fleet_listen: None,
+            fleet_url: None,
+            fleet_join_token_minutes: 60,
             crowdsec_ready_timeout_secs: 60,
             crowdsec_watchdog_secs: 60,
             crowdsec_hub_source: PathBuf::from("/usr/share/crowdsec/hub"),
@@ -240,7 +251,48 @@ pub enum ConfigError {
     Rule(&'static str),
 }
 
+/// Where nodes reach the fleet listener: its URL and the host name its certificate names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetAddress {
+    /// `https://host:port`, no trailing slash.
+    pub url: String,
+    pub host: String,
+}
+
 impl Config {
+    /// The fleet listener's public address (`fleet_url`, or this machine's host name and the
+    /// listener's port); `None` without a listener or with a malformed `fleet_url`.
+    pub fn fleet_address(&self) -> Option<FleetAddress> {
+        let listen = self.fleet_listen?;
+        let url = match &self.fleet_url {
+            Some(u) => u.trim().trim_end_matches('/').to_owned(),
+            None => {
+                let host = if listen.ip().is_unspecified() {
+                    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_owned()
+                } else {
+                    match listen.ip() {
+                        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                        v4 => v4.to_string(),
+                    }
+                };
+                format!("https://{host}:{}", listen.port())
+            }
+        };
+        let rest = url.strip_prefix("https://")?;
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+            return None;
+        }
+        let host = if let Some(v6) = rest.strip_prefix('[') {
+            v6.split_once(']')?.0.to_owned()
+        } else {
+            rest.rsplit_once(':').map_or(rest, |(h, _)| h).to_owned()
+        };
+        if host.is_empty() {
+            return None;
+        }
+        Some(FleetAddress { url, host: host.to_ascii_lowercase() })
+    }
+
     /// Loads defaults ← file ← `CHARON_*` environment. `file` defaults to `CHARON_CONFIG`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let env_file = std::env::var_os("CHARON_CONFIG").map(PathBuf::from);
@@ -260,6 +312,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         engine_database::EngineDatabase::parse(self.crowdsec_database_url.as_ref()).map_err(ConfigError::Rule)?;
+        if self.fleet_listen.is_some() && self.fleet_address().is_none() {
+            return Err(ConfigError::Rule("fleet_url must be an https URL such as https://central.example.com:8443 (no path)"));
+        }
+        if !(1..=10_080).contains(&self.fleet_join_token_minutes) {
+            return Err(ConfigError::Rule("fleet_join_token_minutes must be between 1 and 10080"));
+        }
         if self.session_ttl_hours == 0 {
             return Err(ConfigError::Rule("session_ttl_hours must be at least 1"));
         }

@@ -119,6 +119,25 @@ impl Cscli {
         }
     }
 
+    /// Deletes a machine; a missing one is not an error.
+    pub async fn delete_machine(&self, name: &str) -> Result<(), CscliError> {
+        match self.run(&["machines", "delete", name], "machines delete").await {
+            Ok(_) => Ok(()),
+            Err(CscliError::Failed { message, .. }) if message.contains("unable to delete") || message.contains("not found") || message.contains("does not exist") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `cscli machines list -o json` → (name, last_heartbeat, version) of each machine.
+    pub async fn list_machines(&self) -> Result<Vec<(String, Option<String>, Option<String>)>, CscliError> {
+        let out = self.run(&["machines", "list", "-o", "json"], "machines list").await?;
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null);
+        let text = |m: &serde_json::Value, k: &str| m.get(k).and_then(|p| p.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(v.as_array()
+            .map(|a| a.iter().filter_map(|m| Some((text(m, "machineId")?, text(m, "last_heartbeat"), text(m, "version")))).collect())
+            .unwrap_or_default())
+    }
+
     /// `cscli bouncers list -o json` → (name, last_pull) pairs.
     pub async fn list_bouncers(&self) -> Result<Vec<(String, Option<String>)>, CscliError> {
         let out = self.run(&["bouncers", "list", "-o", "json"], "bouncers list").await?;

@@ -9,8 +9,10 @@ pub mod cscli;
 pub mod engine_log;
 pub mod hub;
 pub mod lapi;
+mod node_accounts;
 pub mod layout;
 pub mod notifications;
+pub use node_accounts::{NodeAccount, NodeActivity};
 pub mod process;
 mod security;
 

@@ -102,6 +102,7 @@ impl Proxy {
             allowlist: Vec::new(),
             protected: Vec::new(),
             scoped: Vec::new(),
+            remote: None,
         };
         Proxy {
             inner: Arc::new(Inner {

@@ -138,3 +138,309 @@ fn a_malformed_database_url_is_refused_without_repeating_it() {
     assert!(stderr.contains("crowdsec_database_url must look like postgres://"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Edge nodes: `charon node` processes joined to a central node's fleet listener.
+
+const SITE: &str = "app.localhost";
+
+/// An edge node: the real `charon node` process with its own data dir, proxy and bouncer ports.
+/// Dropping it kills the process and its detached Caddy and bouncer.
+struct Edge {
+    child: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+    proxy: std::net::SocketAddr,
+}
+
+impl Edge {
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+    fn membership(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.data().join("node/membership.json")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for pid_file in ["caddy/caddy.pid", "bouncer/bouncer.pid"] {
+            if let Some(pid) = std::fs::read_to_string(self.data().join(pid_file)).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Runs `charon node` with `args`; the token goes through stdin when `stdin` is given.
+fn node_command(dir: &Path, proxy: std::net::SocketAddr, bouncer: std::net::SocketAddr, args: &[&str], stdin: Option<&str>) -> std::process::Child {
+    use std::io::Write;
+    let log = std::fs::File::create(dir.join("node.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("node")
+        .args(args)
+        .env_remove("CHARON_CONFIG")
+        .env("CHARON_PROXY_LISTEN", proxy.to_string())
+        .env("CHARON_BOUNCER_LISTEN", bouncer.to_string())
+        .env("CHARON_DECISION_SYNC_INTERVAL_MS", "200")
+        .env("CHARON_CROWDSEC_PROMETHEUS", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        writeln!(input, "{s}").unwrap();
+    }
+    drop(input);
+    child
+}
+
+fn edge(args: &[&str], stdin: Option<&str>) -> Edge {
+    let dir = tempfile::Builder::new().prefix("charon-edge-").tempdir().unwrap();
+    let proxy: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bouncer: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let child = node_command(dir.path(), proxy, bouncer, args, stdin);
+    Edge { child: Some(child), dir, proxy }
+}
+
+/// The status of `GET /` on `SITE` through the edge's Caddy, from a loopback address of ours.
+async fn through(edge: &Edge, from: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(2), sock.connect(edge.proxy)).await else { return 0 };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {SITE}\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n");
+    if stream.write_all(req.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+async fn until_through(edge: &Edge, from: &str, status: u16, timeout: Duration) -> Duration {
+    let t0 = std::time::Instant::now();
+    loop {
+        let s = through(edge, from, "/").await;
+        if s == status {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < timeout, "{from} still gets {s} (want {status}) after {timeout:?}; node log:\n{}", edge.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn hello_upstream() -> std::net::SocketAddr {
+    let app = axum::Router::new().fallback(|| async { "hello from upstream" });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+/// Waits for the process without blocking the test's runtime (it serves the central node).
+async fn exited(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the node did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn pinned(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn new_token(app: &TestApp, admin: &reqwest::Client) -> (String, String) {
+    let (status, t) = app.send_json(admin, reqwest::Method::POST, "/api/v1/nodes/join-tokens", &json!({})).await;
+    assert_eq!(status, 201, "{t}");
+    (t["token"].as_str().unwrap().to_owned(), t["command"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_without_the_central_node_and_removal_revokes_them() {
+    let fleet_port = free_port();
+    let fleet_url = format!("https://127.0.0.1:{fleet_port}");
+    let app = spawn_app_with(|c| {
+        c.fleet_listen = Some(format!("127.0.0.1:{fleet_port}").parse().unwrap());
+        c.fleet_url = Some(fleet_url.clone());
+        c.decision_sync_interval_ms = 200;
+    })
+    .await;
+    let (stop_front, front_stopped) = tokio::sync::oneshot::channel::<()>();
+    let front = tokio::spawn(charon::fleet::front::serve(app.state.fleet.clone(), async move {
+        let _ = front_stopped.await;
+    }));
+    let admin = setup_admin(&app).await;
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let up = hello_upstream().await;
+    let (status, body) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/proxy-hosts", &json!({"domain": SITE, "upstream": format!("http://{up}"), "protect": true}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The join command names the listener; the token pins the CA the listener presents.
+    let (token1, command) = new_token(&app, &admin).await;
+    assert_eq!(command, format!("charon node --join {fleet_url} --token {token1}"));
+    let ca_pem = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap()
+        .get(format!("{fleet_url}/fleet/v1/ca")).send().await.unwrap().text().await.unwrap();
+    let fingerprint = charon::fleet::pki::fingerprint(&ca_pem).unwrap();
+    assert!(token1.ends_with(&fingerprint), "{token1}");
+    let central = pinned(&ca_pem);
+
+    // A token naming another CA is refused by the node before it sends anything.
+    let forged = format!("{}.{}", token1.rsplit_once('.').unwrap().0, "0".repeat(64));
+    let mut refused = edge(&["--join", &fleet_url, "--token", &forged, "--name", "forged"], None);
+    let status = exited(refused.child.as_mut().unwrap()).await;
+    assert!(!status.success());
+    assert!(refused.log().contains("is not the one the join token names"), "{}", refused.log());
+
+    let t_join = std::time::Instant::now();
+    let edge1 = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge1"], None);
+    let (token2, _) = new_token(&app, &admin).await;
+    let edge2 = edge(&["--join", &fleet_url, "--token-stdin", "--name", "edge2"], Some(&token2));
+
+    // Both serve the central node's proxy host, protected, within seconds.
+    until_through(&edge1, "127.0.0.1", 200, Duration::from_secs(30)).await;
+    until_through(&edge2, "127.0.0.1", 200, Duration::from_secs(30)).await;
+    println!("NUMBERS two nodes joined and serving: {:?}", t_join.elapsed());
+
+    // A used token joins nobody.
+    let mut again = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge3"], None);
+    assert!(!exited(again.child.as_mut().unwrap()).await.success());
+    assert!(again.log().contains("not valid"), "{}", again.log());
+
+    // Credentials: kept 0600 on the node, never in its log.
+    let m1 = edge1.membership();
+    let key1 = m1["bouncer_key"].as_str().unwrap().to_owned();
+    let key2 = edge2.membership()["bouncer_key"].as_str().unwrap().to_owned();
+    let password2 = edge2.membership()["machine_password"].as_str().unwrap().to_owned();
+    let password1 = m1["machine_password"].as_str().unwrap().to_owned();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["node/membership.json", "bouncer/key", "crowdsec/config/local_api_credentials.yaml"] {
+            let mode = std::fs::metadata(edge1.data().join(f)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+    }
+
+    // The Nodes list: both, healthy once their log processors run and report.
+    let t0 = std::time::Instant::now();
+    let nodes = loop {
+        let (status, nodes) = app.get_json(&admin, "/api/v1/nodes").await;
+        assert_eq!(status, 200, "{nodes}");
+        let healthy = nodes.as_array().unwrap().iter().filter(|n| n["health"] == "ok" && n["hosts"] == 1 && n["decisions"].is_u64()).count();
+        if healthy == 2 {
+            break nodes;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "nodes not healthy: {nodes}\nedge1:\n{}", edge1.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let names: Vec<&str> = nodes.as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["edge1", "edge2"], "{nodes}");
+    assert_eq!(nodes[0]["address"], "127.0.0.1");
+    assert_eq!(nodes[0]["hosts"], 1, "{nodes}");
+    assert!(nodes[0]["engine_version"].as_str().unwrap_or("").contains("1.4.6"), "{nodes}");
+
+    // Detection on edge 1 → a ban at the central Local API → refused on both edges.
+    let attacker = "127.0.0.3";
+    let t_detect = std::time::Instant::now();
+    assert_eq!(through(&edge1, attacker, "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd").await, 200, "the probe itself reaches the site");
+    until_through(&edge1, attacker, 403, Duration::from_secs(60)).await;
+    until_through(&edge2, attacker, 403, Duration::from_secs(10)).await;
+    println!("NUMBERS probe on edge 1 → refused on both edges: {:?}", t_detect.elapsed());
+    let (_, alerts) = app.get_json(&admin, &format!("/api/v1/cerberus/crowdsec/alerts?q={attacker}")).await;
+    assert!(alerts["rows"].as_array().unwrap().iter().any(|a| a["machine"] == "node-edge1" && a["scenario"] == "crowdsecurity/http-cve-2021-41773"),
+        "the alert names edge 1's machine: {alerts}");
+
+    // A ban made in the console reaches both edges within 2 s.
+    let banned = "127.0.0.4";
+    assert_eq!(through(&edge1, banned, "/").await, 200);
+    let t_ban = std::time::Instant::now();
+    let (status, body) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": banned, "duration": "1h", "reason": "fleet test"})).await;
+    assert_eq!(status, 201, "{body}");
+    let d1 = until_through(&edge1, banned, 403, Duration::from_secs(2)).await;
+    let d2 = until_through(&edge2, banned, 403, Duration::from_secs(2)).await;
+    println!("NUMBERS console ban → 403 on edge 1 {d1:?}, edge 2 {d2:?} (both within {:?})", t_ban.elapsed());
+
+    // Edge nodes reach only what they need of the engine: deleting decisions is refused.
+    let res = central.delete(format!("{fleet_url}/v1/decisions")).header("X-Api-Key", &key1).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+
+    // The central node goes away (its listener and its engine): both edges keep refusing the
+    // banned addresses from their caches and keep serving everyone else.
+    let _ = stop_front.send(());
+    front.await.unwrap().unwrap();
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for e in [&edge1, &edge2] {
+        assert_eq!(through(e, banned, "/").await, 403);
+        assert_eq!(through(e, attacker, "/").await, 403);
+        assert_eq!(through(e, "127.0.0.1", "/").await, 200);
+    }
+    // Its log processor is restarted with backoff meanwhile (1.4.6 exits without its API).
+    assert!(edge1.child.is_some());
+
+    // Back: the engine and the listener return, and the nodes catch up on their own.
+    let res = admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (stop_front, front_stopped) = tokio::sync::oneshot::channel::<()>();
+    let _front = tokio::spawn(charon::fleet::front::serve(app.state.fleet.clone(), async move {
+        let _ = front_stopped.await;
+    }));
+    let late = "127.0.0.5";
+    let (status, body) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": late, "duration": "1h", "reason": "after the outage"})).await;
+    assert_eq!(status, 201, "{body}");
+    until_through(&edge1, late, 403, Duration::from_secs(20)).await;
+    until_through(&edge2, late, 403, Duration::from_secs(20)).await;
+
+    // Removing edge 2 revokes its bouncer key and machine at the engine at once; edge 1 is untouched.
+    let viewer = viewer(&app, &admin).await;
+    assert_eq!(viewer.delete(app.url("/api/v1/nodes/edge2")).send().await.unwrap().status(), 403);
+    assert_eq!(admin.delete(app.url("/api/v1/nodes/Edge%202")).send().await.unwrap().status(), 400);
+    assert_eq!(admin.delete(app.url("/api/v1/nodes/nosuch")).send().await.unwrap().status(), 404);
+    assert_eq!(admin.delete(app.url("/api/v1/nodes/edge2")).send().await.unwrap().status(), 204);
+    let stream = |key: String| {
+        let central = central.clone();
+        let url = format!("{fleet_url}/v1/decisions/stream?startup=true");
+        async move { central.get(url).header("X-Api-Key", key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(stream(key2.clone()).await, 403, "a removed node's key is refused by the engine");
+    assert_eq!(stream(key1.clone()).await, 200, "the other node's key still works");
+    let res = central.get(format!("{fleet_url}/fleet/v1/config")).header("X-Api-Key", &key2).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = central.post(format!("{fleet_url}/v1/watchers/login")).json(&json!({"machine_id": "node-edge2", "password": password2})).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("machine not found"), "the removed node's machine is gone");
+    let (_, nodes) = app.get_json(&admin, "/api/v1/nodes").await;
+    assert_eq!(nodes.as_array().unwrap().len(), 1, "{nodes}");
+    assert_eq!(through(&edge1, "127.0.0.1", "/").await, 200);
+
+    // Secrets stayed out of the nodes' logs and argv-free paths.
+    for e in [&edge1, &edge2] {
+        let log = e.log();
+        assert!(!log.contains(&key1) && !log.contains(&key2) && !log.contains(&password1) && !log.contains(&password2), "a secret in the node's log");
+    }
+    let _ = stop_front.send(());
+    drop((edge1, edge2, refused, again));
+}

@@ -171,6 +171,20 @@ impl Lapi {
         }
     }
 
+    /// A Local API elsewhere (an edge node's central node), trusting only `ca_pem`: no public CA
+    /// can stand in for the fleet's own.
+    pub fn remote(url: &str, ca_pem: &str) -> anyhow::Result<Self> {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .build()?;
+        Ok(Lapi { base: url.trim_end_matches('/').to_owned(), http })
+    }
+
     pub async fn health(&self) -> Result<(), LapiError> {
         let res = self
             .http
