@@ -10,8 +10,9 @@ WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/
 APT_PACKAGES=(crowdsec caddy chromium wrk systemd)
 # `--test` (make test): also what only the tests need. PostgreSQL runs the fleet tests: each test
 # starts its own server as user postgres on a loopback port, never the package's system service.
+# iproute2 and curl: the fleet test puts each node and a scanner in a network namespace of its own.
 if [ "${1:-}" = "--test" ]; then
-  APT_PACKAGES+=(postgresql)
+  APT_PACKAGES+=(postgresql iproute2 curl)
 fi
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -426,7 +426,7 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
                                 let _ = write_private_file(&applied_file, serde_json::to_string(&config)?.as_bytes());
                                 applied = Some(config);
                             }
-                            Err(e) => tracing::warn!("[NODE] {e:#}"),
+                            Err(e) => tracing::warn!("[NODE] the proxy hosts are not applied yet (tried again in a second): {e:#}"),
                         }
                     }
                 }

@@ -13,6 +13,7 @@ mod crowdsec_engine;
 mod decisions;
 mod export;
 mod fleet;
+mod fleet_netns;
 mod http;
 mod import;
 mod notify;
