@@ -104,6 +104,9 @@ export default defineConfig({
       CHARON_PROXY_LISTEN: `127.0.0.1:${Number(process.env.E2E_PROXY_PORT ?? 18088)}`,
       CHARON_BOUNCER_LISTEN: `127.0.0.1:${Number(process.env.E2E_BOUNCER_PORT ?? 18081)}`,
       CHARON_CAPI_URL: `http://127.0.0.1:${CAPI_PORT}/`,
+      // The fleet listener (the Nodes page's join command names it).
+      CHARON_FLEET_LISTEN: `127.0.0.1:${Number(process.env.E2E_FLEET_PORT ?? 18443)}`,
+      CHARON_FLEET_URL: `https://127.0.0.1:${Number(process.env.E2E_FLEET_PORT ?? 18443)}`,
       CHARON_CAPI_TIMEOUT_SECS: "2",
       CHARON_OIDC_ISSUER: `http://127.0.0.1:${IDP_PORT}`,
       CHARON_OIDC_CLIENT_ID: "charon-e2e",

@@ -116,6 +116,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/security/enforcement") view={Lazy::<EnforcementRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view={Lazy::<ProxyHostsRoute>::new()} />
+                    <Route ssr=SsrMode::Async path=path!("/nodes") view={Lazy::<NodesRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />

@@ -16,6 +16,7 @@ use crate::alerts::page::{AlertDetailPage, AlertsPage};
 use crate::audit::page::AuditPage;
 use crate::console::page::ConsolePage;
 use crate::decisions::page::LiveDecisionsPage;
+use crate::fleet::page::NodesPage;
 use crate::hub::page::{HubItemPage, HubPage};
 use crate::notify::page::NotificationsPage;
 use crate::overview::page::OverviewPage;
@@ -60,6 +61,8 @@ lazy_page!(/// `/security/console`.
     ConsoleRoute => ConsolePage);
 lazy_page!(/// `/proxy-hosts`.
     ProxyHostsRoute => ProxyHostsPage);
+lazy_page!(/// `/nodes`: the fleet's edge nodes.
+    NodesRoute => NodesPage);
 lazy_page!(/// `/audit` (administrators).
     AuditRoute => AuditPage);
 lazy_page!(/// `/settings`.

@@ -6,7 +6,7 @@ import { login, ready } from "./helpers";
 test("every page fits a 390 px wide phone", async ({ page }, info) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await login(page, info);
-  for (const path of ["/overview", "/security", "/security/enforcement", "/security/decisions", "/security/alerts", "/security/hub", "/security/console", "/proxy-hosts", "/settings", "/settings/notifications", "/settings/sessions", "/settings/two-factor", "/settings/sign-in", "/audit"]) {
+  for (const path of ["/overview", "/security", "/security/enforcement", "/security/decisions", "/security/alerts", "/security/hub", "/security/console", "/proxy-hosts", "/nodes", "/settings", "/settings/notifications", "/settings/sessions", "/settings/two-factor", "/settings/sign-in", "/audit"]) {
     await page.goto(path);
     await ready(page, info);
     const { scroll, width, wide } = await page.evaluate(() => {

@@ -50,6 +50,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     {move || nav_link("/security/hub", t_string!(i18n, nav_hub))}
                     {move || nav_link("/security/console", t_string!(i18n, nav_console))}
                     {move || nav_link("/proxy-hosts", t_string!(i18n, nav_proxy))}
+                    {move || nav_link("/nodes", t_string!(i18n, nav_nodes))}
                     {move || nav_link("/settings", t_string!(i18n, nav_settings))}
                 </ul>
             </nav>

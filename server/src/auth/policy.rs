@@ -29,6 +29,7 @@ pub const RPC_READS: &[&str] = &[
     "/rpc/allowlist/list",
     "/rpc/proxy/list",
     "/rpc/proxy/status",
+    "/rpc/nodes/list",
     "/rpc/notify/channels",
     "/rpc/notify/history",
     "/rpc/overview/numbers",
