@@ -46,6 +46,9 @@ struct Inner {
     pki: Option<pki::Pki>,
     token_ttl_secs: i64,
     lapi: std::net::SocketAddr,
+    /// One join at a time: two nodes joining under one name must not both reach the engine (the
+    /// second registration would replace the first one's machine).
+    joining: tokio::sync::Mutex<()>,
 }
 
 /// Why a join was refused (the node prints it).
@@ -105,6 +108,7 @@ impl Fleet {
                 pki,
                 token_ttl_secs: config.fleet_join_token_minutes as i64 * 60,
                 lapi: config.crowdsec_lapi_listen,
+                joining: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -128,6 +132,7 @@ impl Fleet {
         let name = NodeName::parse(&request.name).map_err(|_| JoinError::Name)?;
         let token = parse_token(&request.token).ok_or(JoinError::Token)?;
         let digest = crate::auth::secret::digest(token.secret);
+        let _one_at_a_time = self.inner.joining.lock().await;
         let at = now();
         if store::node(&self.inner.db, name.as_str()).await.map_err(|_| JoinError::Engine)?.is_some() {
             return Err(JoinError::NameTaken(name.as_str().to_owned()));

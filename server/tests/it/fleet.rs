@@ -146,17 +146,18 @@ const SITE: &str = "app.localhost";
 
 /// An edge node: the real `charon node` process with its own data dir, proxy and bouncer ports.
 /// Dropping it kills the process and its detached Caddy and bouncer.
-struct Edge {
+pub(super) struct Edge {
     child: Option<std::process::Child>,
     dir: tempfile::TempDir,
     proxy: std::net::SocketAddr,
+    pub(super) bouncer: std::net::SocketAddr,
 }
 
 impl Edge {
-    fn data(&self) -> PathBuf {
+    pub(super) fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
     }
     fn membership(&self) -> serde_json::Value {
@@ -205,12 +206,12 @@ fn node_command(dir: &Path, proxy: std::net::SocketAddr, bouncer: std::net::Sock
     child
 }
 
-fn edge(args: &[&str], stdin: Option<&str>) -> Edge {
+pub(super) fn edge(args: &[&str], stdin: Option<&str>) -> Edge {
     let dir = tempfile::Builder::new().prefix("charon-edge-").tempdir().unwrap();
     let proxy: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let bouncer: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let child = node_command(dir.path(), proxy, bouncer, args, stdin);
-    Edge { child: Some(child), dir, proxy }
+    Edge { child: Some(child), dir, proxy, bouncer }
 }
 
 /// The status of `GET /` on `SITE` through the edge's Caddy, from a loopback address of ours.
@@ -381,6 +382,10 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     let (_, alerts) = app.get_json(&admin, &format!("/api/v1/cerberus/crowdsec/alerts?q={attacker}")).await;
     assert!(alerts["rows"].as_array().unwrap().iter().any(|a| a["machine"] == "node-edge1" && a["scenario"] == "crowdsecurity/http-cve-2021-41773"),
         "the alert names edge 1's machine: {alerts}");
+    let (_, by_machine) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/alerts?machine=node-edge1").await;
+    assert!(by_machine["rows"].as_array().unwrap().iter().all(|a| a["machine"] == "node-edge1") && !by_machine["rows"].as_array().unwrap().is_empty(), "{by_machine}");
+    let (_, other) = app.get_json(&admin, "/api/v1/cerberus/crowdsec/alerts?machine=node-edge2").await;
+    assert_eq!(other["rows"], json!([]), "edge 2 detected nothing");
 
     // A ban made in the console reaches both edges within 2 s.
     let banned = "127.0.0.4";

@@ -365,3 +365,130 @@ async fn overview_of_thirty_days() {
     println!("MEASURE overview 30d (5 sites, 4 origins, 30 000 bans in 40 scenarios, 120 engine marks, sync lag rows, 200 000 refused requests): p50 {:.1} ms, max {:.1} ms", times[10], times[20]);
     println!("MEASURE traffic history on disk: {bytes} bytes for 48 h of minutes + 30 days of hours ({:.2} MB a day of minute rows at this traffic)", bytes as f64 / 1e6 * (48.0 * 60.0 / (48.0 * 60.0 + 30.0 * 24.0)) / 2.0);
 }
+
+/// 1 000 000 decisions in the central engine's PostgreSQL, synced by a fresh edge node's bouncer
+/// through the fleet listener (TLS): the time from `charon node --join` to a complete cache, and
+/// the bouncer process's memory then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark (a million decisions in PostgreSQL); run by `make bench`"]
+async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
+    const N: u64 = 1_000_000;
+    let Some(pg) = super::fleet::Postgres::start() else {
+        println!("SKIPPED: PostgreSQL is not installed (scripts/setup.sh --test installs it)");
+        return;
+    };
+    pg.create_database("crowdsec", "bench-password-1");
+    let fleet_port = free_port();
+    let fleet_url = format!("https://127.0.0.1:{fleet_port}");
+    let app = spawn_app_with(|c| {
+        c.crowdsec_database_url = Some(charon::config::Secret::new(format!("postgres://crowdsec:bench-password-1@127.0.0.1:{}/crowdsec", pg.port)));
+        c.fleet_listen = Some(format!("127.0.0.1:{fleet_port}").parse().unwrap());
+        c.fleet_url = Some(fleet_url.clone());
+    })
+    .await;
+    tokio::spawn(charon::fleet::front::serve(app.state.fleet.clone(), std::future::pending()));
+    let admin = setup_admin(&app).await;
+    assert_eq!(admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
+    // One real decision is the template of the million (its alert, its columns as 1.4.6 writes them).
+    let res = admin
+        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
+        .json(&serde_json::json!({"value": "192.0.2.1", "duration": "24h", "reason": "template"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let columns: Vec<String> = pg
+        .psql("crowdsec", "SELECT column_name FROM information_schema.columns WHERE table_name = 'decisions' AND column_name <> 'id' ORDER BY ordinal_position")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "value" => "'11.' || (g / 65536) || '.' || ((g / 256) % 256) || '.' || (g % 256)".to_owned(),
+            "start_ip" | "end_ip" => "(184549376 + g)".to_owned(),
+            "scenario" => "'bench-' || (g % 8)".to_owned(),
+            "until" => "now() + interval '24 hours'".to_owned(),
+            "uuid" => "md5(g::text)".to_owned(),
+            other => format!("t.{other}"),
+        })
+        .collect();
+    let t_insert = Instant::now();
+    pg.psql(
+        "crowdsec",
+        &format!(
+            "INSERT INTO decisions ({}) SELECT {} FROM decisions t, generate_series(1, {N}) g WHERE t.value = '192.0.2.1'",
+            columns.join(", "),
+            select.join(", ")
+        ),
+    );
+    let count: u64 = pg.psql("crowdsec", "SELECT count(*) FROM decisions WHERE until > now()").trim().parse().unwrap();
+    assert!(count > N, "{count}");
+    println!("MEASURE {N} decisions written into PostgreSQL: {:.1} s", t_insert.elapsed().as_secs_f64());
+
+    let (status, token) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/nodes/join-tokens", &serde_json::json!({})).await;
+    assert_eq!(status, 201, "{token}");
+    let t0 = Instant::now();
+    let edge = super::fleet::edge(&["--join", &fleet_url, "--token", token["token"].as_str().unwrap(), "--name", "bench"], None);
+    let stats_url = format!("http://{}/bouncer/stats", edge.bouncer);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let mut last = 0;
+    loop {
+        let held = match http.get(&stats_url).send().await {
+            Ok(r) => r.json::<Value>().await.ok().and_then(|v| v["decisions"].as_u64()).unwrap_or(0),
+            Err(_) => 0,
+        };
+        if held > N {
+            break;
+        }
+        if held != last {
+            last = held;
+            println!("  {:.1} s: {held}", t0.elapsed().as_secs_f64());
+        }
+        assert!(t0.elapsed() < Duration::from_secs(180), "the edge holds {held} decisions; node log:\n{}", edge.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let synced = t0.elapsed();
+    let pid: i32 = std::fs::read_to_string(edge.data().join("bouncer/bouncer.pid")).unwrap().trim().parse().unwrap();
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap()))
+        .unwrap();
+    println!("MEASURE fresh edge node: join → {} decisions in its bouncer's cache: {:.1} s", N + 1, synced.as_secs_f64());
+    println!("MEASURE the edge bouncer's RSS with them: {:.0} MB", rss as f64 / 1024.0);
+    // Of which: the engine answering and the listener passing the complete stream (downloaded,
+    // not parsed), with the node's own key.
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(edge.data().join("node/membership.json")).unwrap()).unwrap();
+    let ca = std::fs::read_to_string(edge.data().join("node/ca.pem")).unwrap();
+    let pinned = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let t_stream = Instant::now();
+    let body = pinned
+        .get(format!("{fleet_url}/v1/decisions/stream?startup=true&scopes=ip,range,country,as"))
+        .header("X-Api-Key", key["bouncer_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    println!("MEASURE of which the engine's complete answer through the fleet listener: {:.1} s ({} MB of JSON)", t_stream.elapsed().as_secs_f64(), body.len() / 1_000_000);
+    let t_direct = Instant::now();
+    let direct = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+        .get(format!("http://{}/v1/decisions/stream?startup=true&scopes=ip,range,country,as", app.state.config.crowdsec_lapi_listen))
+        .header("X-Api-Key", key["bouncer_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    println!("MEASURE the same answer from the engine directly (loopback, no TLS): {:.1} s ({} MB)", t_direct.elapsed().as_secs_f64(), direct.len() / 1_000_000);
+    admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
+    drop(edge);
+}
