@@ -215,6 +215,9 @@ pub trait NodeService: Send + Sync {
     /// A one-time token for one new node; its secret is shown once.
     async fn create_join_token(&self, actor: &Admin) -> Result<JoinToken, AppError>;
     async fn list(&self) -> Result<Vec<Node>, AppError>;
+    /// Asks the node to replace its bouncer key; it does at its next call (within a second while it
+    /// runs), and the old key stops working then.
+    async fn request_key_rotation(&self, actor: &Admin, name: NodeName) -> Result<(), AppError>;
     /// Revokes the node's machine and bouncer key at the engine at once and forgets it.
     async fn remove(&self, actor: &Admin, name: NodeName) -> Result<(), AppError>;
 }

@@ -48,6 +48,13 @@ impl CrowdSec {
         Ok(NodeAccount { machine_login: creds.login.clone(), machine_password: creds.password().to_owned(), bouncer_key: key })
     }
 
+    /// A new bouncer key for the node; the old one stops working at once.
+    pub async fn rotate_node_key(&self, engine_name: &str) -> anyhow::Result<String> {
+        let cscli = self.cscli().ok_or_else(|| anyhow::anyhow!("cscli is not installed"))?;
+        cscli.delete_bouncer(engine_name).await?;
+        Ok(cscli.add_bouncer(engine_name).await?)
+    }
+
     /// Deletes the node's machine and bouncer at the engine.
     pub async fn remove_node(&self, engine_name: &str) -> anyhow::Result<()> {
         let cscli = self.cscli().ok_or_else(|| anyhow::anyhow!("cscli is not installed"))?;

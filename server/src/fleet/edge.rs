@@ -153,6 +153,20 @@ fn pinned_client(ca_pem: &str) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// Asks the central node for a new key (the current one stops working when it answers).
+async fn rotate_key(central: &reqwest::Client, membership: &Membership) -> anyhow::Result<String> {
+    let answer = central
+        .post(format!("{}{}", membership.url, wire::ROTATE_PATH))
+        .header(wire::KEY_HEADER, &membership.bouncer_key)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    if !answer.status().is_success() {
+        anyhow::bail!("HTTP {}", answer.status().as_u16());
+    }
+    Ok(answer.json::<wire::RotatedKey>().await?.bouncer_key)
+}
+
 /// The engine's version line (`v1.4.6-…`), once.
 async fn engine_version(bin: &Path) -> Option<String> {
     let mut cmd = tokio::process::Command::new(bin);
@@ -296,7 +310,7 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
     std::fs::create_dir_all(&data_dir)?;
     private(&data_dir)?;
     let files = Files { dir: data_dir.join("node") };
-    let membership = match (std::fs::read_to_string(files.membership()), &join_with) {
+    let mut membership = match (std::fs::read_to_string(files.membership()), &join_with) {
         (Ok(text), Some(j)) => {
             let m: Membership = serde_json::from_str(&text)?;
             if m.url != j.url.trim().trim_end_matches('/') {
@@ -418,7 +432,19 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
                     Ok(r) => { tracing::debug!(status = r.status().as_u16(), "[NODE] the central node refused the configuration call"); None }
                     Err(e) => { tracing::debug!("[NODE] the central node is unreachable: {}", e.without_url()); None }
                 };
-                if let Some(config) = config {
+                if let Some(mut config) = config {
+                    if std::mem::take(&mut config.rotate_key) {
+                        match rotate_key(&central, &membership).await {
+                            Ok(key) => {
+                                membership.bouncer_key = key;
+                                write_private_file(&files.membership(), serde_json::to_string_pretty(&membership)?.as_bytes())?;
+                                // The bouncer follows its key file within a second.
+                                write_private_file(&bouncer_files.key(), membership.bouncer_key.as_bytes())?;
+                                tracing::info!("[NODE] replaced this node's key as the central node asked");
+                            }
+                            Err(e) => tracing::warn!("[NODE] the key could not be replaced yet (tried again in a second): {e:#}"),
+                        }
+                    }
                     if applied.as_ref() != Some(&config) {
                         match plane.apply(&config).await {
                             Ok(()) => {

@@ -49,6 +49,7 @@ pub fn router(fleet: Fleet) -> Router {
         .route(wire::JOIN_PATH, post(join))
         .route(wire::CONFIG_PATH, get(config))
         .route(wire::REPORT_PATH, post(report))
+        .route(wire::ROTATE_PATH, post(rotate))
         .fallback(pass)
         // Alerts with their events are the largest thing a node sends.
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -104,6 +105,16 @@ async fn report(State(f): State<Front>, ConnectInfo(peer): ConnectInfo<SocketAdd
     match f.fleet.save_report(&node, peer.ip(), &report).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "the report could not be kept"),
+    }
+}
+
+async fn rotate(State(f): State<Front>, headers: HeaderMap) -> Response {
+    let Some(node) = node_of(&f, &headers).await else {
+        return refuse(StatusCode::UNAUTHORIZED, "unknown node key");
+    };
+    match f.fleet.rotate_key(&node).await {
+        Ok(k) => Json(k).into_response(),
+        Err(_) => refuse(StatusCode::BAD_GATEWAY, "the key could not be replaced; try again"),
     }
 }
 

@@ -172,8 +172,23 @@ impl Fleet {
         store::node_by_key(&self.inner.db, &crate::auth::secret::digest(key)).await.ok().flatten()
     }
 
+    /// Replaces the node's bouncer key (asked for by an administrator, done when the node calls
+    /// with its current key): the engine's bouncer is made again and the new key returned once.
+    pub async fn rotate_key(&self, node: &store::NodeRow) -> Result<wire::RotatedKey, AppError> {
+        let name = NodeName::parse(&node.name)?;
+        let _one_at_a_time = self.inner.joining.lock().await;
+        let key = self.inner.engine.rotate_node_key(&name.engine_name()).await.map_err(|e| {
+            tracing::error!(node = name.as_str(), "[FLEET] could not replace the node's key: {e:#}");
+            AppError::Engine { code: EngineErrorCode::BouncerFailed, detail: None }
+        })?;
+        store::key_rotated(&self.inner.db, name.as_str(), &crate::auth::secret::digest(&key)).await.map_err(internal)?;
+        crate::db::audit::record(&self.inner.db, now(), "node", "node.key_rotated", name.as_str()).await;
+        tracing::info!(node = name.as_str(), "[FLEET] the node's key was replaced");
+        Ok(wire::RotatedKey { bouncer_key: key })
+    }
+
     /// What a node serves: every enabled proxy host.
-    pub async fn config_for(&self, _node: &store::NodeRow) -> Result<NodeConfig, AppError> {
+    pub async fn config_for(&self, node: &store::NodeRow) -> Result<NodeConfig, AppError> {
         let hosts = crate::proxy::hosts::list(&self.inner.db).await.map_err(internal)?;
         Ok(NodeConfig {
             hosts: hosts
@@ -181,6 +196,7 @@ impl Fleet {
                 .filter(|h| h.enabled)
                 .map(|h| NodeHost { domain: h.domain, upstream: h.upstream, protect: h.protect })
                 .collect(),
+            rotate_key: node.rotate_requested,
         })
     }
 
@@ -267,6 +283,14 @@ impl NodeService for Fleet {
             .collect())
     }
 
+    async fn request_key_rotation(&self, actor: &Admin, name: NodeName) -> Result<(), AppError> {
+        if !store::request_rotation(&self.inner.db, name.as_str()).await.map_err(internal)? {
+            return Err(AppError::NotFound);
+        }
+        crate::db::audit::by(&self.inner.db, actor, "node.rotate_key", name.as_str(), "asked; the node replaces its key at its next call").await;
+        Ok(())
+    }
+
     async fn remove(&self, actor: &Admin, name: NodeName) -> Result<(), AppError> {
         if store::node(&self.inner.db, name.as_str()).await.map_err(internal)?.is_none() {
             return Err(AppError::NotFound);
@@ -308,6 +332,7 @@ mod tests {
             joined_at: 1_000,
             report: report.map(|r| serde_json::to_string(&r).unwrap()),
             reported_at,
+            rotate_requested: false,
         }
     }
 

@@ -53,9 +53,10 @@ pub struct NodeRow {
     pub joined_at: i64,
     pub report: Option<String>,
     pub reported_at: Option<i64>,
+    pub rotate_requested: bool,
 }
 
-const COLUMNS: &str = "name, address, version, key_digest, joined_at, report, reported_at";
+const COLUMNS: &str = "name, address, version, key_digest, joined_at, report, reported_at, rotate_requested";
 
 pub async fn insert_node(db: &Db, name: &str, address: &str, version: &str, key_digest: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO fleet_nodes (name, address, version, key_digest, joined_at) VALUES (?, ?, ?, ?, ?)")
@@ -95,4 +96,19 @@ pub async fn save_report(db: &Db, name: &str, address: &str, version: &str, repo
 
 pub async fn delete_node(db: &Db, name: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM fleet_nodes WHERE name = ?").bind(name).execute(db).await?.rows_affected() == 1)
+}
+
+/// Asks the node to replace its key at its next call; whether the node exists.
+pub async fn request_rotation(db: &Db, name: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("UPDATE fleet_nodes SET rotate_requested = 1 WHERE name = ?").bind(name).execute(db).await?.rows_affected() == 1)
+}
+
+/// The node's new key is in force.
+pub async fn key_rotated(db: &Db, name: &str, key_digest: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE fleet_nodes SET key_digest = ?, rotate_requested = 0 WHERE name = ?")
+        .bind(key_digest)
+        .bind(name)
+        .execute(db)
+        .await
+        .map(|_| ())
 }

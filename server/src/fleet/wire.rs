@@ -9,6 +9,7 @@ pub const JOIN_PATH: &str = "/fleet/v1/join";
 pub const CA_PATH: &str = "/fleet/v1/ca";
 pub const CONFIG_PATH: &str = "/fleet/v1/config";
 pub const REPORT_PATH: &str = "/fleet/v1/report";
+pub const ROTATE_PATH: &str = "/fleet/v1/rotate-key";
 /// A node's calls to Charon carry its bouncer key here, as its bouncer's calls to the engine do.
 pub const KEY_HEADER: &str = "X-Api-Key";
 
@@ -50,10 +51,24 @@ pub struct NodeHost {
     pub protect: bool,
 }
 
-/// What a node applies: its proxy hosts.
+/// What a node applies: its proxy hosts; and whether it is asked to replace its key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeConfig {
     pub hosts: Vec<NodeHost>,
+    #[serde(default)]
+    pub rotate_key: bool,
+}
+
+/// A node's new bouncer key (the old one no longer works).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RotatedKey {
+    pub bouncer_key: String,
+}
+
+impl std::fmt::Debug for RotatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RotatedKey(<redacted>)")
+    }
 }
 
 /// What a node tells the central node every few seconds.

@@ -429,8 +429,37 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     until_through(&edge1, late, 403, Duration::from_secs(20)).await;
     until_through(&edge2, late, 403, Duration::from_secs(20)).await;
 
+    // Rotating edge 1's key: the node replaces it within seconds, the old key stops working at the
+    // engine, and the node keeps enforcing with the new one.
+    assert_eq!(admin.post(app.url("/api/v1/nodes/nosuch/rotate-key")).send().await.unwrap().status(), 404);
+    assert_eq!(admin.post(app.url("/api/v1/nodes/edge1/rotate-key")).send().await.unwrap().status(), 202);
+    let t_rotate = std::time::Instant::now();
+    let new_key1 = loop {
+        let k = edge1.membership()["bouncer_key"].as_str().unwrap().to_owned();
+        if k != key1 {
+            break k;
+        }
+        assert!(t_rotate.elapsed() < Duration::from_secs(10), "the key was not replaced; node log:\n{}", edge1.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("NUMBERS key rotation asked → done by the node: {:?}", t_rotate.elapsed());
+    assert_eq!(std::fs::read_to_string(edge1.data().join("bouncer/key")).unwrap().trim(), new_key1);
+    let stream_with = |key: String| {
+        let central = central.clone();
+        let url = format!("{fleet_url}/v1/decisions/stream?startup=true");
+        async move { central.get(url).header("X-Api-Key", key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(stream_with(key1.clone()).await, 403, "the old key no longer works");
+    assert_eq!(stream_with(new_key1.clone()).await, 200);
+    let another = "127.0.0.6";
+    let (status, body) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": another, "duration": "1h", "reason": "after the rotation"})).await;
+    assert_eq!(status, 201, "{body}");
+    until_through(&edge1, another, 403, Duration::from_secs(10)).await;
+    let key1 = new_key1;
+
     // Removing edge 2 revokes its bouncer key and machine at the engine at once; edge 1 is untouched.
     let viewer = viewer(&app, &admin).await;
+    assert_eq!(viewer.post(app.url("/api/v1/nodes/edge1/rotate-key")).send().await.unwrap().status(), 403);
     assert_eq!(viewer.delete(app.url("/api/v1/nodes/edge2")).send().await.unwrap().status(), 403);
     assert_eq!(admin.delete(app.url("/api/v1/nodes/Edge%202")).send().await.unwrap().status(), 400);
     assert_eq!(admin.delete(app.url("/api/v1/nodes/nosuch")).send().await.unwrap().status(), 404);
