@@ -85,6 +85,23 @@ pub struct RemoteLapi {
 }
 
 impl DaemonSettings {
+    /// The fixed settings from the configuration: the engine on loopback, or `remote` (an edge
+    /// node's central node). What the console tells it later (allowlist, …) starts empty.
+    pub fn from_config(config: &crate::config::Config, remote: Option<RemoteLapi>) -> Self {
+        DaemonSettings {
+            listen: config.bouncer_listen,
+            lapi: config.crowdsec_lapi_listen,
+            fail_mode: config.bouncer_fail_mode,
+            trusted_proxies: config.trusted_proxies().unwrap_or_default(),
+            sync_interval_ms: config.decision_sync_interval_ms,
+            full_resync_secs: config.decision_full_resync_secs,
+            allowlist: Vec::new(),
+            protected: Vec::new(),
+            scoped: Vec::new(),
+            remote,
+        }
+    }
+
     fn lapi(&self) -> anyhow::Result<Lapi> {
         match &self.remote {
             None => Ok(Lapi::new(self.lapi)),

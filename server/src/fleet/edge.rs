@@ -356,18 +356,7 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
     if !bouncer_files.sync_token().exists() {
         write_private_file(&bouncer_files.sync_token(), crate::auth::secret::random_hex(32).as_bytes())?;
     }
-    let daemon = DaemonSettings {
-        listen: config.bouncer_listen,
-        lapi: crowdsec.lapi_listen,
-        fail_mode: config.bouncer_fail_mode,
-        trusted_proxies: config.trusted_proxies().unwrap_or_default(),
-        sync_interval_ms: config.decision_sync_interval_ms,
-        full_resync_secs: config.decision_full_resync_secs,
-        allowlist: Vec::new(),
-        protected: Vec::new(),
-        scoped: Vec::new(),
-        remote: Some(RemoteLapi { url: membership.url.clone(), ca_file: files.ca() }),
-    };
+    let daemon = DaemonSettings::from_config(&config, Some(RemoteLapi { url: membership.url.clone(), ca_file: files.ca() }));
     crate::support::files::write_if_changed(&bouncer_files.settings(), &serde_json::to_string_pretty(&daemon)?)?;
 
     let logs_dir = data_dir.join("logs");

@@ -92,18 +92,7 @@ impl Proxy {
             access_log: engine.layout().access_log.clone(),
             fail_mode: config.bouncer_fail_mode,
         };
-        let daemon = DaemonSettings {
-            listen: config.bouncer_listen,
-            lapi: config.crowdsec_lapi_listen,
-            fail_mode: config.bouncer_fail_mode,
-            trusted_proxies: config.trusted_proxies().unwrap_or_default(),
-            sync_interval_ms: config.decision_sync_interval_ms,
-            full_resync_secs: config.decision_full_resync_secs,
-            allowlist: Vec::new(),
-            protected: Vec::new(),
-            scoped: Vec::new(),
-            remote: None,
-        };
+        let daemon = DaemonSettings::from_config(config, None);
         Proxy {
             inner: Arc::new(Inner {
                 caddy: caddy_bin.map(|b| data_plane::caddy_spec(&b, &caddy_dir, &logs_dir)),

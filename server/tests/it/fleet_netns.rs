@@ -5,7 +5,7 @@
 //! whitelist of private ranges does not cover. Skipped where network namespaces cannot be made
 //! (not root, no `ip`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,17 +78,7 @@ impl Drop for Net {
 }
 
 fn charon_cli(data: &Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
-        .args(args)
-        .env("CHARON_DATA_DIR", data)
-        .env("CHARON_LOG_LEVEL", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = super::cli::charon(data, args, stdin);
     assert!(out.status.success(), "charon {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -336,14 +326,25 @@ async fn a_scan_on_one_edge_is_refused_on_both_and_the_edges_outlive_the_central
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!("NUMBERS central node back → both nodes reporting again: {:?}", t_back.elapsed());
-    let res = api2
-        .post(format!("{console2}/api/v1/cerberus/crowdsec/decisions"))
-        .bearer_auth(&token2)
-        .json(&json!({"value": "198.51.100.1", "duration": "1h", "reason": "after the outage"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    // The console answers before its engine is up again (it starts in the background): a 503
+    // until then.
+    let t_engine = Instant::now();
+    loop {
+        let res = api2
+            .post(format!("{console2}/api/v1/cerberus/crowdsec/decisions"))
+            .bearer_auth(&token2)
+            .json(&json!({"value": "198.51.100.1", "duration": "1h", "reason": "after the outage"}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        if status == 201 {
+            break;
+        }
+        assert!(status == 503 && t_engine.elapsed() < Duration::from_secs(60), "{status} {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     until("root", &e1, 403, Duration::from_secs(20), &log(0)).await;
     until("root", &e2, 403, Duration::from_secs(20), &log(1)).await;
 
