@@ -268,7 +268,7 @@ impl Config {
             Some(u) => u.trim().trim_end_matches('/').to_owned(),
             None => {
                 let host = if listen.ip().is_unspecified() {
-                    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_owned()
+                    crate::support::host_name()?
                 } else {
                     match listen.ip() {
                         std::net::IpAddr::V6(v6) => format!("[{v6}]"),

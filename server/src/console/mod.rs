@@ -89,9 +89,8 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 
 impl Console {
     pub fn new(db: Db, engine: CrowdSec, config: &Config) -> Self {
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(64).collect())
+        let hostname = crate::support::host_name()
+            .map(|h| h.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(64).collect())
             .filter(|h: &String| !h.is_empty())
             .unwrap_or_else(|| "charon".to_owned());
         // Earlier versions kept the enrollment key sealed with this file; without it the sealed

@@ -80,9 +80,8 @@ impl Files {
 
 /// The host name as a node name: lowercase, anything else than `a-z0-9-` becomes `-`.
 fn default_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = crate::support::host_name().unwrap_or_default();
     let name: String = host
-        .trim()
         .to_ascii_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })

@@ -5,7 +5,7 @@
 //! whitelist of private ranges does not cover. Skipped where network namespaces cannot be made
 //! (not root, no `ip`).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,34 +85,18 @@ fn charon_cli(data: &Path, args: &[&str], stdin: &str) -> std::process::Output {
 
 /// The central node as a process; its console's address from its "listening" line.
 fn central(data: &Path, lapi: u16, fleet: u16) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
-        .arg("serve")
-        .env("CHARON_LISTEN", "127.0.0.1:0")
-        .env("CHARON_DATA_DIR", data)
-        .env("CHARON_LOG_FORMAT", "json")
-        .env("CHARON_PROXY_ENABLED", "false")
-        .env("CHARON_CAPI_URL", "off")
-        .env("CHARON_CROWDSEC_PROMETHEUS", "off")
-        .env("CHARON_CROWDSEC_LAPI_LISTEN", format!("127.0.0.1:{lapi}"))
-        .env("CHARON_FLEET_LISTEN", format!("{CENTRAL}:{fleet}"))
-        .env("CHARON_FLEET_URL", format!("https://{CENTRAL}:{fleet}"))
-        .env_remove("RUST_LOG")
-        .env_remove("CHARON_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the central node exited before listening");
-        if line.contains("charon is listening") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the central node did not listen in time");
-    }
+    let (lapi, listen, url) = (format!("127.0.0.1:{lapi}"), format!("{CENTRAL}:{fleet}"), format!("https://{CENTRAL}:{fleet}"));
+    let (child, mut stderr, line) = super::serve::start_with(
+        data,
+        &[
+            ("CHARON_PROXY_ENABLED", "false"),
+            ("CHARON_CAPI_URL", "off"),
+            ("CHARON_CROWDSEC_PROMETHEUS", "off"),
+            ("CHARON_CROWDSEC_LAPI_LISTEN", &lapi),
+            ("CHARON_FLEET_LISTEN", &listen),
+            ("CHARON_FLEET_URL", &url),
+        ],
+    );
     let v: Value = serde_json::from_str(&line).unwrap();
     let address = v["fields"]["address"].as_str().or(v["address"].as_str()).unwrap().to_owned();
     // Keep reading its log so it never blocks on a full pipe.

@@ -467,28 +467,18 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let t_stream = Instant::now();
-    let body = pinned
-        .get(format!("{fleet_url}/v1/decisions/stream?startup=true&scopes=ip,range,country,as"))
-        .header("X-Api-Key", key["bouncer_key"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    println!("MEASURE of which the engine's complete answer through the fleet listener: {:.1} s ({} MB of JSON)", t_stream.elapsed().as_secs_f64(), body.len() / 1_000_000);
-    let t_direct = Instant::now();
-    let direct = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
-        .get(format!("http://{}/v1/decisions/stream?startup=true&scopes=ip,range,country,as", app.state.config.crowdsec_lapi_listen))
-        .header("X-Api-Key", key["bouncer_key"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    println!("MEASURE the same answer from the engine directly (loopback, no TLS): {:.1} s ({} MB)", t_direct.elapsed().as_secs_f64(), direct.len() / 1_000_000);
+    let key = key["bouncer_key"].as_str().unwrap();
+    let download = |client: reqwest::Client, base: String| async move {
+        let t = Instant::now();
+        let url = format!("{base}/v1/decisions/stream?startup=true&scopes={}", charon::crowdsec::lapi::STREAM_SCOPES);
+        let body = client.get(url).header("X-Api-Key", key).send().await.unwrap().bytes().await.unwrap();
+        (t.elapsed(), body.len() / 1_000_000)
+    };
+    let (took, mb) = download(pinned, fleet_url.clone()).await;
+    println!("MEASURE of which the engine's complete answer through the fleet listener: {:.1} s ({mb} MB of JSON)", took.as_secs_f64());
+    let direct = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let (took, mb) = download(direct, format!("http://{}", app.state.config.crowdsec_lapi_listen)).await;
+    println!("MEASURE the same answer from the engine directly (loopback, no TLS): {:.1} s ({mb} MB)", took.as_secs_f64());
     admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
     drop(edge);
 }
