@@ -25,12 +25,16 @@ build: setup
 run: build
 	CHARON_SITE_ROOT=$(SITE_ROOT) $(BIN) serve
 
-## Every test: Rust unit and HTTP tests, then Playwright against the release build.
+## Every test: Rust unit and HTTP tests (the HTTP ones on SQLite and on PostgreSQL), then Playwright
+## against the release build.
 test: setup-test build check-docker check-deploy test-rust test-e2e
 
+## The server's tests on SQLite, then its integration suite again with Charon's database on a
+## PostgreSQL started for the run (skipped, saying so, when PostgreSQL is not installed).
 test-rust:
 	cargo test -p app --features ssr --lib
 	cargo test -p server
+	scripts/test-postgres.sh
 
 test-e2e:
 	cargo build -p capi-sim --bin capi-sim

@@ -2,6 +2,7 @@
 //! and the REST API (through `app::services::AccountService`) and the CLI, which acts as the
 //! administrator `cli`.
 
+use crate::db::on_db;
 use app::error::{AppError, ErrorCode};
 use app::accounts::model::{
     Admin, ApiTokenSummary, NewApiToken, Password, Principal, Role, SessionInfo, TokenName, UserSummary, Username,
@@ -47,8 +48,8 @@ impl Accounts {
         users::set_password(&self.db, user.id, &hash).await.map_err(internal)?;
         sessions::delete_for_user(&self.db, user.id).await.map_err(internal)?;
         let revoked = api_tokens::revoke_created_by(&self.db, user.id, now()).await.map_err(internal)?;
-        sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = ?").bind(user.id).execute(&self.db).await.map_err(internal)?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id).execute(&self.db).await.map_err(internal)?;
+        on_db!(self.db, cx => sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1").bind(user.id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
+        on_db!(self.db, cx => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
         audit::by(&self.db, actor, "user.reset_password", &user.username, &format!("password reset, sessions ended, {revoked} tokens revoked, second factor off")).await;
         Ok(revoked)
     }

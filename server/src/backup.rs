@@ -4,7 +4,9 @@
 //! credentials, the engine's generated configuration and hub state, the bouncer's settings,
 //! Caddy's state (certificates). Left out: logs, pid files and sockets, the WAL/SHM files of live
 //! databases, and the evidence index (`evidence.db`, rebuilt from new requests). The archive holds
-//! secrets: it is written 0600, and restore refuses a data dir that is not empty.
+//! secrets: it is written 0600, and restore refuses a data dir that is not empty. A database on
+//! PostgreSQL (`database_url`, `crowdsec_database_url`) is not in the data dir and not in the
+//! archive: `pg_dump` backs it up.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
@@ -82,8 +84,9 @@ impl Drop for Staging {
 }
 
 /// Writes the archive to `out` (which must not exist), 0600, through a temporary name.
-pub async fn backup(data_dir: &Path, out: &Path) -> anyhow::Result<Written> {
-    if !data_dir.join("charon.db").exists() {
+/// `external_db`: Charon's database is in PostgreSQL, not in the data dir (`pg_dump` backs it up).
+pub async fn backup(data_dir: &Path, out: &Path, external_db: bool) -> anyhow::Result<Written> {
+    if !external_db && !data_dir.join("charon.db").exists() {
         bail!("{} holds no Charon database: nothing to back up", data_dir.display());
     }
     if out.exists() {

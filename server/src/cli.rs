@@ -231,7 +231,7 @@ pub async fn run_unban(config: Config, address: &str, allow_for: Option<&str>) -
     let period = AllowFor::parse(allow_for.unwrap_or("")).map_err(|e| anyhow::anyhow!("--allow-for: {e}"))?;
     let reason = Reason::parse("break glass: charon unban").expect("a valid reason");
     crate::support::files::ensure_private_dir(&config.data_dir)?;
-    let db = crate::db::connect(&config.database_path()).await?;
+    let db = crate::db::connect(&config).await?;
     let engine = crate::crowdsec::CrowdSec::new(db.clone(), &config);
     let proxy = crate::proxy::Proxy::for_shell(db.clone(), engine.clone(), &config);
     let cache = std::sync::Arc::new(crate::bouncer::cache::DecisionCache::new());
@@ -279,7 +279,7 @@ async fn delete_at_engine(engine: &crate::crowdsec::CrowdSec, target: &app::deci
 pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     // Like `serve`: a fresh machine may run `charon admin create` before the server ever started.
     crate::support::files::ensure_private_dir(&config.data_dir)?;
-    let db = crate::db::connect(&config.database_path()).await?;
+    let db = crate::db::connect(&config).await?;
     let accounts = Accounts::new(db.clone());
     // Whoever can run this command can read the data dir: they act as the administrator `cli`.
     let cli = cli_admin();
@@ -356,7 +356,11 @@ pub async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<
 /// `charon backup FILE`.
 pub async fn run_backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let written = crate::backup::backup(&config.data_dir, file).await?;
+    let external = config.postgres_url().is_some();
+    let written = crate::backup::backup(&config.data_dir, file, external).await?;
+    if external {
+        eprintln!("Charon's database is in PostgreSQL (database_url): this archive holds the data dir only; back the database up with pg_dump");
+    }
     eprintln!(
         "{}: {} files, {} bytes in {:.1} s (it holds secrets: keep it private; mode 0600)",
         file.display(),

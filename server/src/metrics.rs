@@ -5,6 +5,7 @@
 //! messages by status. Recorded as requests are served: the console's HTTP request durations.
 //! Names follow Prometheus conventions: `charon_` prefix, `_total` counters, seconds.
 
+use crate::db::on_db;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
@@ -152,7 +153,7 @@ impl MetricsService for Metrics {
             }
         }
 
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM notify_messages GROUP BY status").fetch_all(&self.db).await.map_err(internal)?;
+        let rows: Vec<(String, i64)> = on_db!(self.db, cx => sqlx::query_as("SELECT status, COUNT(*) FROM notify_messages GROUP BY status").fetch_all(cx).await).map_err(internal)?;
         let messages = Family::<StatusLabels, Gauge>::default();
         for (status, n) in rows {
             messages.get_or_create(&StatusLabels { status }).set(n);

@@ -71,7 +71,7 @@ impl AppState {
     /// Opens the data dir and database and builds the shared state. Does not bind any socket.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         ensure_private_dir(&config.data_dir)?;
-        let db = db::connect(&config.database_path()).await?;
+        let db = db::connect(&config).await?;
         let leptos = LeptosOptions::builder()
             .output_name("charon")
             .site_root(config.site_root.to_string_lossy().into_owned())

@@ -5,6 +5,7 @@
 //! once; `auth.password_login` is read again every few seconds, so `charon admin reset-password`
 //! (the way back in when passwords are off) takes effect without a restart.
 
+use crate::db::on_db;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -175,12 +176,11 @@ impl SignInConfig {
 
     /// An administrator who has signed in through `issuer` (so it works, and they can again).
     async fn admin_signed_in_through(&self, issuer: &str) -> Result<bool, AppError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM oidc_identities JOIN users ON users.id = oidc_identities.user_id WHERE users.role = 'admin' AND oidc_identities.issuer = ?",
+        let n: i64 = on_db!(self.db, cx => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM oidc_identities JOIN users ON users.id = oidc_identities.user_id WHERE users.role = 'admin' AND oidc_identities.issuer = $1",
         )
         .bind(issuer.trim_end_matches('/'))
-        .fetch_one(&self.db)
-        .await
+        .fetch_one(cx).await)
         .map_err(internal)?;
         Ok(n > 0)
     }
@@ -254,7 +254,7 @@ impl SignInService for SignInConfig {
         let now = crate::support::time::now();
         let mut tx = self.db.begin().await.map_err(internal)?;
         for (key, value) in [(SSO_KEY, serde_json::to_string(&stored).map_err(internal)?), (PASSWORD_KEY, password_login.to_string())] {
-            settings::set(&mut *tx, key, &value, now).await.map_err(internal)?;
+            settings::set_in(&mut tx, key, &value, now).await.map_err(internal)?;
         }
         tx.commit().await.map_err(internal)?;
         *self.methods.oidc.write().expect("sign-in lock") = oidc;

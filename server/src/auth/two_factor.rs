@@ -8,6 +8,7 @@
 //! every local account (`auth.require_totp`): an account without one then signs in only to set it
 //! up (the gate, `middleware`, keeps it on that page).
 
+use crate::db::{on_db, on_tx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -96,17 +97,16 @@ impl TwoFactor {
     /// Whether a local account still lacks the second factor an administrator requires (accounts
     /// made by an identity provider sign in there, with its own factors).
     pub async fn missing(&self, user_id: i64) -> Result<bool, AppError> {
-        let missing: Option<bool> = sqlx::query_scalar("SELECT totp_secret IS NULL AND password_hash != 'oidc' FROM users WHERE id = ?")
+        let missing: Option<bool> = on_db!(self.db, cx => sqlx::query_scalar("SELECT totp_secret IS NULL AND password_hash != 'oidc' FROM users WHERE id = $1")
             .bind(user_id)
-            .fetch_optional(&self.db)
-            .await
+            .fetch_optional(cx).await)
             .map_err(internal)?;
         Ok(missing.unwrap_or(false))
     }
 
     /// Whether the account has a second factor.
     pub async fn enabled(&self, user_id: i64) -> Result<bool, AppError> {
-        let on: Option<bool> = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM users WHERE id = ?").bind(user_id).fetch_optional(&self.db).await.map_err(internal)?;
+        let on: Option<bool> = on_db!(self.db, cx => sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM users WHERE id = $1").bind(user_id).fetch_optional(cx).await).map_err(internal)?;
         Ok(on.unwrap_or(false))
     }
 
@@ -116,29 +116,27 @@ impl TwoFactor {
         let code = normalise(code);
         if code.len() == DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
             let sealed: Option<Option<Vec<u8>>> =
-                sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = ?").bind(user_id).fetch_optional(&self.db).await.map_err(internal)?;
+                on_db!(self.db, cx => sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1").bind(user_id).fetch_optional(cx).await).map_err(internal)?;
             let Some(Some(sealed)) = sealed else { return Ok(false) };
             let t = totp(self.sealer.open_sealed(&sealed).map_err(internal)?, username)?;
             let Some(step) = matching_step(&t, &code, now().max(0) as u64) else { return Ok(false) };
             // Once per step: a replayed code (or one already used in this window) is refused.
-            let taken = sqlx::query("UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?")
+            let taken = on_db!(self.db, cx => sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $3")
                 .bind(step as i64)
                 .bind(user_id)
                 .bind(step as i64)
-                .execute(&self.db)
-                .await
+                .execute(cx).await.map(|r| r.rows_affected()))
                 .map_err(internal)?
-                .rows_affected();
+                ;
             return Ok(taken == 1);
         }
-        let used = sqlx::query("UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL")
+        let used = on_db!(self.db, cx => sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
             .bind(now())
             .bind(user_id)
             .bind(secret::digest(&code))
-            .execute(&self.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?
-            .rows_affected();
+            ;
         Ok(used == 1)
     }
 }
@@ -146,10 +144,9 @@ impl TwoFactor {
 #[async_trait::async_trait]
 impl TwoFactorService for TwoFactor {
     async fn status(&self, caller: &Principal) -> Result<TwoFactorStatus, AppError> {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL")
+        let left: i64 = on_db!(self.db, cx => sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
             .bind(caller.user_id)
-            .fetch_one(&self.db)
-            .await
+            .fetch_one(cx).await)
             .map_err(internal)?;
         Ok(TwoFactorStatus { enabled: self.enabled(caller.user_id).await?, required: self.required(), recovery_codes_left: left as u32 })
     }
@@ -162,11 +159,10 @@ impl TwoFactorService for TwoFactor {
         let mut raw = vec![0u8; 20];
         rand::thread_rng().fill(&mut raw[..]);
         let t = totp(raw.clone(), &caller.username)?;
-        sqlx::query("UPDATE users SET totp_pending = ? WHERE id = ?")
+        on_db!(self.db, cx => sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
             .bind(self.sealer.seal(&raw))
             .bind(caller.user_id)
-            .execute(&self.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?;
         let Secret::Encoded(text) = Secret::Raw(raw).to_encoded() else { return Err(AppError::Internal) };
         let uri = t.get_url();
@@ -177,26 +173,24 @@ impl TwoFactorService for TwoFactor {
     async fn confirm(&self, caller: &Principal, code: &str) -> Result<Vec<String>, AppError> {
         in_a_session(caller)?;
         let pending: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = ?").bind(caller.user_id).fetch_optional(&self.db).await.map_err(internal)?;
+            on_db!(self.db, cx => sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1").bind(caller.user_id).fetch_optional(cx).await).map_err(internal)?;
         let Some(Some(sealed)) = pending else { return Err(ErrorCode::TotpNotStarted.into()) };
         let raw = self.sealer.open_sealed(&sealed).map_err(internal)?;
         let t = totp(raw, &caller.username)?;
         let Some(step) = matching_step(&t, &normalise(code), now().max(0) as u64) else { return Err(ErrorCode::TotpCodeInvalid.into()) };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let mut tx = self.db.begin().await.map_err(internal)?;
-        sqlx::query("UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ? WHERE id = ?")
+        on_tx!(&mut tx, cx => sqlx::query("UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1 WHERE id = $2")
             .bind(step as i64)
             .bind(caller.user_id)
-            .execute(&mut *tx)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?").bind(caller.user_id).execute(&mut *tx).await.map_err(internal)?;
+        on_tx!(&mut tx, cx => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(caller.user_id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
         for c in &codes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+            on_tx!(&mut tx, cx => sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                 .bind(caller.user_id)
                 .bind(secret::digest(&normalise(c)))
-                .execute(&mut *tx)
-                .await
+                .execute(cx).await.map(|r| r.rows_affected()))
                 .map_err(internal)?;
         }
         tx.commit().await.map_err(internal)?;
@@ -210,8 +204,8 @@ impl TwoFactorService for TwoFactor {
             return Err(ErrorCode::TotpCodeInvalid.into());
         }
         let mut tx = self.db.begin().await.map_err(internal)?;
-        sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = ?").bind(caller.user_id).execute(&mut *tx).await.map_err(internal)?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?").bind(caller.user_id).execute(&mut *tx).await.map_err(internal)?;
+        on_tx!(&mut tx, cx => sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1").bind(caller.user_id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
+        on_tx!(&mut tx, cx => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(caller.user_id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         audit::by_principal(&self.db, caller, "totp.disable", &caller.username, "second factor turned off").await;
         Ok(())

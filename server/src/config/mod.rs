@@ -50,6 +50,9 @@ pub struct Config {
     pub crowdsec_prometheus: String,
     /// Overrides the bouncer key file when the LAPI accepts it.
     pub crowdsec_bouncer_key: Option<Secret>,
+    /// Charon's own database on PostgreSQL (`postgres://user:password@host:5432/db`); unset: the
+    /// SQLite file `charon.db` in the data dir.
+    pub database_url: Option<Secret>,
     /// The engine's Local API on PostgreSQL (`postgres://user:password@host:5432/db`); unset: its
     /// own SQLite file under the data dir.
     pub crowdsec_database_url: Option<Secret>,
@@ -196,6 +199,7 @@ impl Default for Config {
             crowdsec_lapi_listen: "127.0.0.1:8085".parse().expect("valid default address"),
             crowdsec_prometheus: "127.0.0.1:6060".to_owned(),
             crowdsec_bouncer_key: None,
+            database_url: None,
             crowdsec_database_url: None,
             fleet_listen: None,
             fleet_url: None,
@@ -312,6 +316,9 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         engine_database::EngineDatabase::parse(self.crowdsec_database_url.as_ref()).map_err(ConfigError::Rule)?;
+        if let Some(url) = self.postgres_url() {
+            database_url::parse(url).map_err(ConfigError::Rule)?;
+        }
         if self.fleet_listen.is_some() && self.fleet_address().is_none() {
             return Err(ConfigError::Rule("fleet_url must be an https URL such as https://central.example.com:8443 (no path)"));
         }
@@ -461,11 +468,17 @@ impl Config {
         (self.capi_url != "off").then(|| format!("{}/", self.capi_url.trim_end_matches('/')))
     }
 
+    /// `database_url` when set (an empty value means unset: the SQLite file).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url.as_ref().map(Secret::expose).filter(|u| !u.trim().is_empty())
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("charon.db")
     }
 }
 
+pub mod database_url;
 pub mod engine_database;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `api_tokens` table. Tokens are stored as SHA-256 hashes; revoked tokens stay listed in the
 //! audit log, not here.
 
+use crate::db::on_db;
 use app::accounts::model::{ApiTokenSummary, Role};
 use sqlx::FromRow;
 
@@ -42,9 +43,9 @@ pub async fn insert(
     created_by: Option<i64>,
     now: i64,
 ) -> sqlx::Result<TokenRow> {
-    sqlx::query_as(&format!(
+    on_db!(db, cx => sqlx::query_as(&format!(
         "INSERT INTO api_tokens (name, token_hash, prefix, role, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
     ))
     .bind(name)
     .bind(token_hash)
@@ -52,16 +53,14 @@ pub async fn insert(
     .bind(role.as_str())
     .bind(created_by)
     .bind(now)
-    .fetch_one(db)
-    .await
+    .fetch_one(cx).await)
 }
 
 pub async fn list_active(db: &Db) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(&format!(
+    on_db!(db, cx => sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at, id"
     ))
-    .fetch_all(db)
-    .await
+    .fetch_all(cx).await)
 }
 
 /// `last_used_at` is written at most this often per token.
@@ -74,57 +73,52 @@ pub async fn authenticate(
     token_hash: &str,
     now: i64,
 ) -> sqlx::Result<Option<(TokenRow, Option<UserRow>)>> {
-    let token: Option<TokenRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+    let token: Option<TokenRow> = on_db!(db, cx => sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
     ))
     .bind(token_hash)
-    .fetch_optional(db)
-    .await?;
+    .fetch_optional(cx).await)?;
     let Some(mut token) = token else {
         return Ok(None);
     };
     // A script calling every second must not turn every read into a database write.
     if token.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").bind(now).bind(token.id).execute(db).await?;
+        on_db!(db, cx => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(token.id).execute(cx).await.map(|r| r.rows_affected()))?;
         token.last_used_at = Some(now);
     }
-    let creator: Option<UserRow> = sqlx::query_as(
+    let creator: Option<UserRow> = on_db!(db, cx => sqlx::query_as(
         "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.created_by
-         WHERE api_tokens.id = ?",
+         WHERE api_tokens.id = $1",
     )
     .bind(token.id)
-    .fetch_optional(db)
-    .await?;
+    .fetch_optional(cx).await)?;
     Ok(Some((token, creator)))
 }
 
 /// Revokes by id; `Ok(None)` when no active token has that id.
 pub async fn revoke(db: &Db, id: i64, now: i64) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as(&format!(
-        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING {COLUMNS}"
+    on_db!(db, cx => sqlx::query_as(&format!(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING {COLUMNS}"
     ))
     .bind(now)
     .bind(id)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(cx).await)
 }
 
 /// Revokes every active token with this name (CLI convenience); returns how many.
 pub async fn revoke_by_name(db: &Db, name: &str, now: i64) -> sqlx::Result<u64> {
-    let res = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
+    let res = on_db!(db, cx => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(name)
-        .execute(db)
-        .await?;
-    Ok(res.rows_affected())
+        .execute(cx).await.map(|r| r.rows_affected()))?;
+    Ok(res)
 }
 
 /// Revokes every active token a user created (a password reset); returns how many.
 pub async fn revoke_created_by(db: &Db, user_id: i64, now: i64) -> sqlx::Result<u64> {
-    let res = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL")
+    let res = on_db!(db, cx => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(res.rows_affected())
+        .execute(cx).await.map(|r| r.rows_affected()))?;
+    Ok(res)
 }

@@ -1,6 +1,7 @@
 //! The append-only `audit_log` table: who did what, through what, from where, on what, how it
 //! ended and what changed. Never holds a secret. Purged after the retention window (`purge`).
 
+use crate::db::on_db;
 use app::accounts::model::{Admin, Principal};
 
 use super::Db;
@@ -22,8 +23,8 @@ pub struct Entry<'a> {
 }
 
 pub async fn write(db: &Db, at: i64, e: &Entry<'_>) {
-    let res = sqlx::query(
-        "INSERT INTO audit_log (at, actor, via, address, action, target, detail, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    let res = on_db!(db, cx => sqlx::query(
+        "INSERT INTO audit_log (at, actor, via, address, action, target, detail, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(at)
     .bind(e.actor)
@@ -33,8 +34,7 @@ pub async fn write(db: &Db, at: i64, e: &Entry<'_>) {
     .bind(e.target)
     .bind(e.detail)
     .bind(if e.result.is_empty() { "ok" } else { e.result })
-    .execute(db)
-    .await;
+    .execute(cx).await.map(|r| r.rows_affected()));
     if let Err(err) = res {
         // The action itself already happened; losing its audit line must be visible.
         tracing::error!(error = %err, action = e.action, actor = e.actor, "could not write the audit log");
@@ -68,7 +68,7 @@ pub async fn outcome<T>(db: &Db, actor: &Admin, action: &str, target: &str, deta
 
 /// Deletes lines older than `before` (Unix seconds); returns how many.
 pub async fn purge(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM audit_log WHERE at < ?").bind(before).execute(db).await?.rows_affected())
+    Ok(on_db!(db, cx => sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(cx).await.map(|r| r.rows_affected()))?)
 }
 
 /// One row as stored.
@@ -97,7 +97,14 @@ pub struct Query<'a> {
     pub offset: i64,
 }
 
-fn filtered<'a>(select: &str, q: &'a Query<'a>) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
+/// The query with `q`'s filters, for either backend (each numbers its own parameters).
+fn filtered<'a, DB: sqlx::Database>(select: &str, q: &'a Query<'a>) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB::Arguments<'a>: Default,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     let mut b = sqlx::QueryBuilder::new(select);
     b.push(" WHERE 1 = 1");
     if let Some(actor) = q.actor {
@@ -107,8 +114,9 @@ fn filtered<'a>(select: &str, q: &'a Query<'a>) -> sqlx::QueryBuilder<'a, sqlx::
         b.push(" AND (action = ").push_bind(action).push(" OR action LIKE ").push_bind(format!("{}.%", like_escape(action))).push(" ESCAPE '\\')");
     }
     if let Some(text) = q.text {
-        let pattern = format!("%{}%", like_escape(text));
-        b.push(" AND (target LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR detail LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+        // Any case, on both backends (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
+        let pattern = format!("%{}%", like_escape(text)).to_lowercase();
+        b.push(" AND (LOWER(target) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\' OR LOWER(detail) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
     }
     if let Some(target) = q.target {
         b.push(" AND target = ").push_bind(target);
@@ -125,16 +133,20 @@ fn like_escape(s: &str) -> String {
 
 /// A page of rows and how many match in all.
 pub async fn list(db: &Db, q: &Query<'_>) -> Result<(Vec<Row>, i64), sqlx::Error> {
-    let total: i64 = filtered("SELECT COUNT(*) FROM audit_log", q).build_query_scalar().fetch_one(db).await?;
-    let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
-    b.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset);
-    let rows = b.build_query_as::<Row>().fetch_all(db).await?;
-    Ok((rows, total))
+    on_db!(db, cx => {
+        let total: i64 = filtered("SELECT COUNT(*) FROM audit_log", q).build_query_scalar().fetch_one(cx).await?;
+        let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
+        b.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset);
+        let rows = b.build_query_as::<Row>().fetch_all(cx).await?;
+        Ok((rows, total))
+    })
 }
 
 /// Rows with an id below `below`, newest first, at most `q.limit` (the export's keyset paging).
 pub async fn chunk_below(db: &Db, q: &Query<'_>, below: i64) -> Result<Vec<Row>, sqlx::Error> {
-    let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
-    b.push(" AND id < ").push_bind(below).push(" ORDER BY id DESC LIMIT ").push_bind(q.limit);
-    b.build_query_as::<Row>().fetch_all(db).await
+    on_db!(db, cx => {
+        let mut b = filtered("SELECT id, at, actor, via, address, action, target, detail, result FROM audit_log", q);
+        b.push(" AND id < ").push_bind(below).push(" ORDER BY id DESC LIMIT ").push_bind(q.limit);
+        b.build_query_as::<Row>().fetch_all(cx).await
+    })
 }

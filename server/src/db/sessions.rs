@@ -1,5 +1,6 @@
 //! The `sessions` table. Callers pass the hash of the session id, never the id itself.
 
+use crate::db::on_db;
 use super::users::UserRow;
 use super::Db;
 
@@ -12,7 +13,7 @@ pub async fn insert(
     address: &str,
     user_agent: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address, user_agent, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    on_db!(db, cx => sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address, user_agent, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(id_hash)
         .bind(user_id)
         .bind(now)
@@ -20,8 +21,7 @@ pub async fn insert(
         .bind(address)
         .bind(user_agent)
         .bind(now)
-        .execute(db)
-        .await?;
+        .execute(cx).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -37,12 +37,11 @@ pub const TOUCH_EVERY: i64 = 60;
 
 /// Notes that the session was used (callers check `due_for_touch` first: most requests write nothing).
 pub async fn touch(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND (last_seen_at IS NULL OR last_seen_at < ?)")
+    on_db!(db, cx => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2 AND (last_seen_at IS NULL OR last_seen_at < $3)")
         .bind(now)
         .bind(id_hash)
         .bind(now - TOUCH_EVERY)
-        .execute(db)
-        .await?;
+        .execute(cx).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -51,18 +50,17 @@ pub type SessionRow = (String, i64, String, String, String, i64, Option<i64>, i6
 
 /// The unexpired sessions, of one user or (`None`) of everyone, most recently used first.
 pub async fn list(db: &Db, user_id: Option<i64>, now: i64) -> sqlx::Result<Vec<SessionRow>> {
-    let rows: Vec<(String, i64, String, String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, String, String, String, i64, Option<i64>, i64)> = on_db!(db, cx => sqlx::query_as(
         "SELECT sessions.id_hash, users.id, users.username, sessions.address, sessions.user_agent, sessions.created_at,
                 sessions.last_seen_at, sessions.expires_at
          FROM sessions JOIN users ON users.id = sessions.user_id
-         WHERE sessions.expires_at > ? AND (? IS NULL OR sessions.user_id = ?)
+         WHERE sessions.expires_at > $1 AND ($2 IS NULL OR sessions.user_id = $3)
          ORDER BY COALESCE(sessions.last_seen_at, sessions.created_at) DESC",
     )
     .bind(now)
     .bind(user_id)
     .bind(user_id)
-    .fetch_all(db)
-    .await?;
+    .fetch_all(cx).await)?;
     Ok(rows.into_iter().map(|(h, uid, name, addr, ua, created, seen, expires)| (handle(&h), uid, name, addr, ua, created, seen, expires)).collect())
 }
 
@@ -72,12 +70,11 @@ pub async fn delete_by_handle(db: &Db, handle: &str, user_id: Option<i64>) -> sq
     if handle.len() != 16 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    sqlx::query_scalar("DELETE FROM sessions WHERE substr(id_hash, 1, 16) = ? AND (? IS NULL OR user_id = ?) RETURNING user_id")
+    on_db!(db, cx => sqlx::query_scalar("DELETE FROM sessions WHERE substr(id_hash, 1, 16) = $1 AND ($2 IS NULL OR user_id = $3) RETURNING user_id")
         .bind(handle)
         .bind(user_id)
         .bind(user_id)
-        .fetch_optional(db)
-        .await
+        .fetch_optional(cx).await)
 }
 
 /// The user of a session that has not expired at `now`.
@@ -96,48 +93,43 @@ impl SessionUser {
 }
 
 pub async fn user_of(db: &Db, id_hash: &str, now: i64) -> sqlx::Result<Option<SessionUser>> {
-    sqlx::query_as(
+    on_db!(db, cx => sqlx::query_as(
         "SELECT users.*, sessions.last_seen_at AS session_last_seen_at FROM sessions JOIN users ON users.id = sessions.user_id
-         WHERE sessions.id_hash = ? AND sessions.expires_at > ?",
+         WHERE sessions.id_hash = $1 AND sessions.expires_at > $2",
     )
     .bind(id_hash)
     .bind(now)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(cx).await)
 }
 
 pub async fn delete(db: &Db, id_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+    on_db!(db, cx => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
-        .execute(db)
-        .await?;
+        .execute(cx).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Signs a user out everywhere (after a password reset).
 pub async fn delete_for_user(db: &Db, user_id: i64) -> sqlx::Result<u64> {
-    let res = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    let res = on_db!(db, cx => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(res.rows_affected())
+        .execute(cx).await.map(|r| r.rows_affected()))?;
+    Ok(res)
 }
 
 pub async fn delete_expired(db: &Db, now: i64) -> sqlx::Result<u64> {
-    let res = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+    let res = on_db!(db, cx => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
-        .execute(db)
-        .await?;
-    Ok(res.rows_affected())
+        .execute(cx).await.map(|r| r.rows_affected()))?;
+    Ok(res)
 }
 
 /// The addresses administrators are signed in from (unexpired sessions).
 pub async fn admin_addresses(db: &Db, now: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+    on_db!(db, cx => sqlx::query_scalar(
         "SELECT DISTINCT sessions.address FROM sessions JOIN users ON users.id = sessions.user_id
-         WHERE users.role = 'admin' AND sessions.expires_at > ? AND sessions.address != ''",
+         WHERE users.role = 'admin' AND sessions.expires_at > $1 AND sessions.address != ''",
     )
     .bind(now)
-    .fetch_all(db)
-    .await
+    .fetch_all(cx).await)
 }

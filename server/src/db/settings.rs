@@ -1,25 +1,22 @@
 //! The `settings` key/value table: the user's wishes that must survive restarts
 //! (e.g. `crowdsec.enabled`).
 
-use super::Db;
+use super::{on_db, on_tx, Db, Tx};
 
 pub async fn get(db: &Db, key: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+    on_db!(db, cx => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(key)
-        .fetch_optional(db)
-        .await
+        .fetch_optional(cx).await)
 }
 
-/// On the pool or inside a transaction (`&mut *tx`) that writes several keys at once.
-pub async fn set<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str, value: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
+const UPSERT: &str = "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+pub async fn set(db: &Db, key: &str, value: &str, now: i64) -> sqlx::Result<()> {
+    on_db!(db, cx => sqlx::query(UPSERT).bind(key).bind(value).bind(now).execute(cx).await.map(|_| ()))
+}
+
+/// Inside a transaction that writes several keys at once.
+pub async fn set_in(tx: &mut Tx, key: &str, value: &str, now: i64) -> sqlx::Result<()> {
+    on_tx!(tx, cx => sqlx::query(UPSERT).bind(key).bind(value).bind(now).execute(cx).await.map(|_| ()))
 }

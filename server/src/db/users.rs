@@ -1,5 +1,6 @@
 //! The `users` table.
 
+use crate::db::on_db;
 use app::accounts::model::{Role, UserSummary};
 use sqlx::FromRow;
 
@@ -41,23 +42,20 @@ pub enum InsertError {
 }
 
 pub async fn admin_exists(db: &Db) -> sqlx::Result<bool> {
-    sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
-        .fetch_one(db)
-        .await
+    on_db!(db, cx => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(cx).await)
         .map(|n| n != 0)
 }
 
 pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as("SELECT * FROM users WHERE username = ?")
+    on_db!(db, cx => sqlx::query_as("SELECT * FROM users WHERE username = $1")
         .bind(username)
-        .fetch_optional(db)
-        .await
+        .fetch_optional(cx).await)
 }
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<UserRow>> {
-    sqlx::query_as("SELECT * FROM users ORDER BY username")
-        .fetch_all(db)
-        .await
+    on_db!(db, cx => sqlx::query_as("SELECT * FROM users ORDER BY username")
+        .fetch_all(cx).await)
 }
 
 pub async fn insert(
@@ -67,15 +65,14 @@ pub async fn insert(
     role: Role,
     now: i64,
 ) -> Result<UserRow, InsertError> {
-    let res = sqlx::query_as(
-        "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+    let res = on_db!(db, cx => sqlx::query_as(
+        "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
     )
     .bind(username)
     .bind(password_hash)
     .bind(role.as_str())
     .bind(now)
-    .fetch_one(db)
-    .await;
+    .fetch_one(cx).await);
     match res {
         Ok(row) => Ok(row),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(InsertError::Taken),
@@ -91,29 +88,27 @@ pub async fn insert_first_admin(
     password_hash: &str,
     now: i64,
 ) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(
+    on_db!(db, cx => sqlx::query_as(
         "INSERT INTO users (username, password_hash, role, created_at)
-         SELECT ?, ?, 'admin', ? WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')
+         SELECT $1, $2, 'admin', $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')
          RETURNING *",
     )
     .bind(username)
     .bind(password_hash)
     .bind(now)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(cx).await)
 }
 
 pub async fn set_password(db: &Db, user_id: i64, password_hash: &str) -> sqlx::Result<bool> {
-    let res = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    let res = on_db!(db, cx => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(res.rows_affected() == 1)
+        .execute(cx).await.map(|r| r.rows_affected()))?;
+    Ok(res == 1)
 }
 
 /// An identity provider's sign-in brings the user's current role.
 pub async fn set_role(db: &Db, user_id: i64, role: Role) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET role = ? WHERE id = ?").bind(role.as_str()).bind(user_id).execute(db).await?;
+    on_db!(db, cx => sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(user_id).execute(cx).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

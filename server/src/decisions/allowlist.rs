@@ -4,6 +4,7 @@
 //! An entry may expire ("unban and allow for 1 h"): expired entries are not in force from the
 //! moment they expire and are deleted by `expire_due`, which the console runs every few seconds.
 
+use crate::db::{on_db, on_tx};
 use std::sync::Arc;
 
 use app::decisions::model::{AllowAdded, AllowEntry, AllowFor, IpOrRange, Reason};
@@ -64,10 +65,9 @@ impl Allowlist {
 
     /// The entries in force now (an expired entry not yet deleted is not).
     async fn rows(&self) -> Result<Vec<Row>, AppError> {
-        sqlx::query_as("SELECT * FROM allowlist WHERE expires_at IS NULL OR expires_at > ? ORDER BY value")
+        on_db!(self.db, cx => sqlx::query_as("SELECT * FROM allowlist WHERE expires_at IS NULL OR expires_at > $1 ORDER BY value")
             .bind(crate::support::time::now())
-            .fetch_all(&self.db)
-            .await
+            .fetch_all(cx).await)
             .map_err(internal)
     }
 
@@ -118,15 +118,14 @@ impl Allowlist {
     }
 
     pub async fn add(&self, actor: &Admin, target: IpOrRange, reason: Reason) -> Result<AllowAdded, AppError> {
-        let res = sqlx::query_as::<_, Row>(
-            "INSERT INTO allowlist (value, reason, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+        let res = on_db!(self.db, cx => sqlx::query_as::<_, Row>(
+            "INSERT INTO allowlist (value, reason, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
         )
         .bind(target.value())
         .bind(reason.as_str())
         .bind(actor.username())
         .bind(crate::support::time::now())
-        .fetch_one(&self.db)
-        .await;
+        .fetch_one(cx).await);
         let row = match res {
             Ok(r) => r,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -177,11 +176,10 @@ impl Allowlist {
     /// Re-applies the stored list when it changed behind the console's back (`charon unban`
     /// writes the database directly). Cheap: one aggregate query.
     pub async fn resync_if_changed(&self) -> Result<(), AppError> {
-        let print: (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(expires_at), 0), COALESCE(MAX(created_at), 0) FROM allowlist",
+        let print: (i64, i64, i64, i64) = on_db!(self.db, cx => sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), CAST(COALESCE(SUM(expires_at), 0) AS BIGINT), COALESCE(MAX(created_at), 0) FROM allowlist",
         )
-        .fetch_one(&self.db)
-        .await
+        .fetch_one(cx).await)
         .map_err(internal)?;
         let changed = {
             let mut last = self.fingerprint.lock().expect("fingerprint lock");
@@ -199,10 +197,9 @@ impl Allowlist {
     /// Deletes the entries whose time is up and brings the cache, the bouncer and the engine's
     /// whitelist in line; returns how many left.
     pub async fn expire_due(&self) -> Result<usize, AppError> {
-        let gone: Vec<(String,)> = sqlx::query_as("DELETE FROM allowlist WHERE expires_at IS NOT NULL AND expires_at <= ? RETURNING value")
+        let gone: Vec<(String,)> = on_db!(self.db, cx => sqlx::query_as("DELETE FROM allowlist WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING value")
             .bind(crate::support::time::now())
-            .fetch_all(&self.db)
-            .await
+            .fetch_all(cx).await)
             .map_err(internal)?;
         for (value,) in &gone {
             let entry = audit::Entry { actor: "charon", via: "expiry".into(), action: "allowlist.expire", target: value, detail: "the allowed time ran out", ..Default::default() };
@@ -216,12 +213,11 @@ impl Allowlist {
     }
 
     pub async fn remove(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
-        let res = sqlx::query("DELETE FROM allowlist WHERE value = ?")
+        let res = on_db!(self.db, cx => sqlx::query("DELETE FROM allowlist WHERE value = $1")
             .bind(target.value())
-            .execute(&self.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?;
-        if res.rows_affected() == 0 {
+        if res == 0 {
             return Err(AppError::NotFound);
         }
         audit::by(&self.db, actor, "allowlist.remove", &target.value(), "removed").await;
@@ -231,20 +227,19 @@ impl Allowlist {
 
 /// Inserts or extends the entry for `target`: an existing entry keeps the later of both ends
 /// ("until removed" stays so).
-async fn upsert(tx: &mut sqlx::SqliteConnection, actor: &Admin, target: &IpOrRange, period: AllowFor, reason: &Reason) -> Result<Row, AppError> {
+async fn upsert(tx: &mut crate::db::Tx, actor: &Admin, target: &IpOrRange, period: AllowFor, reason: &Reason) -> Result<Row, AppError> {
     let now = crate::support::time::now();
-    let previous: Option<Row> = sqlx::query_as("SELECT * FROM allowlist WHERE value = ?")
+    let previous: Option<Row> = on_tx!(tx, cx => sqlx::query_as("SELECT * FROM allowlist WHERE value = $1")
         .bind(target.value())
-        .fetch_optional(&mut *tx)
-        .await
+        .fetch_optional(cx).await)
         .map_err(internal)?;
     let expires_at = match (previous.as_ref().map(|r| r.expires_at), period.seconds()) {
         (Some(None), _) | (_, None) => None,
         (Some(Some(old)), Some(s)) => Some(old.max(now + s)),
         (None, Some(s)) => Some(now + s),
     };
-    sqlx::query_as(
-        "INSERT INTO allowlist (value, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) \
+    on_tx!(tx, cx => sqlx::query_as(
+        "INSERT INTO allowlist (value, reason, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (value) DO UPDATE SET reason = excluded.reason, created_by = excluded.created_by, \
          created_at = excluded.created_at, expires_at = excluded.expires_at RETURNING *",
     )
@@ -253,8 +248,7 @@ async fn upsert(tx: &mut sqlx::SqliteConnection, actor: &Admin, target: &IpOrRan
     .bind(actor.username())
     .bind(now)
     .bind(expires_at)
-    .fetch_one(&mut *tx)
-    .await
+    .fetch_one(cx).await)
     .map_err(internal)
 }
 

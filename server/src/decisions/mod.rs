@@ -14,6 +14,7 @@ pub mod lockout;
 pub mod query;
 pub mod scoped;
 
+use crate::db::on_db;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -117,9 +118,9 @@ impl Decisions {
     /// Loads who made the decisions made through Charon, forgetting those too old to be active
     /// (a ban lasts at most 365 days).
     pub async fn restore_authors(&self) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM decision_authors WHERE at < ?").bind(now() - 366 * 86_400).execute(&self.db).await?;
+        on_db!(self.db, cx => sqlx::query("DELETE FROM decision_authors WHERE at < $1").bind(now() - 366 * 86_400).execute(cx).await.map(|r| r.rows_affected()))?;
         let rows: Vec<(i64, String, String, i64)> =
-            sqlx::query_as("SELECT decision_id, actor, via, at FROM decision_authors").fetch_all(&self.db).await?;
+            on_db!(self.db, cx => sqlx::query_as("SELECT decision_id, actor, via, at FROM decision_authors").fetch_all(cx).await)?;
         let mut map = self.authors.lock().expect("authors lock");
         for (id, actor, via, at) in rows {
             map.insert(id, MadeBy { actor, via, at: rfc3339(at) });
@@ -129,13 +130,13 @@ impl Decisions {
 
     async fn remember_author(&self, id: i64, actor: &Admin) {
         let (via, at) = (actor.principal().via(), now());
-        let res = sqlx::query("INSERT OR REPLACE INTO decision_authors (decision_id, actor, via, at) VALUES (?, ?, ?, ?)")
+        let res = on_db!(self.db, cx => sqlx::query("INSERT INTO decision_authors (decision_id, actor, via, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (decision_id) DO UPDATE SET actor = excluded.actor, via = excluded.via, at = excluded.at")
             .bind(id)
             .bind(actor.username())
             .bind(&via)
             .bind(at)
-            .execute(&self.db)
-            .await;
+            .execute(cx).await.map(|r| r.rows_affected()));
         if let Err(e) = res {
             tracing::warn!(error = %e, "cannot record who made decision {id}");
         }

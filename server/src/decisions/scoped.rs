@@ -4,6 +4,7 @@
 //! within a second), and expired by `housekeeping`. Listed among the decisions and the allowlist
 //! with negative ids (`-rule id`), which is how they are removed.
 
+use crate::db::on_db;
 use std::sync::{Arc, Mutex};
 
 use app::accounts::model::Admin;
@@ -109,10 +110,9 @@ impl ScopedRules {
 
     /// Reads the live rules and passes them to the cache and the bouncer.
     pub async fn sync(&self) -> Result<(), AppError> {
-        let rows: Vec<Row> = sqlx::query_as("SELECT * FROM scoped_rules WHERE expires_at IS NULL OR expires_at > ? ORDER BY id")
+        let rows: Vec<Row> = on_db!(self.db, cx => sqlx::query_as("SELECT * FROM scoped_rules WHERE expires_at IS NULL OR expires_at > $1 ORDER BY id")
             .bind(now())
-            .fetch_all(&self.db)
-            .await
+            .fetch_all(cx).await)
             .map_err(internal)?;
         let rules: Vec<ScopedRule> = rows.iter().map(Row::rule).collect();
         self.cache.set_scoped(&rules);
@@ -130,9 +130,9 @@ impl ScopedRules {
 
     async fn insert(&self, actor: &Admin, kind: &str, target: &IpOrRange, scope: &Scope, ban_type: &str, reason: &str, expires_at: Option<i64>) -> Result<Row, AppError> {
         self.check_sites(&scope.sites).await?;
-        let row: Row = sqlx::query_as(
+        let row: Row = on_db!(self.db, cx => sqlx::query_as(
             "INSERT INTO scoped_rules (kind, value, sites, path_prefix, scenario, ban_type, reason, created_by, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
         )
         .bind(kind)
         .bind(target.value())
@@ -144,8 +144,7 @@ impl ScopedRules {
         .bind(actor.username())
         .bind(now())
         .bind(expires_at)
-        .fetch_one(&self.db)
-        .await
+        .fetch_one(cx).await)
         .map_err(internal)?;
         self.sync().await?;
         Ok(row)
@@ -168,11 +167,11 @@ impl ScopedRules {
     /// Deletes the site-scoped bans on a value `hit` selects (an unban reaches them like the
     /// engine's decisions); returns how many.
     pub async fn remove_bans(&self, hit: impl Fn(&IpOrRange) -> bool) -> Result<u64, AppError> {
-        let bans: Vec<(i64, String)> = sqlx::query_as("SELECT id, value FROM scoped_rules WHERE kind = 'ban'").fetch_all(&self.db).await.map_err(internal)?;
+        let bans: Vec<(i64, String)> = on_db!(self.db, cx => sqlx::query_as("SELECT id, value FROM scoped_rules WHERE kind = 'ban'").fetch_all(cx).await).map_err(internal)?;
         let mut n = 0;
         for (id, value) in bans {
             if IpOrRange::parse(&value).is_ok_and(|v| hit(&v)) {
-                n += sqlx::query("DELETE FROM scoped_rules WHERE id = ?").bind(id).execute(&self.db).await.map_err(internal)?.rows_affected();
+                n += on_db!(self.db, cx => sqlx::query("DELETE FROM scoped_rules WHERE id = $1").bind(id).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
             }
         }
         if n > 0 {
@@ -184,7 +183,7 @@ impl ScopedRules {
     /// Re-reads the rules when they changed behind the console's back (`charon unban` deletes
     /// scoped bans from the shell). Cheap: one aggregate query.
     pub async fn resync_if_changed(&self) -> Result<(), AppError> {
-        let print: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(id), 0) FROM scoped_rules").fetch_one(&self.db).await.map_err(internal)?;
+        let print: (i64, i64) = on_db!(self.db, cx => sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(id), 0) AS BIGINT) FROM scoped_rules").fetch_one(cx).await).map_err(internal)?;
         let changed = {
             let mut last = self.fingerprint.lock().expect("fingerprint lock");
             let changed = last.is_some_and(|l| l != print);
@@ -200,11 +199,10 @@ impl ScopedRules {
 
     /// Removes a rule of this kind by its (positive) id; returns its value.
     pub async fn remove(&self, kind: &str, id: i64) -> Result<String, AppError> {
-        let value: Option<String> = sqlx::query_scalar("DELETE FROM scoped_rules WHERE id = ? AND kind = ? RETURNING value")
+        let value: Option<String> = on_db!(self.db, cx => sqlx::query_scalar("DELETE FROM scoped_rules WHERE id = $1 AND kind = $2 RETURNING value")
             .bind(id)
             .bind(kind)
-            .fetch_optional(&self.db)
-            .await
+            .fetch_optional(cx).await)
             .map_err(internal)?;
         let value = value.ok_or(AppError::NotFound)?;
         self.sync().await?;
@@ -213,12 +211,11 @@ impl ScopedRules {
 
     /// Deletes the rules whose time is up (bans, and exceptions given for a while).
     pub async fn expire_due(&self) -> Result<(), AppError> {
-        let n = sqlx::query("DELETE FROM scoped_rules WHERE expires_at IS NOT NULL AND expires_at <= ?")
+        let n = on_db!(self.db, cx => sqlx::query("DELETE FROM scoped_rules WHERE expires_at IS NOT NULL AND expires_at <= $1")
             .bind(now())
-            .execute(&self.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?
-            .rows_affected();
+            ;
         if n > 0 {
             self.sync().await?;
         }

@@ -2,6 +2,7 @@
 //! state change of the engine, kept 90 days for the digests and the Overview. Written by the
 //! dispatcher and the engine watch whether or not a channel subscribes to those events.
 
+use crate::db::on_db;
 use app::error::AppError;
 
 use super::message::Event;
@@ -58,26 +59,25 @@ impl EventLog {
     pub async fn ban(&self, at: i64, event: &Event) -> Result<(), AppError> {
         let i = &event.item;
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        sqlx::query("INSERT INTO event_log (at, kind, value, scenario, origin, site, country) VALUES (?, 'ban', ?, ?, ?, ?, ?)")
+        on_db!(self.db, cx => sqlx::query("INSERT INTO event_log (at, kind, value, scenario, origin, site, country) VALUES ($1, 'ban', $2, $3, $4, $5, $6)")
             .bind(at)
             .bind(s(&i.value))
             .bind(s(&i.scenario))
             .bind(s(&i.origin))
             .bind(s(&i.site))
             .bind(s(&i.country))
-            .execute(&self.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .map_err(internal)?;
         Ok(())
     }
 
     pub async fn engine(&self, at: i64, mark: EngineMark) -> Result<(), AppError> {
-        sqlx::query("INSERT INTO event_log (at, kind, value) VALUES (?, 'engine', ?)").bind(at).bind(mark.as_str()).execute(&self.db).await.map_err(internal)?;
+        on_db!(self.db, cx => sqlx::query("INSERT INTO event_log (at, kind, value) VALUES ($1, 'engine', $2)").bind(at).bind(mark.as_str()).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?;
         Ok(())
     }
 
     pub async fn bans(&self, from: i64, to: i64) -> Result<u64, AppError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ?").bind(from).bind(to).fetch_one(&self.db).await.map_err(internal)?;
+        let n: i64 = on_db!(self.db, cx => sqlx::query_scalar("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= $1 AND at < $2").bind(from).bind(to).fetch_one(cx).await).map_err(internal)?;
         Ok(n as u64)
     }
 
@@ -88,9 +88,9 @@ impl EventLog {
             return Err(internal(format!("no column {column}")));
         }
         let sql = format!(
-            "SELECT {column}, COUNT(*) AS n FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ? AND {column} != '' GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?"
+            "SELECT {column}, COUNT(*) AS n FROM event_log WHERE kind = 'ban' AND at >= $1 AND at < $2 AND {column} != '' GROUP BY {column} ORDER BY n DESC, {column} LIMIT $3"
         );
-        let rows: Vec<(String, i64)> = sqlx::query_as(&sql).bind(from).bind(to).bind(limit).fetch_all(&self.db).await.map_err(internal)?;
+        let rows: Vec<(String, i64)> = on_db!(self.db, cx => sqlx::query_as(&sql).bind(from).bind(to).bind(limit).fetch_all(cx).await).map_err(internal)?;
         Ok(rows.into_iter().map(|(k, n)| (k, n as u64)).collect())
     }
 
@@ -101,8 +101,8 @@ impl EventLog {
             if !["scenario", "origin", "site", "country", "value"].contains(&column) {
                 return Err(internal(format!("no column {column}")));
             }
-            let sql = format!("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ? AND at < ? AND {column} = ?");
-            let n: i64 = sqlx::query_scalar(&sql).bind(from).bind(to).bind(name).fetch_one(&self.db).await.map_err(internal)?;
+            let sql = format!("SELECT COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= $1 AND at < $2 AND {column} = $3");
+            let n: i64 = on_db!(self.db, cx => sqlx::query_scalar(&sql).bind(from).bind(to).bind(name).fetch_one(cx).await).map_err(internal)?;
             out.push(n as u64);
         }
         Ok(out)
@@ -128,16 +128,14 @@ impl EventLog {
 
     /// The engine's state before `from` (if known) and its marks in `[from, to)`, in order.
     async fn engine_marks(&self, from: i64, to: i64) -> Result<(Option<String>, Vec<(i64, String)>), AppError> {
-        let before: Option<String> = sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < ? ORDER BY at DESC, rowid DESC LIMIT 1")
+        let before: Option<String> = on_db!(self.db, cx => sqlx::query_scalar("SELECT value FROM event_log WHERE kind = 'engine' AND at < $1 ORDER BY at DESC, rowid DESC LIMIT 1")
             .bind(from)
-            .fetch_optional(&self.db)
-            .await
+            .fetch_optional(cx).await)
             .map_err(internal)?;
-        let marks: Vec<(i64, String)> = sqlx::query_as("SELECT at, value FROM event_log WHERE kind = 'engine' AND at >= ? AND at < ? ORDER BY at, rowid")
+        let marks: Vec<(i64, String)> = on_db!(self.db, cx => sqlx::query_as("SELECT at, value FROM event_log WHERE kind = 'engine' AND at >= $1 AND at < $2 ORDER BY at, rowid")
             .bind(from)
             .bind(to)
-            .fetch_all(&self.db)
-            .await
+            .fetch_all(cx).await)
             .map_err(internal)?;
         Ok((before, marks))
     }
@@ -149,10 +147,10 @@ impl EventLog {
     pub async fn bans_per_bucket(&self, from: i64, to: i64, bucket: i64) -> Result<BansPerBucket, AppError> {
         let read = |column: &'static str| {
             let sql = format!(
-                "SELECT (at / ?1) * ?1 AS t, {column}, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= ?2 AND at < ?3 GROUP BY t, {column}"
+                "SELECT (at / $1) * $1 AS t, {column}, COUNT(*) FROM event_log WHERE kind = 'ban' AND at >= $2 AND at < $3 GROUP BY t, {column}"
             );
             async move {
-                let rows: Vec<(i64, String, i64)> = sqlx::query_as(&sql).bind(bucket.max(1)).bind(from).bind(to).fetch_all(&self.db).await.map_err(internal)?;
+                let rows: Vec<(i64, String, i64)> = on_db!(self.db, cx => sqlx::query_as(&sql).bind(bucket.max(1)).bind(from).bind(to).fetch_all(cx).await).map_err(internal)?;
                 Ok::<_, AppError>(rows.into_iter().map(|(t, v, n)| (t, v, n as u64)).collect::<Vec<_>>())
             }
         };
@@ -161,7 +159,7 @@ impl EventLog {
     }
 
     pub async fn purge(&self, before: i64) -> Result<u64, AppError> {
-        Ok(sqlx::query("DELETE FROM event_log WHERE at < ?").bind(before).execute(&self.db).await.map_err(internal)?.rows_affected())
+        Ok(on_db!(self.db, cx => sqlx::query("DELETE FROM event_log WHERE at < $1").bind(before).execute(cx).await.map(|r| r.rows_affected())).map_err(internal)?)
     }
 }
 

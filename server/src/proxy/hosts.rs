@@ -1,5 +1,6 @@
 //! The `proxy_hosts` table.
 
+use crate::db::{on_db, on_tx};
 use app::error::{AppError, ErrorCode};
 use app::proxy::model::{ProxyHost, ProxyHostSpec};
 
@@ -33,14 +34,14 @@ fn db_error(e: sqlx::Error) -> AppError {
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<ProxyHost>> {
     let rows: Vec<Row> =
-        sqlx::query_as("SELECT id, domain, upstream, enabled, protect FROM proxy_hosts ORDER BY domain LIKE '*.%', domain").fetch_all(db).await?;
+        on_db!(db, cx => sqlx::query_as("SELECT id, domain, upstream, enabled, protect FROM proxy_hosts ORDER BY domain LIKE '*.%', domain").fetch_all(cx).await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn insert(db: &Db, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
     let now = crate::support::time::now();
-    let row: Row = sqlx::query_as(
-        "INSERT INTO proxy_hosts (domain, upstream, enabled, protect, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+    let row: Row = on_db!(db, cx => sqlx::query_as(
+        "INSERT INTO proxy_hosts (domain, upstream, enabled, protect, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          RETURNING id, domain, upstream, enabled, protect",
     )
     .bind(s.domain.as_str())
@@ -49,15 +50,14 @@ pub async fn insert(db: &Db, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
     .bind(s.protect)
     .bind(now)
     .bind(now)
-    .fetch_one(db)
-    .await
+    .fetch_one(cx).await)
     .map_err(db_error)?;
     Ok(row.into())
 }
 
 pub async fn update(db: &Db, id: i64, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
-    let row: Row = sqlx::query_as(
-        "UPDATE proxy_hosts SET domain = ?, upstream = ?, enabled = ?, protect = ?, updated_at = ? WHERE id = ? \
+    let row: Row = on_db!(db, cx => sqlx::query_as(
+        "UPDATE proxy_hosts SET domain = $1, upstream = $2, enabled = $3, protect = $4, updated_at = $5 WHERE id = $6 \
          RETURNING id, domain, upstream, enabled, protect",
     )
     .bind(s.domain.as_str())
@@ -66,15 +66,14 @@ pub async fn update(db: &Db, id: i64, s: &ProxyHostSpec) -> Result<ProxyHost, Ap
     .bind(s.protect)
     .bind(crate::support::time::now())
     .bind(id)
-    .fetch_one(db)
-    .await
+    .fetch_one(cx).await)
     .map_err(db_error)?;
     Ok(row.into())
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<(), AppError> {
-    let res = sqlx::query("DELETE FROM proxy_hosts WHERE id = ?").bind(id).execute(db).await.map_err(db_error)?;
-    if res.rows_affected() == 0 {
+    let res = on_db!(db, cx => sqlx::query("DELETE FROM proxy_hosts WHERE id = $1").bind(id).execute(cx).await.map(|r| r.rows_affected())).map_err(db_error)?;
+    if res == 0 {
         return Err(AppError::NotFound);
     }
     Ok(())
@@ -83,11 +82,11 @@ pub async fn delete(db: &Db, id: i64) -> Result<(), AppError> {
 /// Puts exactly these rows back (after Caddy refused a change).
 pub async fn replace_all(db: &Db, hosts: &[ProxyHost]) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM proxy_hosts").execute(&mut *tx).await?;
+    on_tx!(&mut tx, cx => sqlx::query("DELETE FROM proxy_hosts").execute(cx).await.map(|r| r.rows_affected()))?;
     let now = crate::support::time::now();
     for h in hosts {
-        sqlx::query(
-            "INSERT INTO proxy_hosts (id, domain, upstream, enabled, protect, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        on_tx!(&mut tx, cx => sqlx::query(
+            "INSERT INTO proxy_hosts (id, domain, upstream, enabled, protect, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(h.id)
         .bind(&h.domain)
@@ -96,8 +95,7 @@ pub async fn replace_all(db: &Db, hosts: &[ProxyHost]) -> sqlx::Result<()> {
         .bind(h.protect)
         .bind(now)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(cx).await.map(|r| r.rows_affected()))?;
     }
     tx.commit().await
 }

@@ -22,7 +22,12 @@ fn charon(data_dir: &Path, args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn a_backup_taken_while_running_restores_users_tokens_hosts_allowlist_and_the_engines_decisions() {
-    let a = spawn_app_with(|c| c.decision_sync_interval_ms = 200).await;
+    // SQLite: the archive holds Charon's database only when it is a file in the data dir.
+    let a = spawn_app_with(|c| {
+        c.decision_sync_interval_ms = 200;
+        c.database_url = None;
+    })
+    .await;
     let admin = setup_admin(&a).await;
     assert_eq!(admin.post(a.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
     let (status, token) = a.send_json(&admin, reqwest::Method::POST, "/api/v1/tokens", &json!({"name": "backup-check", "role": "viewer"})).await;
@@ -77,6 +82,7 @@ async fn a_backup_taken_while_running_restores_users_tokens_hosts_allowlist_and_
     let lapi = a.state.config.crowdsec_lapi_listen;
     let b = spawn_app_with(|c| {
         c.data_dir = restored.clone();
+        c.database_url = None;
         c.crowdsec_lapi_listen = lapi;
         c.decision_sync_interval_ms = 200;
     })

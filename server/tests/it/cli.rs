@@ -11,6 +11,7 @@ pub(super) fn charon(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> 
     let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
         .args(args)
         .env("CHARON_DATA_DIR", data_dir)
+        .envs(database_env(data_dir))
         .env("CHARON_LOG_LEVEL", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -78,8 +78,51 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Charon's own database for a data dir. By default none: the SQLite file in the data dir. With
+/// `TEST_POSTGRES_URL` (a superuser URL such as `postgres://postgres:pw@127.0.0.1:5432`, set by
+/// `scripts/test-postgres.sh`) the suite runs on PostgreSQL: each data dir gets a database of its
+/// own, the same one every time it is asked for (a restarted app, or `charon` run on that dir).
+pub fn database_url_for(data_dir: &std::path::Path) -> Option<String> {
+    let base = std::env::var("TEST_POSTGRES_URL").ok().filter(|b| !b.is_empty())?;
+    let mut known = databases().lock().unwrap();
+    if let Some(url) = known.get(data_dir) {
+        return Some(url.clone());
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!("charon_t{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let admin = base.trim_end_matches('/').to_owned();
+    // Off the caller's runtime (tests run on a current-thread one, and this is called from sync code).
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres")).await.expect("TEST_POSTGRES_URL answers");
+            conn.execute(create.as_str()).await.unwrap();
+            conn.close().await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let url = format!("{}/{name}", base.trim_end_matches('/'));
+    known.insert(data_dir.to_path_buf(), url.clone());
+    Some(url)
+}
+
+fn databases() -> &'static std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>> {
+    static DATABASES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>>> = std::sync::OnceLock::new();
+    DATABASES.get_or_init(Default::default)
+}
+
+/// The environment a `charon` command run on `data_dir` needs to find the database an app of
+/// this test made for that dir (none for a dir no app used: the command makes its SQLite file).
+pub fn database_env(data_dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    databases().lock().unwrap().get(data_dir).map(|u| ("CHARON_DATABASE_URL", u.clone())).into_iter().collect()
+}
+
 pub fn test_config(data_dir: std::path::PathBuf) -> Config {
     Config {
+        database_url: database_url_for(&data_dir).map(charon::config::Secret::new),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir,
         // Each test gets its own engine ports; metrics are not needed.
@@ -97,7 +140,13 @@ pub fn test_config(data_dir: std::path::PathBuf) -> Config {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("data"));
+    let (first_dir, first_url) = (config.data_dir.clone(), config.database_url.clone());
     tweak(&mut config);
+    // A test that points the app at another data dir (a restart) gets that dir's database; one
+    // that sets or clears `database_url` itself keeps its choice.
+    if config.data_dir != first_dir && first_url.is_some() && config.database_url == first_url {
+        config.database_url = database_url_for(&config.data_dir).map(charon::config::Secret::new);
+    }
     let state = AppState::new(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

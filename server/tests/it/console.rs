@@ -2,6 +2,7 @@
 //! CAPI simulator, with the real engine pointed at it; `charon diagnose` and the secrecy of the key
 //! checked on the real binary.
 
+use charon::on_db;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -101,7 +102,7 @@ async fn enroll_accept_heartbeat_enrolled_overwrite_and_the_community_blocklist(
     let st: Value = admin.get(app.url(&format!("{API}/console/status"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(st["status"], "not_enrolled");
     let audit: Vec<(String, String)> =
-        sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'console.%' ORDER BY id").fetch_all(&app.state.db).await.unwrap();
+        on_db!(app.state.db, cx => sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'console.%' ORDER BY id").fetch_all(cx).await).unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
     assert_eq!(actions, ["console.enroll", "console.enroll", "console.enroll", "console.clear"]);
     let results: Vec<bool> = audit.iter().map(|a| a.1 == "ok").collect();

@@ -2,6 +2,7 @@
 //! random loopback ports. These tests need the Debian `crowdsec` package (scripts/setup.sh).
 
 
+use charon::on_db;
 use app::services::SecurityService;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -74,8 +75,8 @@ async fn toggle_on_starts_a_ready_engine_with_a_valid_bouncer_key_and_off_stops_
     assert!(!info.to_string().contains(key.trim()));
     let full: Value = admin.get(app.url("/api/v1/cerberus/crowdsec/bouncer/key")).send().await.unwrap().json().await.unwrap();
     assert_eq!(full["key"], key.trim());
-    let reads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'bouncer.key_read'")
-        .fetch_one(&app.state.db).await.unwrap();
+    let reads: i64 = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'bouncer.key_read'")
+        .fetch_one(cx).await).unwrap();
     assert_eq!(reads, 1);
 
     // Off: the process is gone and reaped.

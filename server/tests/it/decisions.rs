@@ -2,6 +2,7 @@
 //! unbans go through the LAPI and apply locally at once, and bad input never reaches the LAPI.
 
 
+use charon::on_db;
 use std::process::Command;
 use std::time::Duration;
 
@@ -170,9 +171,8 @@ async fn manual_bans_are_enforced_at_once_with_capitalised_scopes() {
     assert_eq!(res.status(), 200);
     assert!(cache.lookup("198.51.100.77".parse().unwrap(), charon::support::time::now()).is_none());
     assert!(!cscli_values(&app).contains(&"198.51.100.0/24".to_owned()));
-    let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('decision.ban','decision.unban')")
-        .fetch_one(&app.state.db)
-        .await
+    let audit: i64 = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('decision.ban','decision.unban')")
+        .fetch_one(cx).await)
         .unwrap();
     assert_eq!(audit, 6);
 }
@@ -401,10 +401,9 @@ async fn unban_and_allow_deletes_every_covering_decision_allowlists_for_a_while_
     assert!(bans[0]["detail"].as_str().unwrap().starts_with("ban for 4h"), "{}", bans[0]);
 
     // An entry whose time is up leaves the allowlist by itself, and the bouncer's cache follows.
-    sqlx::query("UPDATE allowlist SET expires_at = ? WHERE value = '198.51.100.7'")
+    on_db!(app.state.db, cx => sqlx::query("UPDATE allowlist SET expires_at = $1 WHERE value = '198.51.100.7'")
         .bind(charon::support::time::now() - 1)
-        .execute(&app.state.db)
-        .await
+        .execute(cx).await.map(|r| r.rows_affected()))
         .unwrap();
     assert!(app.state.decisions.allowlist_store().list().await.unwrap().is_empty(), "an expired entry is not in force");
     let t0 = std::time::Instant::now();
@@ -414,7 +413,7 @@ async fn unban_and_allow_deletes_every_covering_decision_allowlists_for_a_while_
     }
     println!("MEASURE expired allowlist entry removed after {:.1} s", t0.elapsed().as_secs_f64());
     assert!(!parser.exists(), "the engine's whitelist follows");
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM allowlist").fetch_one(&app.state.db).await.unwrap();
+    let left: i64 = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT COUNT(*) FROM allowlist").fetch_one(cx).await).unwrap();
     assert_eq!(left, 0);
 }
 
@@ -537,6 +536,7 @@ async fn charon_unban_breaks_glass_from_the_shell_and_the_console_follows() {
         std::process::Command::new(env!("CARGO_BIN_EXE_charon"))
             .args(args)
             .env("CHARON_DATA_DIR", &app.state.config.data_dir)
+            .envs(database_env(&app.state.config.data_dir))
             .env("CHARON_CROWDSEC_LAPI_LISTEN", app.state.config.crowdsec_lapi_listen.to_string())
             .env("CHARON_CROWDSEC_PROMETHEUS", "off")
             .env("CHARON_LOG_LEVEL", "warn")

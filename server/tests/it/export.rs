@@ -1,6 +1,7 @@
 //! Exports: what a list's filters select, as CSV or JSON, streamed; too large an export is refused
 //! with a 400 that says so, and a bad format names the field.
 
+use charon::on_db;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
@@ -63,11 +64,10 @@ async fn the_audit_log_exports_every_matching_entry_and_only_to_administrators()
     let app = spawn_app().await;
     let admin = setup_admin(&app).await;
     for i in 0..1_205 {
-        sqlx::query("INSERT INTO audit_log (at, actor, via, address, action, target, detail, result) VALUES (?, 'bot', 'API token \"ci\"', '192.0.2.1', 'decision.ban', ?, 'ban for 4h', 'ok')")
+        on_db!(app.state.db, cx => sqlx::query("INSERT INTO audit_log (at, actor, via, address, action, target, detail, result) VALUES ($1, 'bot', 'API token \"ci\"', '192.0.2.1', 'decision.ban', $2, 'ban for 4h', 'ok')")
             .bind(charon::support::time::now())
             .bind(format!("203.0.113.{}", i % 250))
-            .execute(&app.state.db)
-            .await
+            .execute(cx).await.map(|r| r.rows_affected()))
             .unwrap();
     }
     let res = admin.get(app.url("/api/v1/audit?actor=bot&format=csv")).send().await.unwrap();

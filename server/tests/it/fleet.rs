@@ -127,6 +127,61 @@ async fn with_a_database_url_the_engine_keeps_its_decisions_in_postgresql() {
     admin.post(app.url("/api/v1/cerberus/crowdsec/stop")).send().await.unwrap();
 }
 
+/// Charon's own database on PostgreSQL (`database_url`): its schema is made there, accounts and
+/// tokens live there (no `charon.db` in the data dir), a restarted console and the `charon` CLI
+/// find them, and a wrong password or a malformed URL is refused without repeating the password.
+#[tokio::test]
+async fn with_a_database_url_charons_own_data_lives_in_postgresql() {
+    let Some(pg) = Postgres::start() else {
+        println!("SKIPPED: PostgreSQL is not installed (scripts/setup.sh --test installs Debian's postgresql)");
+        return;
+    };
+    pg.create_database("console", "c0nsole-pw");
+    let url = format!("postgres://console:c0nsole-pw@127.0.0.1:{}/console", pg.port);
+    let app = spawn_app_with(|c| c.database_url = Some(charon::config::Secret::new(url.clone()))).await;
+    assert!(app.state.db.is_postgres());
+    let admin = setup_admin(&app).await;
+    let (status, token) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/tokens", &json!({"name": "pg-check", "role": "viewer"})).await;
+    assert_eq!(status, 201, "{token}");
+    let data = app.state.config.data_dir.clone();
+    assert!(!data.join("charon.db").exists(), "no SQLite file of Charon's");
+    assert_eq!(pg.psql("console", "SELECT username, role FROM users"), "admin|admin\n");
+    assert_eq!(pg.psql("console", "SELECT name FROM api_tokens"), "pg-check\n");
+    let migrations: usize = pg.psql("console", "SELECT COUNT(*) FROM _sqlx_migrations WHERE success").trim().parse().unwrap();
+    assert_eq!(migrations, charon::db::POSTGRES_MIGRATIONS.iter().count());
+
+    // A restarted console on the same database: the administrator signs in, the token works.
+    let again = spawn_app_with(|c| {
+        c.data_dir = data.clone();
+        c.database_url = Some(charon::config::Secret::new(url.clone()));
+    })
+    .await;
+    let (_, res) = login(&again, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303, "the administrator signs in after the restart");
+    let res = again.client().get(again.url("/api/v1/proxy-hosts")).bearer_auth(token["token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the viewer token works after the restart");
+
+    // The CLI on the same database.
+    let cli = |database_url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_charon"))
+            .args(["admin", "token", "list"])
+            .env("CHARON_DATA_DIR", &data)
+            .env("CHARON_DATABASE_URL", database_url)
+            .env("CHARON_LOG_LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&url);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("pg-check"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&url.replace("c0nsole-pw", "wr0ng-pw"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("cannot open the database 127.0.0.1"), "{stderr}");
+    assert!(!stderr.contains("wr0ng-pw") && !stderr.contains("c0nsole-pw"), "{stderr}");
+    let out = cli("mysql://console:hunter2@127.0.0.1/console");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("database_url must look like postgres://") && !stderr.contains("hunter2"), "{stderr}");
+}
+
 #[test]
 fn a_malformed_database_url_is_refused_without_repeating_it() {
     let dir = tempfile::tempdir().unwrap();

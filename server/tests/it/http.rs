@@ -2,6 +2,7 @@
 //! check, the login rate limit, and the pages' server rendering.
 
 
+use charon::on_db;
 use super::common::*;
 use serde_json::{json, Value};
 
@@ -414,14 +415,14 @@ async fn a_password_reset_revokes_the_users_tokens_and_token_use_is_written_at_m
     };
     assert_eq!(me(token.clone()).await, 200);
     let last_used = || async {
-        sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM api_tokens WHERE name = 'ci'").fetch_one(&app.state.db).await.unwrap()
+        on_db!(app.state.db, cx => sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM api_tokens WHERE name = 'ci'").fetch_one(cx).await).unwrap()
     };
     let first = last_used().await.unwrap();
     // Within a minute a use is not written again; after it, it is.
-    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE name = 'ci'").bind(first - 30).execute(&app.state.db).await.unwrap();
+    on_db!(app.state.db, cx => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = 'ci'").bind(first - 30).execute(cx).await.map(|r| r.rows_affected())).unwrap();
     assert_eq!(me(token.clone()).await, 200);
     assert_eq!(last_used().await, Some(first - 30), "written again within a minute");
-    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE name = 'ci'").bind(first - 61).execute(&app.state.db).await.unwrap();
+    on_db!(app.state.db, cx => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = 'ci'").bind(first - 61).execute(cx).await.map(|r| r.rows_affected())).unwrap();
     assert_eq!(me(token.clone()).await, 200);
     assert!(last_used().await.unwrap() >= first, "not written after a minute");
 
@@ -438,10 +439,9 @@ async fn expired_sessions_are_refused() {
     setup_admin(&app).await;
     let (client, _) = login(&app, "admin", ADMIN_PASSWORD).await;
     assert_eq!(client.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(), 200);
-    sqlx::query("UPDATE sessions SET expires_at = ?")
+    on_db!(app.state.db, cx => sqlx::query("UPDATE sessions SET expires_at = $1")
         .bind(charon::support::time::now() - 1)
-        .execute(&app.state.db)
-        .await
+        .execute(cx).await.map(|r| r.rows_affected()))
         .unwrap();
     assert_eq!(client.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(), 401);
 }
@@ -524,10 +524,9 @@ async fn api_tokens_authenticate_until_revoked_and_never_exceed_their_role() {
     assert!(!listed.contains(&token));
     assert!(listed.contains(&token[..8]));
     // Stored hashed.
-    let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE id = ?")
+    let stored: String = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE id = $1")
         .bind(id)
-        .fetch_one(&app.state.db)
-        .await
+        .fetch_one(cx).await)
         .unwrap();
     assert_ne!(stored, token);
 

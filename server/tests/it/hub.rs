@@ -2,6 +2,7 @@
 //! from the engine's own start-up log; removes that keep what is still needed; rollback of a
 //! broken item with the engine left running; and bad names refused before the disk is touched.
 
+use charon::on_db;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -170,9 +171,8 @@ async fn http_cve_installs_offline_loads_detects_and_removes_keeping_shared_depe
     assert!(scenarios_in_engine_log(&app).is_disjoint(&cve_scenarios));
 
     // Every change is in the audit log, the refused one with its error.
-    let audit: Vec<(String, String)> = sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'hub.%'")
-        .fetch_all(&app.state.db)
-        .await
+    let audit: Vec<(String, String)> = on_db!(app.state.db, cx => sqlx::query_as("SELECT action, result FROM audit_log WHERE action LIKE 'hub.%'")
+        .fetch_all(cx).await)
         .unwrap();
     assert_eq!(audit.iter().filter(|a| a.1 == "ok").count(), 6, "{audit:?}");
     assert_eq!(audit.iter().filter(|a| a.1 != "ok").count(), 1, "{audit:?}");

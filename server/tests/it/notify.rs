@@ -2,6 +2,7 @@
 //! alerts from real log lines arriving signed (the real engine and its http plugin), manual bans,
 //! a channel that is down first and up later, a burst grouped into one message.
 
+use charon::on_db;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,7 +87,7 @@ async fn channels_keep_their_secrets_refuse_bad_input_and_viewers_only_read() {
     assert!(listed[0]["url_masked"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{listed}");
     assert_eq!((listed[0]["has_secret"].as_bool(), listed[0]["has_token"].as_bool()), (Some(true), Some(false)));
     // At rest too: the database holds no URL, token or secret in clear.
-    let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM notify_channels WHERE id = ?").bind(id).fetch_one(&app.state.db).await.unwrap();
+    let sealed: Vec<u8> = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT sealed FROM notify_channels WHERE id = $1").bind(id).fetch_one(cx).await).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("sink-secret-token"));
 
     // Bad input: 400 naming the field, nothing stored.
@@ -118,7 +119,7 @@ async fn channels_keep_their_secrets_refuse_bad_input_and_viewers_only_read() {
     let (status, history) = app.get_json(&viewer, HISTORY).await;
     assert_eq!((status, history["rows"][0]["event"].as_str(), history["rows"][0]["status"].as_str()), (200, Some("test"), Some("sent")), "{history}");
     // The audit log names the channel, never its URL's secret part.
-    let audit: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action LIKE 'notify.%'").fetch_all(&app.state.db).await.unwrap();
+    let audit: Vec<String> = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT detail FROM audit_log WHERE action LIKE 'notify.%'").fetch_all(cx).await).unwrap();
     assert!(audit.len() >= 3 && audit.iter().all(|d| !d.contains("sink-secret-token")), "{audit:?}");
     // The hook answers nobody but the engine.
     let res = admin.post(app.url("/api/v1/internal/engine-alerts")).json(&json!([])).send().await.unwrap();

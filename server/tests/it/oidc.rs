@@ -5,6 +5,7 @@
 //! expired, another nonce) and a foreign `state` sign nobody in; a provider account cannot take a
 //! local username; with password sign-in off, only the provider signs in.
 
+use charon::on_db;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -327,7 +328,7 @@ async fn sign_in_is_set_up_in_settings_checked_against_the_provider_and_its_secr
     let (_, read) = app.get_json(&admin, PATH).await;
     assert_eq!(read, saved);
     assert!(!read.to_string().contains("s3cret"));
-    let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'auth.sso'").fetch_one(&app.state.db).await.unwrap();
+    let stored: String = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT value FROM settings WHERE key = 'auth.sso'").fetch_one(cx).await).unwrap();
     assert!(!stored.contains("s3cret") && stored.contains("client_secret_sealed"), "{stored}");
     let page = app.client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Corp IdP"), "the sign-in page offers the provider");

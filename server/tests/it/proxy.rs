@@ -5,6 +5,7 @@
 //! console restart and is adopted; the fail mode holds before the first sync and with the bouncer
 //! down. Measured latencies are printed (`NUMBERS …`).
 
+use charon::on_db;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -387,7 +388,7 @@ async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
     let res = viewer.post(app.url("/api/v1/proxy-hosts")).json(&json!({"domain": "v.com", "upstream": "http://127.0.0.1:1"})).send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(viewer.delete(app.url(&format!("/api/v1/proxy-hosts/{id}"))).send().await.unwrap().status(), 403);
-    let audit: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'proxy_host.%'").fetch_all(&app.state.db).await.unwrap();
+    let audit: Vec<(String,)> = on_db!(app.state.db, cx => sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'proxy_host.%'").fetch_all(cx).await).unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");
 }
 
@@ -710,6 +711,7 @@ async fn site_scoped_bans_and_path_exceptions_apply_to_their_sites_and_paths_onl
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_charon"))
         .args(["unban", "127.0.0.8", "--allow-for", "15m"])
         .env("CHARON_DATA_DIR", &site.app.state.config.data_dir)
+        .envs(database_env(&site.app.state.config.data_dir))
         .env("CHARON_CROWDSEC_LAPI_LISTEN", site.app.state.config.crowdsec_lapi_listen.to_string())
         .env("CHARON_CROWDSEC_PROMETHEUS", "off")
         .env("CHARON_LOG_LEVEL", "warn")

@@ -5,6 +5,7 @@
 //! `cargo test --release -p server --test it scale -- --nocapture`.
 
 
+use charon::on_tx;
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -281,7 +282,7 @@ async fn overview_of_thirty_days() {
             let mut rows = vec![("allowed", "", 1176)];
             rows.extend(origins.iter().map(|o| ("blocked", *o, 6)));
             for (outcome, origin, n) in rows {
-                sqlx::query("INSERT INTO traffic_minute (at, site, outcome, origin, count) VALUES (?, ?, ?, ?, ?)").bind(at).bind(site).bind(outcome).bind(origin).bind(n).execute(&mut *tx).await.unwrap();
+                sqlx::query("INSERT INTO traffic_minute (at, site, outcome, origin, count) VALUES ($1, $2, $3, $4, $5)").bind(at).bind(site).bind(outcome).bind(origin).bind(n).execute(&mut *tx).await.unwrap();
             }
         }
     }
@@ -291,7 +292,7 @@ async fn overview_of_thirty_days() {
             let mut rows = vec![("allowed", "", 1176 * 60)];
             rows.extend(origins.iter().map(|o| ("blocked", *o, 6 * 60)));
             for (outcome, origin, n) in rows {
-                sqlx::query("INSERT INTO traffic_hour (at, site, outcome, origin, count) VALUES (?, ?, ?, ?, ?)").bind(at).bind(site).bind(outcome).bind(origin).bind(n).execute(&mut *tx).await.unwrap();
+                sqlx::query("INSERT INTO traffic_hour (at, site, outcome, origin, count) VALUES ($1, $2, $3, $4, $5)").bind(at).bind(site).bind(outcome).bind(origin).bind(n).execute(&mut *tx).await.unwrap();
             }
         }
     }
@@ -300,7 +301,7 @@ async fn overview_of_thirty_days() {
     let mut tx = pool.begin().await.unwrap();
     for i in 0..200_000i64 {
         let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0xCB00_7100u32 + (i % 5000) as u32));
-        sqlx::query("INSERT INTO requests (at, ip, host, method, path, status, agent, refused) VALUES (?, ?, ?, 'GET', '/', 403, 0, 1)")
+        sqlx::query("INSERT INTO requests (at, ip, host, method, path, status, agent, refused) VALUES ($1, $2, $3, 'GET', '/', 403, 0, 1)")
             .bind((now - 30 * 86_400) * 1000 + i * 12_960)
             .bind(&charon::evidence::store::key(ip)[..])
             .bind(sites[(i % 5) as usize])
@@ -311,31 +312,32 @@ async fn overview_of_thirty_days() {
     tx.commit().await.unwrap();
     let mut tx = app.state.db.begin().await.unwrap();
     for i in 0..30_000i64 {
-        sqlx::query("INSERT INTO event_log (at, kind, value, scenario, origin, site, country) VALUES (?, 'ban', ?, ?, 'crowdsec', ?, ?)")
+        on_tx!(&mut tx, cx => sqlx::query("INSERT INTO event_log (at, kind, value, scenario, origin, site, country) VALUES ($1, 'ban', $2, $3, 'crowdsec', $4, $5)")
             .bind(now - 30 * 86_400 + i * 86)
             .bind(format!("198.51.{}.{}", (i / 250) % 250, i % 250))
             .bind(format!("crowdsecurity/scenario-{}", i % 40))
             .bind(sites[(i % 5) as usize])
             .bind(["FR", "DE", "US", "CN", "BR", "RU"][(i % 6) as usize])
-            .execute(&mut *tx)
+            .execute(cx)
             .await
-            .unwrap();
+            .map(|_| ()))
+        .unwrap();
     }
     // The engine restarted every 12 h, down a minute each time.
     for d in 0..60i64 {
         let at = now - 30 * 86_400 + d * 43_200;
         for (t, mark) in [(at, "failed"), (at + 60, "running")] {
-            sqlx::query("INSERT INTO event_log (at, kind, value) VALUES (?, 'engine', ?)").bind(t).bind(mark).execute(&mut *tx).await.unwrap();
+            on_tx!(&mut tx, cx => sqlx::query("INSERT INTO event_log (at, kind, value) VALUES ($1, 'engine', $2)").bind(t).bind(mark).execute(cx).await.map(|_| ())).unwrap();
         }
     }
     tx.commit().await.unwrap();
     // The bouncer's sync lag, sampled every 10 s: 48 h of minutes and 30 days of hours.
     let mut tx = pool.begin().await.unwrap();
     for m in 0..(48 * 60) {
-        sqlx::query("INSERT INTO sync_lag_minute (at, samples, max_lag) VALUES (?, 6, ?)").bind((now / 60 - m) * 60).bind(m % 3).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO sync_lag_minute (at, samples, max_lag) VALUES ($1, 6, $2)").bind((now / 60 - m) * 60).bind(m % 3).execute(&mut *tx).await.unwrap();
     }
     for h in 0..(30 * 24) {
-        sqlx::query("INSERT INTO sync_lag_hour (at, samples, max_lag) VALUES (?, 360, ?)").bind((now / 3600 - h) * 3600).bind(h % 5).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO sync_lag_hour (at, samples, max_lag) VALUES ($1, 360, $2)").bind((now / 3600 - h) * 3600).bind(h % 5).execute(&mut *tx).await.unwrap();
     }
     tx.commit().await.unwrap();
 

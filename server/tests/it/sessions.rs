@@ -2,6 +2,7 @@
 //! browser is signed out at its next request); administrators list and end anyone's; nobody else
 //! learns of or ends someone else's session; the list never shows a session id.
 
+use charon::on_db;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -37,16 +38,16 @@ async fn users_end_their_own_sessions_and_administrators_anyones() {
     let (status, bad) = sessions(&app, &admin, "?all=yes").await;
     assert_eq!((status, bad["field"].as_str()), (400, Some("all")), "{bad}");
     // Reading the list again within the minute writes nothing: last seen stays as it was.
-    let seen: Vec<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(&app.state.db).await.unwrap();
-    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 30").execute(&app.state.db).await.unwrap();
+    let seen: Vec<Option<i64>> = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(cx).await).unwrap();
+    on_db!(app.state.db, cx => sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 30").execute(cx).await.map(|r| r.rows_affected())).unwrap();
     let _ = sessions(&app, &laptop, "").await;
-    let after: Vec<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(&app.state.db).await.unwrap();
+    let after: Vec<Option<i64>> = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT last_seen_at FROM sessions ORDER BY id_hash").fetch_all(cx).await).unwrap();
     assert_eq!(after, seen.iter().map(|t| t.map(|t| t - 30)).collect::<Vec<_>>(), "no write while last seen is under a minute old");
     // Once it is older than a minute, the next request notes the use.
-    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 60").execute(&app.state.db).await.unwrap();
+    on_db!(app.state.db, cx => sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 60").execute(cx).await.map(|r| r.rows_affected())).unwrap();
     let _ = sessions(&app, &laptop, "").await;
     let now = charon::support::time::now();
-    let laptops_seen: i64 = sqlx::query_scalar("SELECT MAX(last_seen_at) FROM sessions").fetch_one(&app.state.db).await.unwrap();
+    let laptops_seen: i64 = on_db!(app.state.db, cx => sqlx::query_scalar("SELECT MAX(last_seen_at) FROM sessions").fetch_one(cx).await).unwrap();
     assert!(laptops_seen >= now - 2, "the used session was noted: {laptops_seen} vs {now}");
 
     // From the laptop she ends the phone's session: the phone is signed out at once.
