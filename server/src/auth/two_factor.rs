@@ -126,8 +126,7 @@ impl TwoFactor {
                 .bind(user_id)
                 .bind(step as i64)
                 .execute(cx).await.map(|r| r.rows_affected()))
-                .map_err(internal)?
-                ;
+                .map_err(internal)?;
             return Ok(taken == 1);
         }
         let used = on_db!(self.db, cx => sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
@@ -135,8 +134,7 @@ impl TwoFactor {
             .bind(user_id)
             .bind(secret::digest(&code))
             .execute(cx).await.map(|r| r.rows_affected()))
-            .map_err(internal)?
-            ;
+            .map_err(internal)?;
         Ok(used == 1)
     }
 }

@@ -214,8 +214,7 @@ impl ScopedRules {
         let n = on_db!(self.db, cx => sqlx::query("DELETE FROM scoped_rules WHERE expires_at IS NOT NULL AND expires_at <= $1")
             .bind(now())
             .execute(cx).await.map(|r| r.rows_affected()))
-            .map_err(internal)?
-            ;
+            .map_err(internal)?;
         if n > 0 {
             self.sync().await?;
         }

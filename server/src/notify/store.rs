@@ -132,8 +132,7 @@ impl Store {
             .bind(now())
             .bind(id)
             .execute(cx).await.map(|r| r.rows_affected()))
-            .map_err(Self::taken)?
-            ;
+            .map_err(Self::taken)?;
         if n == 0 {
             return Err(AppError::NotFound);
         }
