@@ -54,13 +54,10 @@ fn c(name: &str, result: Outcome, detail: impl Into<String>, hint: Option<&str>)
 }
 
 async fn enrollment(config: &Config) -> EnrollmentStatus {
-    const READ: &str = "SELECT value FROM settings WHERE key = 'console.enrollment'";
-    let raw: Option<String> = if let Some(url) = config.postgres_url() {
+    let db = if let Some(url) = config.postgres_url() {
         let Ok(options) = crate::config::database_url::parse(url) else { return EnrollmentStatus::default() };
         let Ok(pool) = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await else { return EnrollmentStatus::default() };
-        let raw = sqlx::query_scalar(READ).fetch_optional(&pool).await.ok().flatten();
-        pool.close().await;
-        raw
+        crate::db::Db::Postgres(pool)
     } else {
         let path = config.database_path();
         if !path.exists() {
@@ -68,10 +65,12 @@ async fn enrollment(config: &Config) -> EnrollmentStatus {
         }
         let url = format!("sqlite://{}?mode=ro", path.display());
         let Ok(pool) = sqlx::SqlitePool::connect(&url).await else { return EnrollmentStatus::default() };
-        let raw = sqlx::query_scalar(READ).fetch_optional(&pool).await.ok().flatten();
-        pool.close().await;
-        raw
+        crate::db::Db::Sqlite(pool)
     };
+    let raw: Option<String> = crate::db::on_db!(db, cx => sqlx::query_scalar("SELECT value FROM settings WHERE key = 'console.enrollment'").fetch_optional(cx).await)
+        .ok()
+        .flatten();
+    db.close().await;
     raw.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
         .and_then(|v| serde_json::from_value(v["status"].clone()).ok())
         .unwrap_or_default()

@@ -123,10 +123,10 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.clone())
+        .connect_with(options)
         .await
         .map_err(cannot_open)?;
-    POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot prepare the database {}:{}/{}: {e}", options.get_host(), options.get_port(), options.get_database().unwrap_or("")))?;
+    POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot prepare the database {place}: {e}"))?;
     Ok(Db::Postgres(pool))
 }
 
