@@ -5,6 +5,8 @@
 //! - a CrowdSec log processor (`crowdsec -no-api`) reading this node's Caddy access log and
 //!   pushing alerts to the central Local API over TLS; 1.4.6 exits when that API is unreachable
 //!   at its start, so it is restarted with backoff (1 s doubling to 30 s) for as long as it runs;
+//!   its pid is recorded, and one left running by a node that was killed outright is stopped
+//!   when the node starts again (never two on one access log);
 //! - the bouncer (`charon bouncer`, its own key, polling the central decision stream) and Caddy,
 //!   detached and adopted like the console's data plane, so they keep enforcing from their cache
 //!   while the central node or this process is down;
@@ -204,7 +206,13 @@ async fn keep_agent_running(bin: PathBuf, layout: Layout, state: std::sync::Arc<
         let started = Instant::now();
         match cmd.spawn() {
             Ok(mut child) => {
-                tracing::info!(pid = child.id().unwrap_or(0), "[NODE] log processor started");
+                let pid = child.id().unwrap_or(0);
+                // Recorded so that a node killed outright (SIGKILL, the OOM killer) stops the one
+                // it leaves behind when it starts again, instead of running a second one.
+                if let Err(e) = std::fs::write(layout.pid_file(), format!("{pid}\n")) {
+                    tracing::warn!("[NODE] cannot record the log processor's pid: {e}");
+                }
+                tracing::info!(pid, "[NODE] log processor started");
                 *state.lock().expect("agent lock") = AgentState { running: true, down_since: None };
                 let stopping = tokio::select! {
                     status = child.wait() => {
@@ -220,8 +228,10 @@ async fn keep_agent_running(bin: PathBuf, layout: Layout, state: std::sync::Arc<
                     if tokio::time::timeout(STOP_TIMEOUT, child.wait()).await.is_err() {
                         let _ = child.kill().await;
                     }
+                    let _ = std::fs::remove_file(layout.pid_file());
                     return;
                 }
+                let _ = std::fs::remove_file(layout.pid_file());
             }
             Err(e) => tracing::error!("[NODE] cannot start the log processor: {e}"),
         }
@@ -378,6 +388,9 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let agent_state = std::sync::Arc::new(std::sync::Mutex::new(AgentState::default()));
+    // A log processor left by a node that was killed outright still reads the access log and
+    // pushes alerts: it goes before this run starts its own.
+    crate::crowdsec::process::stop_leftover(&layout).await;
     let agent = match crate::support::process::find_binary(crowdsec.bin.as_deref(), "crowdsec") {
         Some(bin) => {
             let version = engine_version(&bin).await;

@@ -218,13 +218,35 @@ impl Edge {
     fn membership(&self) -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(self.data().join("node/membership.json")).unwrap()).unwrap()
     }
+    /// The live `crowdsec` processes started on this node's configuration.
+    fn log_processors(&self) -> Vec<i32> {
+        let config = self.data().join("crowdsec/config/config.yaml");
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| charon::support::process::is_live_process(*pid, "crowdsec", &config))
+            .collect()
+    }
+    /// SIGKILL: the node gets no chance to stop anything it started.
+    fn kill_node(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    /// `charon node` again on the same data dir (joined already: no token).
+    fn restart(&mut self) {
+        self.kill_node();
+        self.child = Some(node_command(self.dir.path(), self.proxy, self.bouncer, &[], None));
+    }
 }
 
 impl Drop for Edge {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        self.kill_node();
+        for pid in self.log_processors() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
         for pid_file in ["caddy/caddy.pid", "bouncer/bouncer.pid"] {
             if let Some(pid) = std::fs::read_to_string(self.data().join(pid_file)).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
@@ -237,7 +259,7 @@ impl Drop for Edge {
 /// Runs `charon node` with `args`; the token goes through stdin when `stdin` is given.
 fn node_command(dir: &Path, proxy: std::net::SocketAddr, bouncer: std::net::SocketAddr, args: &[&str], stdin: Option<&str>) -> std::process::Child {
     use std::io::Write;
-    let log = std::fs::File::create(dir.join("node.log")).unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
         .arg("--data-dir")
         .arg(dir.join("data"))
@@ -371,7 +393,7 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert!(refused.log().contains("is not the one the join token names"), "{}", refused.log());
 
     let t_join = std::time::Instant::now();
-    let edge1 = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge1"], None);
+    let mut edge1 = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge1"], None);
     let (token2, _) = new_token(&app, &admin).await;
     let edge2 = edge(&["--join", &fleet_url, "--token-stdin", "--name", "edge2"], Some(&token2));
 
@@ -511,6 +533,35 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert_eq!(status, 201, "{body}");
     until_through(&edge1, another, 403, Duration::from_secs(10)).await;
     let key1 = new_key1;
+
+    // Edge 1 killed outright (SIGKILL: no chance to stop its log processor, which keeps running)
+    // and started again: the processor it left behind is stopped, exactly one runs, and the node
+    // serves and refuses as before.
+    let t0 = std::time::Instant::now();
+    let left = loop {
+        if let [pid] = edge1.log_processors()[..] {
+            break pid;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "edge 1's log processor is not running: {:?}; node log:\n{}", edge1.log_processors(), edge1.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    edge1.kill_node();
+    assert_eq!(edge1.log_processors(), [left], "the case under test: a processor left behind by its node");
+    let t_restart = std::time::Instant::now();
+    edge1.restart();
+    loop {
+        let now = edge1.log_processors();
+        if now.len() == 1 && now[0] != left {
+            break;
+        }
+        assert!(now.len() <= 1, "two log processors on one node: {now:?}");
+        assert!(t_restart.elapsed() < Duration::from_secs(30), "log processors after the restart: {now:?}; node log:\n{}", edge1.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(edge1.log().contains("found an engine left by a previous run"), "{}", edge1.log());
+    assert_eq!(through(&edge1, another, "/").await, 403);
+    assert_eq!(through(&edge1, "127.0.0.1", "/").await, 200);
+    println!("NUMBERS node killed and restarted → its leftover log processor replaced: {:?}", t_restart.elapsed());
 
     // Removing edge 2 revokes its bouncer key and machine at the engine at once; edge 1 is untouched.
     let viewer = viewer(&app, &admin).await;
