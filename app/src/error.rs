@@ -60,6 +60,9 @@ pub enum ErrorCode {
     DomainTaken,
     #[error("upstream_invalid")]
     UpstreamInvalid,
+    /// A proxy host's `nodes`: not a list of node names.
+    #[error("nodes_invalid")]
+    NodesInvalid,
     #[error("enrollment_key_invalid")]
     EnrollmentKeyInvalid,
     #[error("agent_name_invalid")]
@@ -148,6 +151,7 @@ impl ErrorCode {
             ErrorCode::DomainInvalid => "domain_invalid",
             ErrorCode::DomainTaken => "domain_taken",
             ErrorCode::UpstreamInvalid => "upstream_invalid",
+            ErrorCode::NodesInvalid => "nodes_invalid",
             ErrorCode::EnrollmentKeyInvalid => "enrollment_key_invalid",
             ErrorCode::AgentNameInvalid => "agent_name_invalid",
             ErrorCode::TagsInvalid => "tags_invalid",
@@ -197,6 +201,7 @@ impl ErrorCode {
             ErrorCode::DomainInvalid,
             ErrorCode::DomainTaken,
             ErrorCode::UpstreamInvalid,
+            ErrorCode::NodesInvalid,
             ErrorCode::EnrollmentKeyInvalid,
             ErrorCode::AgentNameInvalid,
             ErrorCode::TagsInvalid,
@@ -368,6 +373,7 @@ impl ErrorCode {
             ErrorCode::HubItemInvalid => "name",
             ErrorCode::DomainInvalid | ErrorCode::DomainTaken => "domain",
             ErrorCode::UpstreamInvalid => "upstream",
+            ErrorCode::NodesInvalid => "nodes",
             ErrorCode::EnrollmentKeyInvalid => "enrollment_key",
             ErrorCode::AgentNameInvalid => "agent_name",
             ErrorCode::TagsInvalid => "tags",

@@ -18,13 +18,29 @@ test("an admin adds a proxy host; it is listed and served; the Security page sho
   const row = page.locator(`tr[data-domain="${domain}"]`);
   await expect(row).toBeVisible();
   await expect(row).toContainText("http://127.0.0.1:9");
+  await expect(row).toContainText("every node");
+
+  // A host for chosen nodes only: listed with them, and this (central) node's Caddy does not serve it.
+  const edgeOnly = jsEnabled(info) ? "edge-js.localhost" : "edge-nojs.localhost";
+  await form.getByLabel("Domain").fill(edgeOnly);
+  await form.getByLabel("Upstream").fill("http://127.0.0.1:9");
+  await form.getByLabel("Nodes").fill("edge2, edge1");
+  await form.getByTestId("proxy-save").click();
+  if (!jsEnabled(info)) await page.goto("/proxy-hosts");
+  await expect(page.locator(`tr[data-domain="${edgeOnly}"]`)).toContainText("edge1, edge2");
 
   // Bad input: a clear message, nothing saved.
   if (jsEnabled(info)) {
     await form.getByLabel("Domain").fill("http://bad domain");
     await form.getByLabel("Upstream").fill("http://127.0.0.1:9");
+    await form.getByLabel("Nodes").fill("");
     await form.getByTestId("proxy-save").click();
     await expect(page.getByTestId("error-message")).toContainText("Enter a host name");
+    await form.getByLabel("Domain").fill("bad-nodes.localhost");
+    await form.getByLabel("Nodes").fill("Edge 1");
+    await form.getByTestId("proxy-save").click();
+    await expect(page.getByTestId("error-message")).toContainText("Enter node names");
+    await expect(page.locator(`tr[data-domain="bad-nodes.localhost"]`)).toHaveCount(0);
   }
 
   // Caddy serves it (the upstream is down, so 502 — but Caddy answered for this host, and an
@@ -35,6 +51,8 @@ test("an admin adds a proxy host; it is listed and served; the Security page sho
     expect([200, 502, 503]).toContain(known.status());
     const unknown = await page.request.get(`${proxy}/`, { headers: { Host: "nobody.localhost" } });
     expect(unknown.status()).toBe(404);
+    const elsewhere = await page.request.get(`${proxy}/`, { headers: { Host: edgeOnly } });
+    expect(elsewhere.status()).toBe(404);
   }).toPass({ timeout: 10_000 });
 
   await page.goto("/security");
@@ -42,6 +60,6 @@ test("an admin adds a proxy host; it is listed and served; the Security page sho
   const card = page.getByTestId("data-plane-card");
   await expect(card.getByTestId("dp-caddy")).toContainText("Running");
   await expect(card.getByTestId("dp-bouncer")).toContainText("Running");
-  // The one expected failure is the 400 of the bad input above.
+  // The expected failures are the 400s of the bad input above.
   expect(errors.filter((e) => !e.includes("status of 400"))).toEqual([]);
 });

@@ -66,6 +66,7 @@ pub fn code_text(i18n: I18nContext<Locale>, code: ErrorCode) -> &'static str {
         ErrorCode::DomainInvalid => t_string!(i18n, proxy_error_domain),
         ErrorCode::DomainTaken => t_string!(i18n, proxy_error_domain_taken),
         ErrorCode::UpstreamInvalid => t_string!(i18n, proxy_error_upstream),
+        ErrorCode::NodesInvalid => t_string!(i18n, proxy_error_nodes),
         ErrorCode::EnrollmentKeyInvalid => t_string!(i18n, console_error_key_format),
         ErrorCode::AgentNameInvalid => t_string!(i18n, console_error_agent_name),
         ErrorCode::TagsInvalid => t_string!(i18n, console_error_tags),

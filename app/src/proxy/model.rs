@@ -15,9 +15,26 @@ pub struct ProxyHost {
     pub enabled: bool,
     /// Every request is checked by the bouncer first.
     pub protect: bool,
+    /// The nodes that serve it: `null` for every node (this one and every edge node), otherwise
+    /// node names, `central` for this one.
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
 }
 
-/// Create or update input: `{"domain","upstream","enabled","protect"}`.
+/// The name that stands for this (the central) node in a host's `nodes`; no edge node may take it.
+pub const THIS_NODE: &str = "central";
+
+/// At most this many names in a host's `nodes`.
+const MAX_NODES: usize = 100;
+
+impl ProxyHost {
+    /// Whether the node named `node` ([`THIS_NODE`] for this one) serves this host (enabled or not).
+    pub fn served_by(&self, node: &str) -> bool {
+        self.nodes.as_ref().is_none_or(|names| names.iter().any(|n| n == node))
+    }
+}
+
+/// Create or update input: `{"domain","upstream","enabled","protect","nodes"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProxyHostInput {
@@ -27,6 +44,30 @@ pub struct ProxyHostInput {
     pub enabled: bool,
     #[serde(default = "yes")]
     pub protect: bool,
+    /// Absent or `null`: every node. Otherwise at least one node name (`central` for this node).
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
+}
+
+/// The form's `nodes` field: names separated by commas or spaces; blank means every node.
+pub fn nodes_from_text(text: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = text.split([',', ' ', '\t', '\n', '\r']).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// Node names, each valid, sorted, without repeats; an empty list is refused (a host served
+/// nowhere is a disabled host).
+fn parse_nodes(names: &[String]) -> Result<Vec<String>, ErrorCode> {
+    let mut out = names
+        .iter()
+        .map(|n| crate::fleet::model::NodeName::parse(n).map(|n| n.as_str().to_owned()).map_err(|_| ErrorCode::NodesInvalid))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    if out.is_empty() || out.len() > MAX_NODES {
+        return Err(ErrorCode::NodesInvalid);
+    }
+    Ok(out)
 }
 
 fn yes() -> bool {
@@ -133,6 +174,8 @@ pub struct ProxyHostSpec {
     pub upstream: Upstream,
     pub enabled: bool,
     pub protect: bool,
+    /// `None`: every node.
+    pub nodes: Option<Vec<String>>,
 }
 
 impl ProxyHostSpec {
@@ -142,6 +185,7 @@ impl ProxyHostSpec {
             upstream: Upstream::parse(&input.upstream)?,
             enabled: input.enabled,
             protect: input.protect,
+            nodes: input.nodes.as_deref().map(parse_nodes).transpose()?,
         })
     }
 }
@@ -221,6 +265,22 @@ mod tests {
         assert!(Domain::parse("app.localhost").unwrap().is_local());
         assert!(Domain::parse("10.0.0.1").unwrap().is_local());
         assert!(!Domain::parse("example.com").unwrap().is_local());
+    }
+
+    #[test]
+    fn nodes() {
+        let input = |nodes: Option<Vec<String>>| ProxyHostInput { domain: "a.test".into(), upstream: "http://127.0.0.1:1".into(), enabled: true, protect: true, nodes };
+        assert_eq!(ProxyHostSpec::parse(&input(None)).unwrap().nodes, None);
+        let names = nodes_from_text(" edge2, central edge1,edge2 ");
+        assert_eq!(ProxyHostSpec::parse(&input(names)).unwrap().nodes, Some(vec!["central".into(), "edge1".into(), "edge2".into()]));
+        assert_eq!(nodes_from_text(" , "), None);
+        for bad in [vec![], vec!["Edge1".to_owned()], vec!["a b".to_owned()], vec!["x".repeat(41)], (0..101).map(|i| format!("n{i}")).collect()] {
+            assert_eq!(ProxyHostSpec::parse(&input(Some(bad.clone()))), Err(ErrorCode::NodesInvalid), "{bad:?}");
+        }
+        let host = |nodes: Option<Vec<String>>| ProxyHost { id: 1, domain: "a.test".into(), upstream: "http://127.0.0.1:1".into(), enabled: true, protect: true, nodes };
+        assert!(host(None).served_by(THIS_NODE) && host(None).served_by("edge1"));
+        let only = host(Some(vec!["edge1".into()]));
+        assert!(only.served_by("edge1") && !only.served_by("edge2") && !only.served_by(THIS_NODE));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Proxy Hosts: the sites Caddy serves (domain → upstream), enabled or not, protected by the
-//! bouncer or not; admins create, edit and delete them. Works without JavaScript.
+//! Proxy Hosts: the sites Caddy serves (domain → upstream) on every node or on chosen ones, enabled
+//! or not, protected by the bouncer or not; admins create, edit and delete them. Works without
+//! JavaScript.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -16,9 +17,9 @@ fn HostForm(save: ServerAction<SaveProxyHost>, host: Option<ProxyHost>) -> impl 
     let id = host.as_ref().map(|h| h.id);
     let prefix = id.map(|i| format!("h{i}")).unwrap_or_else(|| "new".into());
     let f = move |name: &str| format!("{prefix}-{name}");
-    let (domain, upstream, enabled, protect) = match &host {
-        Some(h) => (h.domain.clone(), h.upstream.clone(), h.enabled, h.protect),
-        None => (String::new(), String::new(), true, true),
+    let (domain, upstream, enabled, protect, nodes) = match &host {
+        Some(h) => (h.domain.clone(), h.upstream.clone(), h.enabled, h.protect, h.nodes.as_ref().map(|n| n.join(", ")).unwrap_or_default()),
+        None => (String::new(), String::new(), true, true, String::new()),
     };
     view! {
         <ActionForm action=save attr:class="stack" attr:data-testid=if id.is_some() { "proxy-edit-form" } else { "proxy-form" }>
@@ -31,6 +32,9 @@ fn HostForm(save: ServerAction<SaveProxyHost>, host: Option<ProxyHost>) -> impl 
             <input id=f("upstream") name="upstream" required maxlength="270" value=upstream autocomplete="off"
                 aria-describedby=f("upstream-hint") placeholder="http://127.0.0.1:3000" />
             <p id=f("upstream-hint") class="hint">{t!(i18n, proxy_upstream_hint)}</p>
+            <label for=f("nodes")>{t!(i18n, nav_nodes)}</label>
+            <input id=f("nodes") name="nodes" maxlength="4200" value=nodes autocomplete="off" aria-describedby=f("nodes-hint") />
+            <p id=f("nodes-hint") class="hint">{t!(i18n, proxy_nodes_hint)}</p>
             <label class="check"><input type="checkbox" name="enabled" value="on" checked=enabled />{t!(i18n, proxy_col_enabled)}</label>
             <label class="check"><input type="checkbox" name="protect" value="on" checked=protect />{t!(i18n, proxy_col_protect)}</label>
             <button type="submit" class="btn btn-primary" data-testid="proxy-save" disabled=move || save.pending().try_get().unwrap_or(false)>
@@ -88,6 +92,7 @@ fn ProxyHostsView() -> impl IntoView {
                                     <th scope="col">{t!(i18n, proxy_col_upstream)}</th>
                                     <th scope="col">{t!(i18n, proxy_col_enabled)}</th>
                                     <th scope="col">{t!(i18n, proxy_col_protect)}</th>
+                                    <th scope="col">{t!(i18n, nav_nodes)}</th>
                                     <th scope="col"><span class="visually-hidden">{t!(i18n, proxy_edit)}</span></th>
                                 </tr></thead>
                                 <tbody>
@@ -100,6 +105,10 @@ fn ProxyHostsView() -> impl IntoView {
                                                 <td><code>{h.upstream.clone()}</code></td>
                                                 <td>{yes_no(h.enabled)}</td>
                                                 <td>{yes_no(h.protect)}</td>
+                                                <td>{match h.nodes.clone() {
+                                                    Some(n) => n.join(", "),
+                                                    None => t_string!(i18n, proxy_nodes_all).to_owned(),
+                                                }}</td>
                                                 <td>
                                                     <Show when=is_admin>
                                                         <details>

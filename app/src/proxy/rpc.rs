@@ -21,7 +21,8 @@ pub async fn get_data_plane_status() -> Result<DataPlaneStatus, AppError> {
     Ok(guard::services()?.proxy.status().await)
 }
 
-/// Creates (`id` absent) or updates a host. Checkboxes arrive only when ticked, as with any HTML form.
+/// Creates (`id` absent) or updates a host. Checkboxes arrive only when ticked, as with any HTML form;
+/// `nodes` is the names separated by commas (blank: every node).
 #[server(prefix = "/rpc", endpoint = "proxy/save")]
 pub async fn save_proxy_host(
     id: Option<i64>,
@@ -29,6 +30,7 @@ pub async fn save_proxy_host(
     upstream: String,
     enabled: Option<String>,
     protect: Option<String>,
+    nodes: Option<String>,
 ) -> Result<ProxyHost, AppError> {
     let actor = guard::admin()?;
     let result = async {
@@ -37,6 +39,7 @@ pub async fn save_proxy_host(
             upstream,
             enabled: enabled.is_some(),
             protect: protect.is_some(),
+            nodes: nodes.as_deref().and_then(crate::proxy::model::nodes_from_text),
         })?;
         let services = guard::services()?;
         match id {

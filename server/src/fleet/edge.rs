@@ -10,7 +10,8 @@
 //! - the bouncer (`charon bouncer`, its own key, polling the central decision stream) and Caddy,
 //!   detached and adopted like the console's data plane, so they keep enforcing from their cache
 //!   while the central node or this process is down;
-//! - its proxy hosts, asked for every second and applied to Caddy when they change;
+//! - its proxy hosts (those assigned to every node or to this one), asked for every second and
+//!   applied to Caddy when they change;
 //! - a report every 5 s (versions, log processor up or since when down, decisions held,
 //!   requests refused, hosts) that the Nodes page shows.
 
@@ -261,20 +262,7 @@ struct DataPlane {
 
 impl DataPlane {
     fn caddy_json(&self, config: &NodeConfig) -> serde_json::Value {
-        let sites: Vec<Site> = config
-            .hosts
-            .iter()
-            .filter_map(|h| {
-                let spec = app::proxy::model::ProxyHostSpec::parse(&app::proxy::model::ProxyHostInput {
-                    domain: h.domain.clone(),
-                    upstream: h.upstream.clone(),
-                    enabled: true,
-                    protect: h.protect,
-                })
-                .ok()?;
-                Some(Site { domain: spec.domain, upstream: spec.upstream, protect: spec.protect })
-            })
-            .collect();
+        let sites: Vec<Site> = config.hosts.iter().filter_map(|h| Site::from_stored(&h.domain, &h.upstream, h.protect)).collect();
         caddy_config::build(&self.settings, &sites)
     }
 

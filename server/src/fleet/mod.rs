@@ -18,6 +18,7 @@ use std::sync::Arc;
 use app::accounts::model::Admin;
 use app::error::{AppError, EngineErrorCode};
 use app::fleet::model::{JoinToken, Node, NodeHealth, NodeName};
+use app::proxy::model::THIS_NODE;
 use app::services::NodeService;
 
 use crate::config::{Config, FleetAddress};
@@ -58,7 +59,7 @@ pub enum JoinError {
     Token,
     #[error("a node named {0} is already a member; remove it first or choose another name")]
     NameTaken(String),
-    #[error("the node's name must be 1-40 of a-z, 0-9 and -")]
+    #[error("the node's name must be 1-40 of a-z, 0-9 and -, and not central (the central node's own name)")]
     Name,
     #[error("the central node could not register the node at its engine")]
     Engine,
@@ -130,6 +131,9 @@ impl Fleet {
     /// made at the engine, and the node is recorded. A failure on this side gives the token back.
     pub async fn join(&self, request: &JoinRequest, peer: std::net::IpAddr) -> Result<JoinAnswer, JoinError> {
         let name = NodeName::parse(&request.name).map_err(|_| JoinError::Name)?;
+        if name.as_str() == THIS_NODE {
+            return Err(JoinError::Name);
+        }
         let token = parse_token(&request.token).ok_or(JoinError::Token)?;
         let digest = crate::auth::secret::digest(token.secret);
         let _one_at_a_time = self.inner.joining.lock().await;
@@ -187,13 +191,13 @@ impl Fleet {
         Ok(wire::RotatedKey { bouncer_key: key })
     }
 
-    /// What a node serves: every enabled proxy host.
+    /// What a node serves: the enabled proxy hosts of every node and those assigned to it.
     pub async fn config_for(&self, node: &store::NodeRow) -> Result<NodeConfig, AppError> {
         let hosts = crate::proxy::hosts::list(&self.inner.db).await.map_err(internal)?;
         Ok(NodeConfig {
             hosts: hosts
                 .into_iter()
-                .filter(|h| h.enabled)
+                .filter(|h| h.enabled && h.served_by(&node.name))
                 .map(|h| NodeHost { domain: h.domain, upstream: h.upstream, protect: h.protect })
                 .collect(),
             rotate_key: node.rotate_requested,

@@ -40,6 +40,13 @@ pub struct Site {
     pub protect: bool,
 }
 
+impl Site {
+    /// A stored host as Caddy serves it; `None` when it no longer parses (never stored so).
+    pub fn from_stored(domain: &str, upstream: &str, protect: bool) -> Option<Site> {
+        Some(Site { domain: Domain::parse(domain).ok()?, upstream: Upstream::parse(upstream).ok()?, protect })
+    }
+}
+
 const PHASE: &str = "charon_phase";
 const ACCESS_LOGGER: &str = "charon_access";
 

@@ -13,12 +13,20 @@ struct Row {
     upstream: String,
     enabled: bool,
     protect: bool,
+    /// Node names separated by commas; NULL for every node.
+    nodes: Option<String>,
 }
 
 impl From<Row> for ProxyHost {
     fn from(r: Row) -> Self {
-        ProxyHost { id: r.id, domain: r.domain, upstream: r.upstream, enabled: r.enabled, protect: r.protect }
+        let nodes = r.nodes.map(|n| n.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect());
+        ProxyHost { id: r.id, domain: r.domain, upstream: r.upstream, enabled: r.enabled, protect: r.protect, nodes }
     }
+}
+
+/// How `nodes` is stored (node names never hold a comma).
+fn stored_nodes(nodes: &Option<Vec<String>>) -> Option<String> {
+    nodes.as_ref().map(|n| n.join(","))
 }
 
 fn db_error(e: sqlx::Error) -> AppError {
@@ -34,20 +42,21 @@ fn db_error(e: sqlx::Error) -> AppError {
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<ProxyHost>> {
     let rows: Vec<Row> =
-        on_db!(db, cx => sqlx::query_as("SELECT id, domain, upstream, enabled, protect FROM proxy_hosts ORDER BY domain LIKE '*.%', domain").fetch_all(cx).await)?;
+        on_db!(db, cx => sqlx::query_as("SELECT id, domain, upstream, enabled, protect, nodes FROM proxy_hosts ORDER BY domain LIKE '*.%', domain").fetch_all(cx).await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn insert(db: &Db, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
     let now = crate::support::time::now();
     let row: Row = on_db!(db, cx => sqlx::query_as(
-        "INSERT INTO proxy_hosts (domain, upstream, enabled, protect, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         RETURNING id, domain, upstream, enabled, protect",
+        "INSERT INTO proxy_hosts (domain, upstream, enabled, protect, nodes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id, domain, upstream, enabled, protect, nodes",
     )
     .bind(s.domain.as_str())
     .bind(s.upstream.url())
     .bind(s.enabled)
     .bind(s.protect)
+    .bind(stored_nodes(&s.nodes))
     .bind(now)
     .bind(now)
     .fetch_one(cx).await)
@@ -57,13 +66,14 @@ pub async fn insert(db: &Db, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
 
 pub async fn update(db: &Db, id: i64, s: &ProxyHostSpec) -> Result<ProxyHost, AppError> {
     let row: Row = on_db!(db, cx => sqlx::query_as(
-        "UPDATE proxy_hosts SET domain = $1, upstream = $2, enabled = $3, protect = $4, updated_at = $5 WHERE id = $6 \
-         RETURNING id, domain, upstream, enabled, protect",
+        "UPDATE proxy_hosts SET domain = $1, upstream = $2, enabled = $3, protect = $4, nodes = $5, updated_at = $6 WHERE id = $7 \
+         RETURNING id, domain, upstream, enabled, protect, nodes",
     )
     .bind(s.domain.as_str())
     .bind(s.upstream.url())
     .bind(s.enabled)
     .bind(s.protect)
+    .bind(stored_nodes(&s.nodes))
     .bind(crate::support::time::now())
     .bind(id)
     .fetch_one(cx).await)
@@ -86,13 +96,14 @@ pub async fn replace_all(db: &Db, hosts: &[ProxyHost]) -> sqlx::Result<()> {
     let now = crate::support::time::now();
     for h in hosts {
         on_tx!(&mut tx, cx => sqlx::query(
-            "INSERT INTO proxy_hosts (id, domain, upstream, enabled, protect, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO proxy_hosts (id, domain, upstream, enabled, protect, nodes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(h.id)
         .bind(&h.domain)
         .bind(&h.upstream)
         .bind(h.enabled)
         .bind(h.protect)
+        .bind(stored_nodes(&h.nodes))
         .bind(now)
         .bind(now)
         .execute(cx).await.map(|r| r.rows_affected()))?;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use app::error::{AppError, EngineErrorCode};
-use app::proxy::model::ProxyHostSpec;
+use app::proxy::model::THIS_NODE;
 
 use self::caddy_admin::CaddyAdmin;
 use self::caddy_config::{ProxySettings, Site};
@@ -340,17 +340,8 @@ impl Proxy {
             .await
             .map_err(internal)?
             .into_iter()
-            .filter(|h| h.enabled)
-            .filter_map(|h| {
-                let spec = ProxyHostSpec::parse(&app::proxy::model::ProxyHostInput {
-                    domain: h.domain.clone(),
-                    upstream: h.upstream.clone(),
-                    enabled: h.enabled,
-                    protect: h.protect,
-                })
-                .ok()?;
-                Some(Site { domain: spec.domain, upstream: spec.upstream, protect: spec.protect })
-            })
+            .filter(|h| h.enabled && h.served_by(THIS_NODE))
+            .filter_map(|h| Site::from_stored(&h.domain, &h.upstream, h.protect))
             .collect();
         Ok(caddy_config::build(&self.inner.settings, &sites))
     }

@@ -291,13 +291,17 @@ pub(super) fn edge(args: &[&str], stdin: Option<&str>) -> Edge {
     Edge { child: Some(child), dir, proxy, bouncer }
 }
 
-/// The status of `GET /` on `SITE` through the edge's Caddy, from a loopback address of ours.
+/// The status of `GET path` on `SITE` through the edge's Caddy, from a loopback address of ours.
 async fn through(edge: &Edge, from: &str, path: &str) -> u16 {
+    through_to(edge, SITE, from, path).await
+}
+
+async fn through_to(edge: &Edge, site: &str, from: &str, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(2), sock.connect(edge.proxy)).await else { return 0 };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {SITE}\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {site}\r\nUser-Agent: probe\r\nConnection: close\r\n\r\n");
     if stream.write_all(req.as_bytes()).await.is_err() {
         return 0;
     }
@@ -307,13 +311,17 @@ async fn through(edge: &Edge, from: &str, path: &str) -> u16 {
 }
 
 async fn until_through(edge: &Edge, from: &str, status: u16, timeout: Duration) -> Duration {
+    until_through_to(edge, SITE, from, status, timeout).await
+}
+
+async fn until_through_to(edge: &Edge, site: &str, from: &str, status: u16, timeout: Duration) -> Duration {
     let t0 = std::time::Instant::now();
     loop {
-        let s = through(edge, from, "/").await;
+        let s = through_to(edge, site, from, "/").await;
         if s == status {
             return t0.elapsed();
         }
-        assert!(t0.elapsed() < timeout, "{from} still gets {s} (want {status}) after {timeout:?}; node log:\n{}", edge.log());
+        assert!(t0.elapsed() < timeout, "{from} still gets {s} from {site} (want {status}) after {timeout:?}; node log:\n{}", edge.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -438,6 +446,38 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert_eq!(nodes[0]["address"], "127.0.0.1");
     assert_eq!(nodes[0]["hosts"], 1, "{nodes}");
     assert!(nodes[0]["engine_version"].as_str().unwrap_or("").contains("1.4.6"), "{nodes}");
+
+    // A host assigned to edge 2 only is served there within 2 s, and edge 1 does not know it;
+    // moved to edge 1, it follows within 2 s as well.
+    let only = "only.localhost";
+    let (status, host) = app
+        .send_json(&admin, reqwest::Method::POST, "/api/v1/proxy-hosts", &json!({"domain": only, "upstream": format!("http://{up}"), "nodes": ["edge2"]}))
+        .await;
+    assert_eq!(status, 201, "{host}");
+    assert_eq!(host["nodes"], json!(["edge2"]));
+    let t_assign = std::time::Instant::now();
+    let until = |edge, status| until_through_to(edge, only, "127.0.0.1", status, Duration::from_secs(2));
+    let on2 = until(&edge2, 200).await;
+    assert_eq!(through_to(&edge1, only, "127.0.0.1", "/").await, 404, "edge 1 does not serve edge 2's host");
+    println!("NUMBERS host assigned to edge 2 → served there: {on2:?} (asked {:?} ago)", t_assign.elapsed());
+    let id = host["id"].as_i64().unwrap();
+    let (status, moved) = app
+        .send_json(&admin, reqwest::Method::PUT, &format!("/api/v1/proxy-hosts/{id}"), &json!({"domain": only, "upstream": format!("http://{up}"), "nodes": ["edge1"]}))
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let on1 = until(&edge1, 200).await;
+    let off2 = until(&edge2, 404).await;
+    println!("NUMBERS host moved to edge 1 → served there {on1:?}, gone from edge 2 {off2:?}");
+    let (status, body) = app
+        .send_json(&admin, reqwest::Method::PUT, &format!("/api/v1/proxy-hosts/{id}"), &json!({"domain": only, "upstream": format!("http://{up}"), "nodes": ["Edge 1"]}))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("nodes_invalid")), "{body}");
+    assert_eq!(admin.delete(app.url(&format!("/api/v1/proxy-hosts/{id}"))).send().await.unwrap().status(), 204);
+    // No edge node may take the central node's name.
+    let (token3, _) = new_token(&app, &admin).await;
+    let mut central_named = edge(&["--join", &fleet_url, "--token", &token3, "--name", "central"], None);
+    assert!(!exited(central_named.child.as_mut().unwrap()).await.success());
+    assert!(central_named.log().contains("not central"), "{}", central_named.log());
 
     // Detection on edge 1 → a ban at the central Local API → refused on both edges.
     let attacker = "127.0.0.3";
@@ -592,5 +632,5 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
         assert!(!log.contains(&key1) && !log.contains(&key2) && !log.contains(&password1) && !log.contains(&password2), "a secret in the node's log");
     }
     let _ = stop_front.send(());
-    drop((edge1, edge2, refused, again));
+    drop((edge1, edge2, refused, again, central_named));
 }

@@ -348,12 +348,19 @@ async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
         (json!({"domain": "{http.request.host}", "upstream": "http://127.0.0.1:1"}), "domain_invalid"),
         (json!({"domain": "x.com", "upstream": "127.0.0.1:1"}), "upstream_invalid"),
         (json!({"domain": "x.com", "upstream": "http://a/b"}), "upstream_invalid"),
+        (json!({"domain": "x.com", "upstream": "http://a/b", "nodes": ["edge1"]}), "upstream_invalid"),
+        (json!({"domain": "x.com", "upstream": "http://127.0.0.1:1", "nodes": []}), "nodes_invalid"),
+        (json!({"domain": "x.com", "upstream": "http://127.0.0.1:1", "nodes": ["Edge 1"]}), "nodes_invalid"),
+        (json!({"domain": "x.com", "upstream": "http://127.0.0.1:1", "nodes": "edge1"}), ""),
     ] {
         let res = post(body.clone()).await.unwrap();
         assert_eq!(res.status(), 400, "{body}");
         let v: Value = res.json().await.unwrap();
-        assert_eq!(v["code"], code, "{body}: {v}");
+        if !code.is_empty() {
+            assert_eq!(v["code"], code, "{body}: {v}");
+        }
     }
+    assert_eq!(admin.get(app.url("/api/v1/proxy-hosts")).send().await.unwrap().json::<Value>().await.unwrap(), json!([]), "nothing stored");
     let res = post(json!({"domain": "App.Example.com", "upstream": "http://127.0.0.1:3000"})).await.unwrap();
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
@@ -375,6 +382,16 @@ async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
     // The generated configuration leaves disabled hosts out.
     let caddy = std::fs::read_to_string(app.state.config.data_dir.join("caddy/caddy.json")).unwrap();
     assert!(!caddy.contains("app.example.com"), "{caddy}");
+    // Hosts for chosen nodes: this node's Caddy serves them only when `central` is among them.
+    for (domain, nodes, here) in [("edge.example.com", json!(["edge1"]), false), ("both.example.com", json!(["edge1", "central", "edge1"]), true)] {
+        let res = post(json!({"domain": domain, "upstream": "http://127.0.0.1:3000", "nodes": nodes})).await.unwrap();
+        assert_eq!(res.status(), 201);
+        let caddy = std::fs::read_to_string(app.state.config.data_dir.join("caddy/caddy.json")).unwrap();
+        assert_eq!(caddy.contains(domain), here, "{domain}: {caddy}");
+    }
+    let list: Value = admin.get(app.url("/api/v1/proxy-hosts")).send().await.unwrap().json().await.unwrap();
+    let nodes: Vec<&Value> = list.as_array().unwrap().iter().map(|h| &h["nodes"]).collect();
+    assert_eq!(nodes, [&json!(null), &json!(["central", "edge1"]), &json!(["edge1"])], "sorted, once each; null for every node: {list}");
     assert_eq!(admin.delete(app.url("/api/v1/proxy-hosts/999")).send().await.unwrap().status(), 404);
 
     admin
@@ -389,7 +406,7 @@ async fn proxy_hosts_validate_input_refuse_duplicates_and_viewers() {
     assert_eq!(res.status(), 403);
     assert_eq!(viewer.delete(app.url(&format!("/api/v1/proxy-hosts/{id}"))).send().await.unwrap().status(), 403);
     let audit: Vec<(String,)> = on_db!(app.state.db, cx => sqlx::query_as("SELECT action FROM audit_log WHERE action LIKE 'proxy_host.%'").fetch_all(cx).await).unwrap();
-    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit.len(), 4, "{audit:?}");
 }
 
 /// `last_pull` of each bouncer the engine knows, by name. (`tokio::process`: a blocking wait
