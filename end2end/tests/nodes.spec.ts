@@ -14,6 +14,8 @@ test("an admin adds a node and gets its join command once; a viewer cannot", asy
   await expect(page.getByTestId("nodes-none")).toHaveText("No nodes yet.");
   const add = page.getByTestId("node-add");
   await expect(add).toBeVisible();
+  // The command is a server function's answer: the page says that it needs JavaScript.
+  await expect(page.getByTestId("node-add-hint")).toContainText("Showing the join command needs JavaScript");
   if (jsEnabled(info)) {
     await add.focus();
     await page.keyboard.press("Enter");

@@ -1,5 +1,7 @@
 //! `/nodes`: the fleet's edge nodes with their health, and (administrators) "Add node", which
-//! shows the one-time join command, and "Remove". Plain forms: works without JavaScript.
+//! shows the one-time join command, "Rotate key" and "Remove". Plain forms: works without
+//! JavaScript, except that the join command is the answer of a server function and needs it (a
+//! hint under the button says so and names the REST call).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -7,7 +9,7 @@ use leptos::prelude::*;
 use crate::components::error_message::ErrorMessage;
 use crate::components::layout::{CurrentUser, Layout};
 use crate::fleet::model::NodeHealth;
-use crate::fleet::rpc::{list_nodes, CreateJoinToken, RemoveNode};
+use crate::fleet::rpc::{list_nodes, CreateJoinToken, RemoveNode, RotateNodeKey};
 use crate::i18n::*;
 
 #[component]
@@ -29,12 +31,14 @@ fn NodesView() -> impl IntoView {
     let is_admin = move || user.try_get().flatten().flatten().is_some_and(|p| p.role.may_mutate());
     let add = ServerAction::<CreateJoinToken>::new();
     let remove = ServerAction::<RemoveNode>::new();
+    let rotate = ServerAction::<RotateNodeKey>::new();
     let nodes = Resource::new(move || remove.version().try_get().unwrap_or_default(), |_| list_nodes());
     view! {
         <Show when=is_admin>
             <ActionForm action=add attr:class="inline-form">
                 <button type="submit" class="btn btn-primary" data-testid="node-add">{t!(i18n, nodes_add)}</button>
             </ActionForm>
+            <p class="hint" data-testid="node-add-hint">{t!(i18n, nodes_add_needs_js)}</p>
         </Show>
         <div aria-live="polite">
             {move || add.value().try_get().flatten().map(|r| match r {
@@ -47,6 +51,10 @@ fn NodesView() -> impl IntoView {
                 Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
             })}
             {move || remove.value().try_get().flatten().and_then(|r| r.err()).map(|e| view! { <ErrorMessage error=e /> })}
+            {move || rotate.value().try_get().flatten().map(|r| match r {
+                Ok(()) => view! { <p class="alert alert-ok" data-testid="node-rotated">{t!(i18n, nodes_rotated)}</p> }.into_any(),
+                Err(e) => view! { <ErrorMessage error=e /> }.into_any(),
+            })}
         </div>
         <Transition fallback=move || view! { <p class="skeleton" aria-hidden="true"></p> }>
             {move || Suspend::new(async move {
@@ -72,7 +80,8 @@ fn NodesView() -> impl IntoView {
                                     };
                                     let class = match n.health { NodeHealth::Ok => "badge badge-ok", NodeHealth::Stale => "badge badge-warn", NodeHealth::Down => "badge badge-down" };
                                     let label = format!("{} {}", t_string!(i18n, nodes_remove), n.name);
-                                    let name = n.name.clone();
+                                    let rotate_label = format!("{} {}", t_string!(i18n, nodes_rotate), n.name);
+                                    let (name, rotate_name) = (n.name.clone(), n.name.clone());
                                     let numbers = format!("{} / {} / {}", n.decisions.map_or("–".into(), |d| d.to_string()), n.blocked.map_or("–".into(), |b| b.to_string()), n.hosts);
                                     view! {
                                         <tr data-testid="node-row">
@@ -83,6 +92,10 @@ fn NodesView() -> impl IntoView {
                                             <td class="wrap">{n.version.clone()}" · "{n.engine_version.clone().unwrap_or_default()}</td>
                                             <td>
                                                 {admin.then(|| view! {
+                                                    <ActionForm action=rotate attr:class="inline-form">
+                                                        <input type="hidden" name="name" value=rotate_name />
+                                                        <button type="submit" class="btn btn-secondary" aria-label=rotate_label data-testid="node-rotate">{t!(i18n, nodes_rotate)}</button>
+                                                    </ActionForm>
                                                     <ActionForm action=remove attr:class="inline-form">
                                                         <input type="hidden" name="name" value=name />
                                                         <button type="submit" class="btn btn-danger" aria-label=label data-testid="node-remove">{t!(i18n, nodes_remove)}</button>

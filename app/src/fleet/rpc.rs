@@ -29,3 +29,12 @@ pub async fn remove_node(name: String) -> Result<(), AppError> {
     let result = async { guard::services()?.nodes.remove(&actor, NodeName::parse(&name)?).await }.await;
     guard::status_for(result)
 }
+
+/// Asks a node to replace its bouncer key at its next call; the old key then stops working at
+/// the engine (administrators).
+#[server(prefix = "/rpc", endpoint = "nodes/rotate-key")]
+pub async fn rotate_node_key(name: String) -> Result<(), AppError> {
+    let actor = guard::admin()?;
+    let result = async { guard::services()?.nodes.request_key_rotation(&actor, NodeName::parse(&name)?).await }.await;
+    guard::status_for(result)
+}

@@ -147,6 +147,49 @@ pub enum Subject<'a> {
     Other(&'a str),
 }
 
+/// A complete answer being read, possibly batch by batch as it is parsed
+/// (`StreamAnswer::for_each_new`): built apart from the cache, which changes only when
+/// `DecisionCache::replace_with` swaps it in (a parse failure half-way changes nothing).
+#[derive(Default)]
+pub struct Fresh {
+    tables: Tables,
+    unenforced: Unenforced,
+}
+
+impl Fresh {
+    pub fn add(&mut self, decisions: &[StreamDecision<'_>], now: i64) {
+        insert_decisions(&mut self.tables, &mut self.unenforced, decisions, now, None);
+    }
+}
+
+/// Inserts the decisions still live at `now` (bad values are skipped); returns how many, and
+/// reports them in `out`.
+fn insert_decisions(t: &mut Tables, u: &mut Unenforced, decisions: &[StreamDecision<'_>], now: i64, mut out: Option<&mut Delta>) -> usize {
+    let mut n = 0;
+    for d in decisions {
+        let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
+        let until = now + secs.ceil() as i64;
+        if until <= now {
+            continue;
+        }
+        match target_of(&d.scope, &d.value) {
+            Target::Enforced(target) => t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until),
+            Target::Unenforced => {
+                let e = unenforced::Entry { id: d.id, origin: Arc::from(&*d.origin), scenario: Arc::from(&*d.scenario), until };
+                if !u.insert(&d.scope, &d.value, &d.kind, e) {
+                    continue;
+                }
+            }
+            Target::Invalid => continue,
+        }
+        if let Some(out) = out.as_deref_mut() {
+            out.new.push(stream_change(d, until));
+        }
+        n += 1;
+    }
+    n
+}
+
 impl DecisionCache {
     pub fn new() -> Self {
         DecisionCache {
@@ -212,64 +255,12 @@ impl DecisionCache {
     /// difference from what was held before (a decision missing from it is reported deleted), so a
     /// complete answer that repeats what is known changes nothing and wakes nobody.
     pub fn apply(&self, new: &[StreamDecision<'_>], deleted: &[StreamDecision<'_>], startup: bool, now: i64, mut out: Option<&mut Delta>) -> usize {
-        let insert_all = |t: &mut Tables, u: &mut Unenforced, mut out: Option<&mut Delta>| {
-            let mut n = 0;
-            for d in new {
-                let Some(secs) = go_duration::parse_seconds(&d.duration) else { continue };
-                let until = now + secs.ceil() as i64;
-                if until <= now {
-                    continue;
-                }
-                match target_of(&d.scope, &d.value) {
-                    Target::Enforced(target) => t.insert(target, &d.kind, &d.origin, &d.scenario, d.id, until),
-                    Target::Unenforced => {
-                        let e = unenforced::Entry { id: d.id, origin: Arc::from(&*d.origin), scenario: Arc::from(&*d.scenario), until };
-                        if !u.insert(&d.scope, &d.value, &d.kind, e) {
-                            continue;
-                        }
-                    }
-                    Target::Invalid => continue,
-                }
-                if let Some(out) = out.as_deref_mut() {
-                    out.new.push(stream_change(d, until));
-                }
-                n += 1;
-            }
-            n
-        };
-        let changes = if startup {
-            let (mut fresh, mut fresh_u) = (Tables::default(), Unenforced::default());
-            insert_all(&mut fresh, &mut fresh_u, None);
-            let mut changes = 0;
-            {
-                let old = self.tables.read().expect("cache lock");
-                let old_u = self.unenforced.read().expect("unenforced lock");
-                let mut report = |c: &mut dyn FnMut() -> Change, added: bool| {
-                    changes += 1;
-                    if let Some(out) = out.as_deref_mut() {
-                        if added { out.new.push(c()) } else { out.deleted.push(c()) }
-                    }
-                };
-                old.each_not_in(&fresh, SAME_UNTIL_SLACK, |target, k, s| {
-                    // Only a decision that is gone is deleted; one held differently is reported new below.
-                    let kept = fresh.syms.find(old.syms.name(k)).and_then(|fk| fresh.get(target, fk)).is_some();
-                    if !kept {
-                        report(&mut || change_of(&old, target, k, s), false);
-                    }
-                });
-                fresh.each_not_in(&old, SAME_UNTIL_SLACK, |target, k, s| report(&mut || change_of(&fresh, target, k, s), true));
-                old_u.each_not_in(&fresh_u, SAME_UNTIL_SLACK, |r| {
-                    if !fresh_u.contains(r.scope, r.value, r.kind) {
-                        report(&mut || change_of_row(&r), false);
-                    }
-                });
-                fresh_u.each_not_in(&old_u, SAME_UNTIL_SLACK, |r| report(&mut || change_of_row(&r), true));
-            }
-            let old = std::mem::replace(&mut *self.tables.write().expect("cache lock"), fresh);
-            let old_u = std::mem::replace(&mut *self.unenforced.write().expect("unenforced lock"), fresh_u);
-            drop((old, old_u)); // freed outside the lock too
-            changes
-        } else {
+        if startup {
+            let mut fresh = Fresh::default();
+            fresh.add(new, now);
+            return self.replace_with(fresh, out);
+        }
+        let changes = {
             let mut t = self.tables.write().expect("cache lock");
             let mut u = self.unenforced.write().expect("unenforced lock");
             let mut changes = 0;
@@ -286,8 +277,46 @@ impl DecisionCache {
                     out.deleted.push(stream_change(d, now));
                 }
             }
-            changes + insert_all(&mut t, &mut u, out)
+            changes + insert_decisions(&mut t, &mut u, new, now, out)
         };
+        if changes > 0 {
+            self.changed();
+        }
+        changes
+    }
+
+    /// Replaces the whole set with a complete answer built apart (`Fresh`), reporting in `out` how
+    /// it differs from what was held. Lookups wait only for the swap, never for the build.
+    pub fn replace_with(&self, fresh: Fresh, mut out: Option<&mut Delta>) -> usize {
+        let Fresh { tables: fresh, unenforced: fresh_u } = fresh;
+        let mut changes = 0;
+        {
+            let old = self.tables.read().expect("cache lock");
+            let old_u = self.unenforced.read().expect("unenforced lock");
+            let mut report = |c: &mut dyn FnMut() -> Change, added: bool| {
+                changes += 1;
+                if let Some(out) = out.as_deref_mut() {
+                    if added { out.new.push(c()) } else { out.deleted.push(c()) }
+                }
+            };
+            old.each_not_in(&fresh, SAME_UNTIL_SLACK, |target, k, s| {
+                // Only a decision that is gone is deleted; one held differently is reported new below.
+                let kept = fresh.syms.find(old.syms.name(k)).and_then(|fk| fresh.get(target, fk)).is_some();
+                if !kept {
+                    report(&mut || change_of(&old, target, k, s), false);
+                }
+            });
+            fresh.each_not_in(&old, SAME_UNTIL_SLACK, |target, k, s| report(&mut || change_of(&fresh, target, k, s), true));
+            old_u.each_not_in(&fresh_u, SAME_UNTIL_SLACK, |r| {
+                if !fresh_u.contains(r.scope, r.value, r.kind) {
+                    report(&mut || change_of_row(&r), false);
+                }
+            });
+            fresh_u.each_not_in(&old_u, SAME_UNTIL_SLACK, |r| report(&mut || change_of_row(&r), true));
+        }
+        let old = std::mem::replace(&mut *self.tables.write().expect("cache lock"), fresh);
+        let old_u = std::mem::replace(&mut *self.unenforced.write().expect("unenforced lock"), fresh_u);
+        drop((old, old_u)); // freed outside the lock too
         if changes > 0 {
             self.changed();
         }
@@ -632,6 +661,25 @@ mod tests {
         assert_eq!(c.lookup(ip("11.0.1.9"), 21).unwrap().target.value(), "11.0.1.0/24");
         c.apply_stream(&[d("203.0.113.1", "ip", "ban", "1h")], &[], false, 21);
         assert!(c.lookup(ip("203.0.113.1"), 21).is_some());
+    }
+
+    #[test]
+    fn a_complete_answer_read_in_batches_is_the_same_as_one_read_at_once() {
+        let all = [d("203.0.113.9", "Ip", "ban", "1h"), d("198.51.100.0/24", "Range", "ban", "1h"), d("FR", "Country", "ban", "1h"), d("203.0.113.7", "Ip", "ban", "1h")];
+        let (once, batched) = (DecisionCache::new(), DecisionCache::new());
+        once.apply_stream(&all, &[], true, 0);
+        batched.apply_stream(&[d("192.0.2.1", "Ip", "ban", "1h")], &[], true, 0);
+        let mut fresh = Fresh::default();
+        for batch in all.chunks(3) {
+            fresh.add(batch, 0);
+        }
+        assert_eq!(batched.len(), 1, "nothing changes before the swap");
+        let mut out = Delta::default();
+        assert_eq!(batched.replace_with(fresh, Some(&mut out)), 5, "four new, one gone");
+        assert_eq!(values(&out.deleted), ["192.0.2.1 ban"]);
+        assert_eq!((batched.len(), batched.not_enforced_len()), (once.len(), once.not_enforced_len()));
+        assert_eq!(batched.export(0).len(), once.export(0).len());
+        assert!(batched.lookup(ip("198.51.100.3"), 0).is_some() && batched.lookup(ip("192.0.2.1"), 0).is_none());
     }
 
     fn values(v: &[Change]) -> Vec<String> {

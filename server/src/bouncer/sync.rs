@@ -14,9 +14,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::cache::{DecisionCache, Delta};
+use super::cache::{DecisionCache, Delta, Fresh};
 use super::feed::ChangeFeed;
-use crate::crowdsec::lapi::Lapi;
+use crate::crowdsec::lapi::{Lapi, StreamAnswer};
+
+/// Decisions of a complete answer parsed before they go into the tables being built.
+const PARSE_BATCH: usize = 4096;
 
 /// How often expired decisions are dropped from memory.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -136,9 +139,16 @@ pub async fn run(
             Ok(fetched) => {
                 let (cache, feed) = (cache.clone(), feed.clone());
                 tokio::task::spawn_blocking(move || {
-                    let answer = crate::crowdsec::lapi::StreamAnswer::parse(&fetched.body).map_err(|e| e.to_string())?;
                     let mut delta = feed.as_ref().map(|_| Delta::default());
-                    let changes = cache.apply(&answer.new, &answer.deleted, fetched.full, now, delta.as_mut());
+                    let changes = if fetched.full {
+                        // Built batch by batch as it is parsed, then swapped in whole.
+                        let mut fresh = Fresh::default();
+                        StreamAnswer::for_each_new(&fetched.body, PARSE_BATCH, |batch| fresh.add(batch, now)).map_err(|e| e.to_string())?;
+                        cache.replace_with(fresh, delta.as_mut())
+                    } else {
+                        let answer = StreamAnswer::parse(&fetched.body).map_err(|e| e.to_string())?;
+                        cache.apply(&answer.new, &answer.deleted, false, now, delta.as_mut())
+                    };
                     // Recorded after the cache took it: a consumer reading the cache for a complete
                     // answer takes the feed's cursor first, so it may see a change twice, never miss one.
                     if let (Some(feed), Some(delta)) = (feed, delta) {

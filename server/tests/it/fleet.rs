@@ -228,6 +228,18 @@ impl Edge {
             .filter(|pid| charon::support::process::is_live_process(*pid, "crowdsec", &config))
             .collect()
     }
+    /// Waits (10 s at most) until the node has replaced its key `old`; returns the new one.
+    async fn replaced_key(&self, old: &str) -> String {
+        let t0 = std::time::Instant::now();
+        loop {
+            let k = self.membership()["bouncer_key"].as_str().unwrap().to_owned();
+            if k != old {
+                return k;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "the key was not replaced; node log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     /// SIGKILL: the node gets no chance to stop anything it started.
     fn kill_node(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -551,14 +563,7 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert_eq!(admin.post(app.url("/api/v1/nodes/nosuch/rotate-key")).send().await.unwrap().status(), 404);
     assert_eq!(admin.post(app.url("/api/v1/nodes/edge1/rotate-key")).send().await.unwrap().status(), 202);
     let t_rotate = std::time::Instant::now();
-    let new_key1 = loop {
-        let k = edge1.membership()["bouncer_key"].as_str().unwrap().to_owned();
-        if k != key1 {
-            break k;
-        }
-        assert!(t_rotate.elapsed() < Duration::from_secs(10), "the key was not replaced; node log:\n{}", edge1.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let new_key1 = edge1.replaced_key(&key1).await;
     println!("NUMBERS key rotation asked → done by the node: {:?}", t_rotate.elapsed());
     assert_eq!(std::fs::read_to_string(edge1.data().join("bouncer/key")).unwrap().trim(), new_key1);
     let stream_with = |key: String| {
@@ -572,7 +577,15 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     let (status, body) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": another, "duration": "1h", "reason": "after the rotation"})).await;
     assert_eq!(status, 201, "{body}");
     until_through(&edge1, another, 403, Duration::from_secs(10)).await;
-    let key1 = new_key1;
+    // The Nodes page's "Rotate key" (its server function) takes the same road.
+    let res = admin.post(app.url("/rpc/nodes/rotate-key")).form(&[("name", "edge1")]).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = admin.post(app.url("/rpc/nodes/rotate-key")).form(&[("name", "nosuch")]).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let previous = new_key1;
+    let key1 = edge1.replaced_key(&previous).await;
+    assert_eq!(stream_with(previous).await, 403, "the previous key no longer works");
+    assert_eq!(stream_with(key1.clone()).await, 200);
 
     // Edge 1 killed outright (SIGKILL: no chance to stop its log processor, which keeps running)
     // and started again: the processor it left behind is stopped, exactly one runs, and the node

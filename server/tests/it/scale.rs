@@ -452,13 +452,12 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     }
     let synced = t0.elapsed();
     let pid: i32 = std::fs::read_to_string(edge.data().join("bouncer/bouncer.pid")).unwrap().trim().parse().unwrap();
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap()))
-        .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |field: &str| {
+        status.lines().find_map(|l| l.strip_prefix(field).map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap())).unwrap()
+    };
     println!("MEASURE fresh edge node: join → {} decisions in its bouncer's cache: {:.1} s", N + 1, synced.as_secs_f64());
-    println!("MEASURE the edge bouncer's RSS with them: {:.0} MB", rss as f64 / 1024.0);
+    println!("MEASURE the edge bouncer's RSS with them: {:.0} MB (peak while syncing: {:.0} MB)", kib("VmRSS:") as f64 / 1024.0, kib("VmHWM:") as f64 / 1024.0);
     // Of which: the engine answering and the listener passing the complete stream (downloaded,
     // not parsed), with the node's own key.
     let key: Value = serde_json::from_str(&std::fs::read_to_string(edge.data().join("node/membership.json")).unwrap()).unwrap();
