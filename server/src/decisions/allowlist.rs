@@ -195,21 +195,20 @@ impl Allowlist {
     }
 
     /// Deletes the entries whose time is up and brings the cache, the bouncer and the engine's
-    /// whitelist in line; returns how many left.
+    /// whitelist in line, then records each in the audit log (so the log never says an entry
+    /// left while the engine still applies it); returns how many left.
     pub async fn expire_due(&self) -> Result<usize, AppError> {
         let gone: Vec<(String,)> = on_db!(self.db, cx => sqlx::query_as("DELETE FROM allowlist WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING value")
             .bind(crate::support::time::now())
             .fetch_all(cx).await)
             .map_err(internal)?;
+        let applied = if gone.is_empty() { Ok(()) } else { self.apply().await };
         for (value,) in &gone {
             let entry = audit::Entry { actor: "charon", via: "expiry".into(), action: "allowlist.expire", target: value, detail: "the allowed time ran out", ..Default::default() };
             audit::write(&self.db, crate::support::time::now(), &entry).await;
             tracing::info!(value = %value, "allowlist entry expired");
         }
-        if !gone.is_empty() {
-            self.apply().await?;
-        }
-        Ok(gone.len())
+        applied.map(|()| gone.len())
     }
 
     pub async fn remove(&self, actor: &Admin, target: IpOrRange) -> Result<(), AppError> {
