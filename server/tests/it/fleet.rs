@@ -565,7 +565,12 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     let t_rotate = std::time::Instant::now();
     let new_key1 = edge1.replaced_key(&key1).await;
     println!("NUMBERS key rotation asked → done by the node: {:?}", t_rotate.elapsed());
-    assert_eq!(std::fs::read_to_string(edge1.data().join("bouncer/key")).unwrap().trim(), new_key1);
+    // The bouncer's key file is written right after the membership file.
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(edge1.data().join("bouncer/key")).unwrap().trim() != new_key1 {
+        assert!(t0.elapsed() < Duration::from_secs(2), "the bouncer's key file was not replaced");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let stream_with = |key: String| {
         let central = central.clone();
         let url = format!("{fleet_url}/v1/decisions/stream?startup=true");
