@@ -27,6 +27,19 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// Default interval between complete answers (`decision_full_resync_secs`).
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 
+/// Periodic complete answers take at most a tenth of the time: with many decisions one costs the
+/// engine (and, on a fleet, its PostgreSQL) far more than a poll — a million: 10–20 s of both
+/// cores of the central node for each follower — so they come at most every ten times what the
+/// last one took (a million: every 2–3 minutes instead of every minute; 150 000 on SQLite: every
+/// 30 s or so). What 1.4.6 leaves out of deltas (a bulk `cscli decisions import`) then takes that
+/// long to arrive; imports through Charon ask for a complete answer at once.
+const RESYNC_COST_FACTOR: u32 = 10;
+
+/// When the next periodic complete answer is due, after `full_resync` at least.
+fn resync_every(full_resync: Duration, last_full_took: Duration) -> Duration {
+    full_resync.max(last_full_took * RESYNC_COST_FACTOR)
+}
+
 /// What the loop asks its source for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -94,6 +107,7 @@ pub async fn run(
 ) {
     let mut need_startup = true;
     let mut last_full = std::time::Instant::now();
+    let mut last_full_took = Duration::ZERO;
     let mut last_sweep = std::time::Instant::now() - SWEEP_EVERY;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -114,7 +128,7 @@ pub async fn run(
         let requested = std::mem::take(&mut health.lock().expect("health lock").full_requested);
         let want = if need_startup {
             Want::Startup
-        } else if requested || last_full.elapsed() >= full_resync {
+        } else if requested || last_full.elapsed() >= resync_every(full_resync, last_full_took) {
             Want::Refresh { requested }
         } else {
             Want::Delta
@@ -167,6 +181,9 @@ pub async fn run(
                 if changes > 0 {
                     tracing::debug!(changes, full, total = cache.len(), "decision cache updated");
                 }
+                if full {
+                    last_full_took = last_full.elapsed();
+                }
                 let mut h = health.lock().expect("health lock");
                 if full {
                     h.synced = true;
@@ -207,11 +224,16 @@ mod tests {
     struct Script {
         wants: Mutex<Vec<Want>>,
         answers: Mutex<VecDeque<(&'static str, bool, Option<usize>)>>,
+        /// How long a complete answer takes.
+        full_takes: Duration,
     }
 
     impl StreamSource for Arc<Script> {
         async fn fetch(&self, want: Want) -> Option<Result<Fetched, String>> {
             self.wants.lock().unwrap().push(want);
+            if want != Want::Delta {
+                tokio::time::sleep(self.full_takes).await;
+            }
             let (body, full, live) = self.answers.lock().unwrap().pop_front().unwrap_or((r#"{"new":[],"deleted":[]}"#, false, None));
             Some(Ok(Fetched { body: bytes::Bytes::from_static(body.as_bytes()), full, live }))
         }
@@ -236,7 +258,7 @@ mod tests {
         let cache = Arc::new(DecisionCache::new());
         let poke = Arc::new(Notify::new());
         let health = Health::default();
-        // Polls only when poked (the first tick is immediate); every poll after the first is a periodic refresh.
+        // Polls only when poked (the first tick is immediate).
         let task = tokio::spawn(run(script.clone(), cache.clone(), health.clone(), Duration::from_secs(3600), Duration::ZERO, poke.clone(), None));
         until("the complete answer is held", || cache.len() == 1).await;
         // Told of a decision another way, which the source never relays (as the console's own writes).
@@ -247,15 +269,41 @@ mod tests {
         poke.notify_one();
         until("a third poll", || script.wants.lock().unwrap().len() == 3).await;
         until("the ghost is gone", || cache.len() == 1).await;
+        // (The second poll is a delta or a periodic refresh, depending on how long the first took.)
         let wants = script.wants.lock().unwrap().clone();
-        assert_eq!(wants, [Want::Startup, Want::Refresh { requested: false }, Want::Startup]);
+        assert!(wants[0] == Want::Startup && wants[1] != Want::Startup && wants[2] == Want::Startup, "{wants:?}");
         // Agreeing counts keep the follower on deltas.
         script.answers.lock().unwrap().push_back((r#"{"new":[],"deleted":[]}"#, false, Some(1)));
         poke.notify_one();
         until("a fourth poll", || script.wants.lock().unwrap().len() == 4).await;
         poke.notify_one();
         until("a fifth poll", || script.wants.lock().unwrap().len() == 5).await;
-        assert_eq!(script.wants.lock().unwrap()[4], Want::Refresh { requested: false });
+        assert_ne!(script.wants.lock().unwrap()[4], Want::Startup);
+        task.abort();
+    }
+
+    #[test]
+    fn periodic_complete_answers_come_no_more_often_than_ten_times_what_one_took() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(resync_every(minute, Duration::ZERO), minute);
+        assert_eq!(resync_every(minute, Duration::from_secs(2)), minute);
+        assert_eq!(resync_every(minute, Duration::from_secs(15)), Duration::from_secs(150));
+    }
+
+    #[tokio::test]
+    async fn a_slow_complete_answer_spaces_out_the_periodic_ones() {
+        // Complete answers take 100 ms and are due every 100 ms at least: the next comes after a
+        // second (10 × 100 ms); polls in between are deltas.
+        let script = Arc::new(Script { full_takes: Duration::from_millis(100), ..Script::default() });
+        script.answers.lock().unwrap().push_back((ONE, true, None));
+        let cache = Arc::new(DecisionCache::new());
+        let task = tokio::spawn(run(script.clone(), cache.clone(), Health::default(), Duration::from_millis(10), Duration::from_millis(100), Arc::new(Notify::new()), None));
+        until("the complete answer is held", || cache.len() == 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let wants = script.wants.lock().unwrap().clone();
+        assert_eq!(wants[0], Want::Startup);
+        assert!(wants.len() > 5 && wants[1..].iter().all(|w| *w == Want::Delta), "{wants:?}");
+        until("a periodic complete answer", || script.wants.lock().unwrap().contains(&Want::Refresh { requested: false })).await;
         task.abort();
     }
 }

@@ -6,6 +6,7 @@
 pub mod bouncer_key;
 pub mod credentials;
 pub mod cscli;
+pub mod engine_indexes;
 pub mod engine_log;
 pub mod hub;
 pub mod lapi;
@@ -229,6 +230,9 @@ impl CrowdSec {
             .map_err(|f| engine_error(EngineErrorCode::StartFailed, f.0))?;
         *run = Some(handle);
         drop(run);
+        // The Local API has created its tables by now; its polls stay cheap with these.
+        let (database, file) = (self.inner.engine.database.clone(), self.inner.layout.database());
+        tokio::spawn(async move { engine_indexes::ensure_logged(&database, &file).await });
 
         if let Err(e) = self.ensure_bouncer().await {
             // Detection keeps running; the key problem is shown, not hidden.

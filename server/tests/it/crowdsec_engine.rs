@@ -13,6 +13,7 @@ use charon::crowdsec::process::is_our_engine;
 use charon::crowdsec::CrowdSec;
 use super::common::*;
 use serde_json::Value;
+use sqlx::ConnectOptions;
 
 async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -144,6 +145,19 @@ async fn an_enabled_engine_starts_again_after_a_server_restart_and_a_leftover_is
     let first = charon::AppState::new(config.clone()).await.unwrap();
     let st = first.crowdsec.set_engine_enabled(&admin("test"), true).await.unwrap();
     let old_pid = st.pid.unwrap();
+    // Once the Local API made its tables, the console indexes its decisions for the streams' polls.
+    let engine_db = first.crowdsec.layout().database();
+    let indexes = || async {
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new().filename(&engine_db).connect().await.unwrap();
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'charon_%' ORDER BY name").fetch_all(&mut c).await.unwrap();
+        names
+    };
+    let t = Instant::now();
+    while indexes().await.len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", indexes().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(indexes().await, ["charon_decisions_alert", "charon_decisions_created_at"]);
     // Simulate a hard crash of the server: the engine keeps running, nobody stops it.
     std::mem::forget(first);
 
@@ -156,6 +170,8 @@ async fn an_enabled_engine_starts_again_after_a_server_restart_and_a_leftover_is
     let new_pid = s.pid.unwrap();
     assert_ne!(new_pid, old_pid);
     assert!(!pid_alive_as_engine(&second.crowdsec, old_pid), "the leftover engine was stopped");
+    // The engine's schema migration at its new start kept them.
+    assert_eq!(indexes().await, ["charon_decisions_alert", "charon_decisions_created_at"]);
     second.crowdsec.shutdown().await;
     assert!(!pid_alive_as_engine(&second.crowdsec, new_pid));
 }

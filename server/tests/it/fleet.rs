@@ -98,6 +98,20 @@ async fn with_a_database_url_the_engine_keeps_its_decisions_in_postgresql() {
     assert!(pg.psql("crowdsec", "SELECT machine_id FROM machines").lines().any(|m| m == "charon"));
     let data = app.state.config.data_dir.clone();
     assert!(!data.join("crowdsec/data/crowdsec.db").exists(), "no SQLite file of the engine's");
+    // The console indexes the engine's decisions for the streams' polls, and the engine's schema
+    // migration at its next start keeps them.
+    let indexes = || pg.psql("crowdsec", "SELECT indexname FROM pg_indexes WHERE tablename = 'decisions' AND indexname LIKE 'charon_%' ORDER BY 1");
+    let t = std::time::Instant::now();
+    while indexes().lines().count() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", indexes());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(indexes(), "charon_decisions_alert\ncharon_decisions_created_at\n");
+    for action in ["stop", "start"] {
+        let res = admin.post(app.url(&format!("/api/v1/cerberus/crowdsec/{action}"))).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{action}");
+    }
+    assert_eq!(indexes(), "charon_decisions_alert\ncharon_decisions_created_at\n");
 
     // A ban made in Charon is a row in PostgreSQL, and comes back through the stream.
     let (status, body) = app
@@ -272,7 +286,9 @@ impl Drop for Edge {
 fn node_command(dir: &Path, proxy: std::net::SocketAddr, bouncer: std::net::SocketAddr, args: &[&str], stdin: Option<&str>) -> std::process::Child {
     use std::io::Write;
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_charon"))
+    // A benchmark may run the node from a release build (`BENCH_EDGE_BIN=target/release/charon`).
+    let bin = std::env::var_os("BENCH_EDGE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_charon").into());
+    let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(dir.join("data"))
         .arg("node")

@@ -13,6 +13,9 @@ use wire::LoginAnswer;
 
 const USER_AGENT: &str = concat!("charon/v", env!("CARGO_PKG_VERSION"));
 
+/// How long a complete (`startup=true`) stream answer may take, body included.
+const COMPLETE_ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+
 #[derive(Clone)]
 pub struct Lapi {
     base: String,
@@ -62,7 +65,9 @@ impl Lapi {
             .get(format!("{}/v1/decisions/stream", self.base))
             .query(&[("startup", if startup { "true" } else { "false" }), ("scopes", STREAM_SCOPES)])
             .header("X-Api-Key", key)
-            .timeout(Duration::from_secs(30))
+            // A complete answer of a million decisions takes 1.4.6 13–45 s on two busy cores (the
+            // whole request: reqwest's timeout covers the body too); a delta is small.
+            .timeout(if startup { COMPLETE_ANSWER_TIMEOUT } else { Duration::from_secs(30) })
             .send()
             .await
             .map_err(transport)?;
