@@ -23,7 +23,7 @@ use sqlx::{ConnectOptions, Connection};
 use crate::config::engine_database::EngineDatabase;
 
 /// (index name, column of `decisions`).
-pub const INDEXES: [(&str, &str); 2] = [("charon_decisions_created_at", "created_at"), ("charon_decisions_alert", "alert_decisions")];
+const INDEXES: [(&str, &str); 2] = [("charon_decisions_created_at", "created_at"), ("charon_decisions_alert", "alert_decisions")];
 
 /// Creates the indexes the engine's database lacks; the names of those it created. Building one
 /// blocks the engine's writes to `decisions` for as long as it takes (about a second per million

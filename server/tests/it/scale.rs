@@ -391,14 +391,15 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     tokio::spawn(charon::fleet::front::serve(app.state.fleet.clone(), std::future::pending()));
     let admin = setup_admin(&app).await;
     assert_eq!(admin.post(app.url("/api/v1/cerberus/crowdsec/start")).send().await.unwrap().status(), 200);
+    let ban = |value: &'static str, reason: &'static str| {
+        let (admin, url) = (admin.clone(), app.url("/api/v1/cerberus/crowdsec/decisions"));
+        async move {
+            let res = admin.post(url).json(&serde_json::json!({"value": value, "duration": "24h", "reason": reason})).send().await.unwrap();
+            assert_eq!(res.status(), 201);
+        }
+    };
     // One real decision is the template of the million (its alert, its columns as 1.4.6 writes them).
-    let res = admin
-        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
-        .json(&serde_json::json!({"value": "192.0.2.1", "duration": "24h", "reason": "template"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    ban("192.0.2.1", "template").await;
     let columns: Vec<String> = pg
         .psql("crowdsec", "SELECT column_name FROM information_schema.columns WHERE table_name = 'decisions' AND column_name <> 'id' ORDER BY ordinal_position")
         .lines()
@@ -431,13 +432,7 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     // A newer alert, as on any busy node: 1.4.6's flush job reads the newest alert with all its
     // decisions every minute (`max_items`), which with the million's alert newest is a complete
     // answer's worth of work each minute on its own.
-    let res = admin
-        .post(app.url("/api/v1/cerberus/crowdsec/decisions"))
-        .json(&serde_json::json!({"value": "192.0.2.2", "duration": "24h", "reason": "newer"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    ban("192.0.2.2", "newer").await;
 
     // The central node takes them in first, as it would have over time: the edge then joins a
     // central node at rest. (Rows a long insert commits are in no 1.4.6 delta, as with any bulk
