@@ -78,7 +78,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// has already been disposed"). The response now waits a moment before it ends, so every effect
 /// spawned during the render has run while its signals exist. 2 ms proved too short once the
 /// machine was busy (seen once in five Playwright runs, at the first render after start-up); 20 ms
-/// is still far below what a page takes to load, but it is a wait, not a guarantee.
+/// is still far below what a page takes to load, but it is a wait, not a guarantee. The route
+/// listing at start-up, which nothing waits for, renders without the provider (`App`).
 #[cfg(feature = "ssr")]
 fn let_server_effects_run() {
     if let Some(context) = Owner::current_shared_context() {
@@ -91,41 +92,56 @@ fn let_server_effects_run() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // The server lists the routes once at start-up by rendering the app in an owner it disposes
+    // at once, waiting for nothing (`generate_route_list`): no page renders then, so the i18n
+    // provider is left out, and with it its effect, which would race that disposal.
+    #[cfg(feature = "ssr")]
+    if leptos_router::RouteList::is_generating() {
+        return view! { <AppRoutes /> }.into_any();
+    }
     #[cfg(feature = "ssr")]
     let_server_effects_run();
 
     view! {
         <I18nContextProvider>
             <Title text="Charon" />
-            // SsrMode::Async: every page is sent complete, resources resolved, so it reads without
-            // JavaScript (out-of-order streaming would need a script to place suspended content).
-            <Router>
-                <Routes fallback=NotFound>
-                    <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/overview" /> } />
-                    // Sign-in and Security are in the main WASM; the other pages are chunks
-                    // loaded when first shown (`routes`).
-                    <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
-                    <Route ssr=SsrMode::Async path=path!("/overview") view={Lazy::<OverviewRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
-                    <Route ssr=SsrMode::Async path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/decisions") view={Lazy::<DecisionsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/alerts") view={Lazy::<AlertsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/alerts/:id") view={Lazy::<AlertDetailRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/hub") view={Lazy::<HubRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view={Lazy::<HubItemRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/security/enforcement") view={Lazy::<EnforcementRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view={Lazy::<ProxyHostsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/nodes") view={Lazy::<NodesRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/settings/sessions") view={Lazy::<SessionsRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/settings/two-factor") view={Lazy::<TwoFactorRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/settings/sign-in") view={Lazy::<SignInRoute>::new()} />
-                    <Route ssr=SsrMode::Async path=path!("/login/code") view={Lazy::<CodeRoute>::new()} />
-                </Routes>
-            </Router>
+            <AppRoutes />
         </I18nContextProvider>
+    }
+    .into_any()
+}
+
+#[component]
+fn AppRoutes() -> impl IntoView {
+    view! {
+        // SsrMode::Async: every page is sent complete, resources resolved, so it reads without
+        // JavaScript (out-of-order streaming would need a script to place suspended content).
+        <Router>
+            <Routes fallback=NotFound>
+                <Route ssr=SsrMode::Async path=path!("/") view=|| view! { <Redirect path="/overview" /> } />
+                // Sign-in and Security are in the main WASM; the other pages are chunks
+                // loaded when first shown (`routes`).
+                <Route ssr=SsrMode::Async path=path!("/login") view=LoginPage />
+                <Route ssr=SsrMode::Async path=path!("/overview") view={Lazy::<OverviewRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security") view=SecurityPage />
+                <Route ssr=SsrMode::Async path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/decisions") view={Lazy::<DecisionsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/alerts") view={Lazy::<AlertsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/alerts/:id") view={Lazy::<AlertDetailRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/hub") view={Lazy::<HubRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/hub/:kind/:author/:name") view={Lazy::<HubItemRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/console") view={Lazy::<ConsoleRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/security/enforcement") view={Lazy::<EnforcementRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/proxy-hosts") view={Lazy::<ProxyHostsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/nodes") view={Lazy::<NodesRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/settings/sessions") view={Lazy::<SessionsRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/settings/two-factor") view={Lazy::<TwoFactorRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/settings/sign-in") view={Lazy::<SignInRoute>::new()} />
+                <Route ssr=SsrMode::Async path=path!("/login/code") view={Lazy::<CodeRoute>::new()} />
+            </Routes>
+        </Router>
     }
 }

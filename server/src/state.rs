@@ -87,13 +87,14 @@ impl AppState {
         let relay = config
             .proxy_enabled
             .then(|| bouncer::feed_client::Relay::new(config.bouncer_listen, bouncer::daemon::BouncerFiles::new(&config.data_dir).sync_token()));
+        let console_sync = bouncer::sync::Followed { cache: cache.clone(), health: health.clone(), poke: Arc::new(tokio::sync::Notify::new()) };
         tokio::spawn(bouncer::sync::run(
             bouncer::feed_client::ConsoleSource::new(crowdsec.clone(), relay),
             cache.clone(),
             health.clone(),
             Duration::from_millis(config.decision_sync_interval_ms),
             Duration::from_secs(config.decision_full_resync_secs),
-            Arc::new(tokio::sync::Notify::new()),
+            console_sync.poke.clone(),
             None,
         ));
         let evidence = crate::evidence::EvidenceIndex::open(
@@ -153,7 +154,7 @@ impl AppState {
                 }
             }
         }));
-        let fleet = crate::fleet::Fleet::new(db.clone(), crowdsec.clone(), &config)?;
+        let fleet = crate::fleet::Fleet::new(db.clone(), crowdsec.clone(), console_sync, &config)?;
         let services = Services {
             accounts: Arc::new(accounts.clone()),
             security: Arc::new(crowdsec.clone()),

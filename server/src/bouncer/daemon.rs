@@ -82,6 +82,10 @@ pub struct DaemonSettings {
 pub struct RemoteLapi {
     pub url: String,
     pub ca_file: PathBuf,
+    /// Where that server also answers every decision it holds as a complete stream answer (the
+    /// central node's fleet listener): a start needs no complete answer from the engine then.
+    #[serde(default)]
+    pub decisions_path: Option<String>,
 }
 
 impl DaemonSettings {
@@ -133,11 +137,32 @@ impl DaemonSettings {
 struct KeyFileSource {
     lapi: Lapi,
     key_file: PathBuf,
+    /// `RemoteLapi::decisions_path`.
+    start_from: Option<String>,
 }
 
 impl StreamSource for KeyFileSource {
     async fn fetch(&self, want: Want) -> Option<Result<Fetched, String>> {
-        sync::from_lapi(&self.lapi, read_key_file(&self.key_file), want).await
+        let key = read_key_file(&self.key_file);
+        if let (Want::Startup, Some(path), Some(key)) = (want, &self.start_from, &key) {
+            match self.started_from(path, key).await {
+                Ok(f) => return Some(Ok(f)),
+                Err(e) => tracing::info!("taking the engine's complete answer instead of the central node's decisions: {e}"),
+            }
+        }
+        sync::from_lapi(&self.lapi, key, want).await
+    }
+}
+
+impl KeyFileSource {
+    /// A start from the central node's decisions. The engine's stream is polled first and its
+    /// answer dropped: that sets the key's `last_pull`, so the deltas that follow hold everything
+    /// made after it, and the central node answers with what the engine held later than that.
+    async fn started_from(&self, path: &str, key: &str) -> Result<Fetched, String> {
+        self.lapi.stream(key, false).await.map_err(|e| e.to_string())?;
+        let body = self.lapi.complete_answer_at(path, key).await.map_err(|e| format!("the central node: {e}"))?;
+        tracing::info!(bytes = body.len(), "starting from the central node's decisions; following the engine's stream from here");
+        Ok(Fetched { body, full: true, live: None, as_of: None })
     }
 }
 
@@ -156,7 +181,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
     cache.set_scoped(&settings.scoped);
     let health: Health = Arc::new(Mutex::new(sync::SyncHealth::default()));
     let poke = Arc::new(Notify::new());
-    let source = KeyFileSource { lapi: settings.lapi()?, key_file: files.key() };
+    let source = KeyFileSource { lapi: settings.lapi()?, key_file: files.key(), start_from: settings.remote.as_ref().and_then(|r| r.decisions_path.clone()) };
     let feed = Arc::new(ChangeFeed::new());
     tokio::spawn(sync::run(
         source,

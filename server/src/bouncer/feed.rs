@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use hashbrown::HashMap;
 
 use super::cache::{Change, Delta};
+use crate::crowdsec::lapi::{StreamAnswer, StreamDecision};
 
 /// At most this many changes are kept for consumers that are behind; older ones are dropped and
 /// such a consumer gets a complete answer instead.
@@ -38,6 +39,27 @@ struct Log {
 pub struct ChangeFeed {
     epoch: String,
     log: Mutex<Log>,
+}
+
+fn wire(c: &Change, now: i64) -> StreamDecision<'_> {
+    StreamDecision {
+        id: c.id,
+        value: (&*c.value).into(),
+        scope: (&*c.scope).into(),
+        kind: (&*c.kind).into(),
+        origin: (&*c.origin).into(),
+        scenario: (&*c.scenario).into(),
+        duration: format!("{}s", (c.until - now).max(0)).into(),
+    }
+}
+
+/// Changes as the engine's stream answers them (JSON, durations from `now`; expired new ones
+/// left out), so that a follower applies them with the engine's own parser.
+pub fn stream_json(delta: &Delta, now: i64) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&StreamAnswer {
+        new: delta.new.iter().filter(|c| c.until > now).map(|c| wire(c, now)).collect(),
+        deleted: delta.deleted.iter().map(|c| wire(c, now)).collect(),
+    })
 }
 
 /// What a consumer is owed.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::forward_auth::{CURSOR_HEADER, FULL_HEADER, LIVE_HEADER, SYNC_HEADER};
+use super::forward_auth::{AS_OF_HEADER, CURSOR_HEADER, FULL_HEADER, LIVE_HEADER, SYNC_HEADER};
 use super::sync::{self, Fetched, StreamSource, Want};
 use crate::crowdsec::CrowdSec;
 
@@ -64,9 +64,10 @@ impl Relay {
         let cursor = header(CURSOR_HEADER).ok_or("bouncer feed: no cursor")?;
         let full = header(FULL_HEADER).as_deref() == Some("true");
         let live = header(LIVE_HEADER).and_then(|v| v.parse().ok());
+        let as_of = header(AS_OF_HEADER).and_then(|v| v.parse().ok());
         let body = res.bytes().await.map_err(|e| format!("bouncer feed: {e}"))?;
         *self.cursor.lock().expect("cursor lock") = Some(cursor);
-        Ok(Fetched { body, full, live })
+        Ok(Fetched { body, full, live, as_of })
     }
 }
 

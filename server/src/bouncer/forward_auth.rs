@@ -30,10 +30,9 @@ use app::decisions::model::normalise_ip;
 
 pub use app::proxy::model::{BlockedBy, BouncerStats, FailMode};
 
-use super::cache::{Change, DecisionCache};
-use super::feed::{ChangeFeed, Owed};
+use super::cache::DecisionCache;
+use super::feed::{self, ChangeFeed, Owed};
 use super::sync::Health;
-use crate::crowdsec::lapi::{StreamAnswer, StreamDecision};
 
 pub const DECISION_HEADER: &str = "X-Crowdsec-Decision";
 /// Set by Caddy on the visitor's answer when the bouncer let the request through (its decision:
@@ -84,6 +83,9 @@ pub const CURSOR_HEADER: &str = "x-charon-cursor";
 pub const FULL_HEADER: &str = "x-charon-full";
 /// How many live decisions the bouncer holds after the answer (asked for with `count=true`).
 pub const LIVE_HEADER: &str = "x-charon-live";
+/// `GET /bouncer/changes`: when the engine poll the answer reflects was sent (Unix ms), the
+/// console's `Fetched::as_of`.
+pub const AS_OF_HEADER: &str = "x-charon-as-of";
 
 /// The check alone, for the bouncer's Unix socket (`<data>/bouncer/check.sock`): only Caddy
 /// connects there (the directory is private to Charon's user), so the peer is a trusted proxy
@@ -269,18 +271,6 @@ struct ChangesQuery {
     count: bool,
 }
 
-fn wire(c: &Change, now: i64) -> StreamDecision<'_> {
-    StreamDecision {
-        id: c.id,
-        value: (&*c.value).into(),
-        scope: (&*c.scope).into(),
-        kind: (&*c.kind).into(),
-        origin: (&*c.origin).into(),
-        scenario: (&*c.scenario).into(),
-        duration: format!("{}s", (c.until - now).max(0)).into(),
-    }
-}
-
 /// The console's view of the engine's decisions, relayed: LAPI-stream shaped JSON, with the
 /// cursor and completeness in headers. 503 until this process holds a complete answer itself.
 async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<ChangesQuery>) -> Response {
@@ -298,6 +288,8 @@ async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract:
     }
     // A complete answer of a million decisions is ~150 MB of JSON: built off the async workers.
     let built = tokio::task::spawn_blocking(move || {
+        // Read before the changes are: the answer holds at least what that poll brought.
+        let as_of = s.health.lock().ok().and_then(|h| h.as_of);
         let (cursor, owed) = s.feed.since(q.since.as_deref());
         let now = crate::support::time::now();
         // Counted after the cursor was taken: a change between them is also in the next answer.
@@ -306,21 +298,20 @@ async fn changes(State(s): State<CheckState>, headers: HeaderMap, axum::extract:
             Owed::Changes(d) => (false, d),
             Owed::Everything => (true, super::cache::Delta { new: s.cache.export(now), deleted: Vec::new() }),
         };
-        let answer = StreamAnswer {
-            new: delta.new.iter().filter(|c| c.until > now).map(|c| wire(c, now)).collect(),
-            deleted: delta.deleted.iter().map(|c| wire(c, now)).collect(),
-        };
-        serde_json::to_vec(&answer).map(|body| (cursor, full, live, body))
+        feed::stream_json(&delta, now).map(|body| (cursor, full, live, as_of, body))
     })
     .await;
     match built {
-        Ok(Ok((cursor, full, live, body))) => {
+        Ok(Ok((cursor, full, live, as_of, body))) => {
             let mut res = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
             if let Ok(v) = HeaderValue::from_str(&cursor) {
                 res.headers_mut().insert(CURSOR_HEADER, v);
             }
             if let Some(n) = live {
                 res.headers_mut().insert(LIVE_HEADER, HeaderValue::from(n));
+            }
+            if let Some(t) = as_of {
+                res.headers_mut().insert(AS_OF_HEADER, HeaderValue::from(t));
             }
             res.headers_mut().insert(FULL_HEADER, HeaderValue::from_static(if full { "true" } else { "false" }));
             res

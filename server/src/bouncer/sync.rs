@@ -60,6 +60,9 @@ pub struct Fetched {
     /// change feed, at a periodic refresh): a follower holding a different number missed
     /// something and takes a complete answer next.
     pub live: Option<usize>,
+    /// When the engine poll this answer reflects was sent (Unix milliseconds), when known: a
+    /// poll of the engine itself, or what the bouncer process's feed says of its own.
+    pub as_of: Option<i64>,
 }
 
 /// Where a sync loop gets its decisions: the engine's stream with a bouncer key of its own (the
@@ -74,7 +77,8 @@ pub trait StreamSource: Send + Sync + 'static {
 pub async fn from_lapi(lapi: &Lapi, key: Option<String>, want: Want) -> Option<Result<Fetched, String>> {
     let key = key?;
     let full = want != Want::Delta;
-    Some(lapi.stream(&key, full).await.map(|body| Fetched { body, full, live: None }).map_err(|e| e.to_string()))
+    let as_of = crate::support::time::now_ms();
+    Some(lapi.stream(&key, full).await.map(|body| Fetched { body, full, live: None, as_of: Some(as_of) }).map_err(|e| e.to_string()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,9 +94,38 @@ pub struct SyncHealth {
     /// rows written during a poll out of every delta, and a complete answer taken during the
     /// import replaced what the cache had been told directly).
     pub full_requested: bool,
+    /// The newest `Fetched::as_of` applied: the cache holds what the engine held then.
+    pub as_of: Option<i64>,
 }
 
 pub type Health = Arc<Mutex<SyncHealth>>;
+
+/// A sync loop's cache as other parts read it (the fleet listener seeds edge nodes from the
+/// console's): the cache, its health, and the loop's poke.
+#[derive(Clone)]
+pub struct Followed {
+    pub cache: Arc<DecisionCache>,
+    pub health: Health,
+    pub poke: Arc<Notify>,
+}
+
+impl Followed {
+    /// Waits, `within` at most, until the cache holds a complete answer and reflects an engine
+    /// poll sent at `since_ms` (Unix milliseconds) or later; pokes the loop so that it does not
+    /// wait for its next tick. False when that did not happen in time.
+    pub async fn caught_up(&self, since_ms: i64, within: Duration) -> bool {
+        let current = || self.health.lock().is_ok_and(|h| h.synced && h.stale_since.is_none() && h.as_of.is_some_and(|t| t >= since_ms));
+        let deadline = tokio::time::Instant::now() + within;
+        self.poke.notify_one();
+        while !current() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+}
 
 /// Runs forever; spawn it once. `poke` makes it poll now instead of at the next tick; what each
 /// answer changed is recorded in `feed` when there is one (the bouncer process relays it).
@@ -148,6 +181,7 @@ pub async fn run(
         // Parsing and applying a complete answer (100 000 decisions: ~100 ms of CPU) runs on the
         // blocking pool, so the async workers keep answering lookups meanwhile.
         let full = answer.as_ref().is_ok_and(|a| a.full);
+        let as_of = answer.as_ref().ok().and_then(|a| a.as_of);
         let applied = match answer {
             Err(e) => Err(e),
             Ok(fetched) => {
@@ -191,6 +225,9 @@ pub async fn run(
                 h.stale_since = None;
                 h.last_error = None;
                 h.last_sync = Some(now);
+                if as_of.is_some() {
+                    h.as_of = h.as_of.max(as_of);
+                }
                 // A follower can miss what its source never relayed (the source took a complete
                 // answer that no longer held a decision the follower was told of another way).
                 need_startup = if let Some((theirs, ours)) = disagrees {
@@ -235,7 +272,7 @@ mod tests {
                 tokio::time::sleep(self.full_takes).await;
             }
             let (body, full, live) = self.answers.lock().unwrap().pop_front().unwrap_or((r#"{"new":[],"deleted":[]}"#, false, None));
-            Some(Ok(Fetched { body: bytes::Bytes::from_static(body.as_bytes()), full, live }))
+            Some(Ok(Fetched { body: bytes::Bytes::from_static(body.as_bytes()), full, live, as_of: None }))
         }
     }
 
@@ -280,6 +317,31 @@ mod tests {
         until("a fifth poll", || script.wants.lock().unwrap().len() == 5).await;
         assert_ne!(script.wants.lock().unwrap()[4], Want::Startup);
         task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_cache_is_caught_up_once_it_took_a_poll_sent_after_the_question() {
+        let followed = Followed { cache: Arc::new(DecisionCache::new()), health: Health::default(), poke: Arc::new(Notify::new()) };
+        let set = |synced: bool, as_of: i64, stale: bool| {
+            let mut h = followed.health.lock().unwrap();
+            (h.synced, h.as_of, h.stale_since) = (synced, Some(as_of), stale.then_some(1));
+        };
+        set(true, 1_000, false);
+        assert!(followed.caught_up(1_000, Duration::ZERO).await);
+        assert!(!followed.caught_up(1_001, Duration::from_millis(50)).await, "an older poll");
+        set(false, 2_000, false);
+        assert!(!followed.caught_up(1_001, Duration::ZERO).await, "no complete answer yet");
+        set(true, 2_000, true);
+        assert!(!followed.caught_up(1_001, Duration::ZERO).await, "the source is failing");
+        // The loop is poked, and a poll it makes meanwhile is waited for.
+        set(true, 1_000, false);
+        let (poke, health) = (followed.poke.clone(), followed.health.clone());
+        let poller = tokio::spawn(async move {
+            poke.notified().await;
+            health.lock().unwrap().as_of = Some(3_000);
+        });
+        assert!(followed.caught_up(2_500, Duration::from_secs(5)).await);
+        poller.await.unwrap();
     }
 
     #[test]

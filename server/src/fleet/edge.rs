@@ -353,7 +353,7 @@ pub async fn run(config: Config, join_with: Option<Join>) -> anyhow::Result<()> 
     if !bouncer_files.sync_token().exists() {
         write_private_file(&bouncer_files.sync_token(), crate::auth::secret::random_hex(32).as_bytes())?;
     }
-    let daemon = DaemonSettings::from_config(&config, Some(RemoteLapi { url: membership.url.clone(), ca_file: files.ca() }));
+    let daemon = DaemonSettings::from_config(&config, Some(RemoteLapi { url: membership.url.clone(), ca_file: files.ca(), decisions_path: Some(wire::DECISIONS_PATH.to_owned()) }));
     crate::support::files::write_if_changed(&bouncer_files.settings(), &serde_json::to_string_pretty(&daemon)?)?;
 
     let logs_dir = data_dir.join("logs");

@@ -4,7 +4,8 @@
 //! and answers 403 to everything else, so a node's machine cannot delete decisions or alerts
 //! (1.4.6 would see every node as loopback here and trust it). Charon's own calls: the CA
 //! (public; a node checks it against the fingerprint its token pins), join (the one-time
-//! token), a node's configuration and its reports (its bouncer key).
+//! token), a node's configuration, its reports and the decisions its bouncer starts from (its
+//! bouncer key).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +36,8 @@ struct Front {
     fleet: Fleet,
     http: reqwest::Client,
     lapi: String,
+    /// One answer of every decision built at a time (a million: ~130 MB of JSON).
+    exporting: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(fleet: Fleet) -> Router {
@@ -50,10 +53,11 @@ pub fn router(fleet: Fleet) -> Router {
         .route(wire::CONFIG_PATH, get(config))
         .route(wire::REPORT_PATH, post(report))
         .route(wire::ROTATE_PATH, post(rotate))
+        .route(wire::DECISIONS_PATH, get(decisions))
         .fallback(pass)
         // Alerts with their events are the largest thing a node sends.
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
-        .with_state(Front { fleet, http, lapi })
+        .with_state(Front { fleet, http, lapi, exporting: std::sync::Arc::new(tokio::sync::Semaphore::new(1)) })
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -115,6 +119,42 @@ async fn rotate(State(f): State<Front>, headers: HeaderMap) -> Response {
     match f.fleet.rotate_key(&node).await {
         Ok(k) => Json(k).into_response(),
         Err(_) => refuse(StatusCode::BAD_GATEWAY, "the key could not be replaced; try again"),
+    }
+}
+
+/// How long a node's request for decisions waits for the console's cache to take an engine poll
+/// sent after the request came (about one sync interval when the engine is well).
+const DECISIONS_WAIT: Duration = Duration::from_secs(10);
+
+/// Every decision the console holds, as the engine's complete stream answer. A node's bouncer
+/// starts from it instead of the engine's own complete answer (a million decisions: 1.4.6 needs
+/// 12–13 s of both cores for that) and then follows the engine's deltas. The node polls the
+/// engine's stream once just before asking (that sets its key's `last_pull`), and this answer
+/// reflects an engine poll sent after the request came, so the node's next delta overlaps it:
+/// nothing falls in between. 503 when the console is not current: the node takes the engine's
+/// complete answer then.
+async fn decisions(State(f): State<Front>, headers: HeaderMap) -> Response {
+    if node_of(&f, &headers).await.is_none() {
+        return refuse(StatusCode::UNAUTHORIZED, "unknown node key");
+    }
+    let asked = crate::support::time::now_ms();
+    let console = f.fleet.decisions().clone();
+    if !console.caught_up(asked, DECISIONS_WAIT).await {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the central node's decisions are not current; take the Local API's complete answer");
+    }
+    let Ok(_turn) = f.exporting.acquire().await else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the listener is stopping");
+    };
+    // A million decisions are ~130 MB of JSON: built off the async workers.
+    let built = tokio::task::spawn_blocking(move || {
+        let now = crate::support::time::now();
+        let everything = crate::bouncer::cache::Delta { new: console.cache.export(now), deleted: Vec::new() };
+        crate::bouncer::feed::stream_json(&everything, now)
+    })
+    .await;
+    match built {
+        Ok(Ok(body)) => ([("content-type", "application/json")], body).into_response(),
+        _ => refuse(StatusCode::INTERNAL_SERVER_ERROR, "the decisions could not be written"),
     }
 }
 

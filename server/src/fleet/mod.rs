@@ -47,6 +47,8 @@ struct Inner {
     pki: Option<pki::Pki>,
     token_ttl_secs: i64,
     lapi: std::net::SocketAddr,
+    /// The console's decision cache, which seeds a node's bouncer (`front`).
+    decisions: crate::bouncer::sync::Followed,
     /// One join at a time: two nodes joining under one name must not both reach the engine (the
     /// second registration would replace the first one's machine).
     joining: tokio::sync::Mutex<()>,
@@ -87,7 +89,7 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 
 impl Fleet {
     /// Makes the CA and the listener's certificate when the fleet listener is on.
-    pub fn new(db: Db, engine: CrowdSec, config: &Config) -> anyhow::Result<Fleet> {
+    pub fn new(db: Db, engine: CrowdSec, decisions: crate::bouncer::sync::Followed, config: &Config) -> anyhow::Result<Fleet> {
         let address = config.fleet_address();
         let pki = match &address {
             Some(a) => {
@@ -109,9 +111,14 @@ impl Fleet {
                 pki,
                 token_ttl_secs: config.fleet_join_token_minutes as i64 * 60,
                 lapi: config.crowdsec_lapi_listen,
+                decisions,
                 joining: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    pub fn decisions(&self) -> &crate::bouncer::sync::Followed {
+        &self.inner.decisions
     }
 
     pub fn listen(&self) -> Option<std::net::SocketAddr> {

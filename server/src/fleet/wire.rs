@@ -10,6 +10,9 @@ pub const CA_PATH: &str = "/fleet/v1/ca";
 pub const CONFIG_PATH: &str = "/fleet/v1/config";
 pub const REPORT_PATH: &str = "/fleet/v1/report";
 pub const ROTATE_PATH: &str = "/fleet/v1/rotate-key";
+/// Every decision the central node holds, shaped as the engine's complete stream answer: where a
+/// node's bouncer starts from (`front::decisions`).
+pub const DECISIONS_PATH: &str = "/fleet/v1/decisions";
 /// A node's calls to Charon carry its bouncer key here, as its bouncer's calls to the engine do.
 pub const KEY_HEADER: &str = "X-Api-Key";
 

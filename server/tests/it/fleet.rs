@@ -428,6 +428,11 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert!(!status.success());
     assert!(refused.log().contains("is not the one the join token names"), "{}", refused.log());
 
+    // A ban made before any node joins: a node's bouncer starts from the console's decisions.
+    let earlier = "127.0.0.8";
+    let (status, body) = app.send_json(&admin, reqwest::Method::POST, "/api/v1/cerberus/crowdsec/decisions", &json!({"value": earlier, "duration": "1h", "reason": "before the nodes"})).await;
+    assert_eq!(status, 201, "{body}");
+
     let t_join = std::time::Instant::now();
     let mut edge1 = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge1"], None);
     let (token2, _) = new_token(&app, &admin).await;
@@ -437,6 +442,11 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     until_through(&edge1, "127.0.0.1", 200, Duration::from_secs(30)).await;
     until_through(&edge2, "127.0.0.1", 200, Duration::from_secs(30)).await;
     println!("NUMBERS two nodes joined and serving: {:?}", t_join.elapsed());
+    for e in [&edge1, &edge2] {
+        until_through(e, earlier, 403, Duration::from_secs(10)).await;
+        let bouncer_log = std::fs::read_to_string(e.data().join("logs/bouncer.log")).unwrap_or_default();
+        assert!(bouncer_log.contains("starting from the central node's decisions"), "{bouncer_log}");
+    }
 
     // A used token joins nobody.
     let mut again = edge(&["--join", &fleet_url, "--token", &token1, "--name", "edge3"], None);
@@ -653,6 +663,20 @@ async fn edge_nodes_join_with_a_token_share_detection_and_bans_keep_enforcing_wi
     assert_eq!(stream(key1.clone()).await, 200, "the other node's key still works");
     let res = central.get(format!("{fleet_url}/fleet/v1/config")).header("X-Api-Key", &key2).send().await.unwrap();
     assert_eq!(res.status(), 401);
+    // The decisions a node's bouncer starts from: a member's key only, shaped as the engine's
+    // complete answer.
+    let res = central.get(format!("{fleet_url}/fleet/v1/decisions")).header("X-Api-Key", &key2).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = central.get(format!("{fleet_url}/fleet/v1/decisions")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = central.get(format!("{fleet_url}/fleet/v1/decisions")).header("X-Api-Key", &key1).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let held: serde_json::Value = res.json().await.unwrap();
+    let values: Vec<&str> = held["new"].as_array().unwrap().iter().filter_map(|d| d["value"].as_str()).collect();
+    for v in [earlier, banned, attacker, late, another] {
+        assert!(values.contains(&v), "{v} missing from {held}");
+    }
+    assert_eq!(held["deleted"], json!([]));
     let res = central.post(format!("{fleet_url}/v1/watchers/login")).json(&json!({"machine_id": "node-edge2", "password": password2})).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().contains("machine not found"), "the removed node's machine is gone");

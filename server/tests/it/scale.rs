@@ -369,8 +369,9 @@ async fn overview_of_thirty_days() {
 }
 
 /// 1 000 000 decisions in the central engine's PostgreSQL, synced by a fresh edge node's bouncer
-/// through the fleet listener (TLS): the time from `charon node --join` to a complete cache, and
-/// the bouncer process's memory then.
+/// through the fleet listener (TLS): the time from `charon node --join` to a complete cache (the
+/// bouncer starts from the central console's decisions, then follows the engine), and the
+/// bouncer process's memory then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark (a million decisions in PostgreSQL); run by `make bench`"]
 async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
@@ -473,8 +474,10 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     };
     println!("MEASURE fresh edge node: join → {} decisions in its bouncer's cache: {:.1} s", N + 2, synced.as_secs_f64());
     println!("MEASURE the edge bouncer's RSS with them: {:.0} MB (peak while syncing: {:.0} MB)", kib("VmRSS:") as f64 / 1024.0, kib("VmHWM:") as f64 / 1024.0);
-    // Of which: the engine answering and the listener passing the complete stream (downloaded,
-    // not parsed), with the node's own key.
+    let bouncer_log = std::fs::read_to_string(edge.data().join("logs/bouncer.log")).unwrap_or_default();
+    println!("MEASURE the edge started from the central node's decisions: {}", bouncer_log.contains("starting from the central node's decisions"));
+    // Of which: the central node's decisions, and for comparison the engine's complete answer
+    // through the listener (downloaded, not parsed), with the node's own key.
     let key: Value = serde_json::from_str(&std::fs::read_to_string(edge.data().join("node/membership.json")).unwrap()).unwrap();
     let ca = std::fs::read_to_string(edge.data().join("node/ca.pem")).unwrap();
     let pinned = reqwest::Client::builder()
@@ -490,8 +493,12 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
         let body = client.get(url).header("X-Api-Key", key).send().await.unwrap().bytes().await.unwrap();
         (t.elapsed(), body.len() / 1_000_000)
     };
+    let t = Instant::now();
+    let seed = pinned.get(format!("{fleet_url}/fleet/v1/decisions")).header("X-Api-Key", key).send().await.unwrap().bytes().await.unwrap();
+    println!("MEASURE the central node's decisions through the fleet listener: {:.1} s ({} MB of JSON)", t.elapsed().as_secs_f64(), seed.len() / 1_000_000);
+    drop(seed);
     let (took, mb) = download(pinned, fleet_url.clone()).await;
-    println!("MEASURE of which the engine's complete answer through the fleet listener: {:.1} s ({mb} MB of JSON)", took.as_secs_f64());
+    println!("MEASURE for comparison, the engine's complete answer through the fleet listener: {:.1} s ({mb} MB of JSON)", took.as_secs_f64());
     let direct = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
     let (took, mb) = download(direct, format!("http://{}", app.state.config.crowdsec_lapi_listen)).await;
     println!("MEASURE the same answer from the engine directly (loopback, no TLS): {:.1} s ({mb} MB)", took.as_secs_f64());

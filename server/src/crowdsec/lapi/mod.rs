@@ -78,6 +78,24 @@ impl Lapi {
         }
     }
 
+    /// A complete stream answer served elsewhere on the same server with the same key: an edge
+    /// node's bouncer starts from its central node's decisions (`/fleet/v1/decisions`).
+    pub async fn complete_answer_at(&self, path: &str, key: &str) -> Result<bytes::Bytes, LapiError> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("X-Api-Key", key)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(transport)?;
+        match res.status().as_u16() {
+            200 => res.bytes().await.map_err(transport),
+            401 | 403 => Err(LapiError::Rejected),
+            s => Err(LapiError::Status(s)),
+        }
+    }
+
     /// `POST /v1/alerts` with a machine JWT; returns the alert ids.
     pub async fn post_alerts(&self, jwt: &str, body: &serde_json::Value) -> Result<Vec<String>, LapiError> {
         let res = self
