@@ -442,6 +442,10 @@ async fn bulk_cscli_imports_succeed_first_time_while_the_data_plane_runs_with_on
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = last_pulls(app).await;
     assert!(before.contains_key(charon::proxy::FORWARD_AUTH_BOUNCER), "{before:?}");
+    // What the console holds is dated by the bouncer's engine polls, relayed with its feed (edge
+    // nodes of a fleet start from it once it is newer than their question).
+    let asked = charon::support::time::now_ms();
+    assert!(app.state.fleet.decisions().caught_up(asked, Duration::from_secs(5)).await, "the console's cache never took a poll newer than {asked}");
 
     for run in 0..3 {
         let csv = app.dir.path().join(format!("import-{run}.csv"));

@@ -454,6 +454,8 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     let t0 = Instant::now();
     let edge = super::fleet::edge(&["--join", &fleet_url, "--token", token["token"].as_str().unwrap(), "--name", "bench"], None);
     let mut last = 0;
+    // When the edge's bouncer process was up, and when it had the central node's answer whole.
+    let (mut listening, mut answered) = (None, None);
     loop {
         let held = stats(edge.bouncer).await;
         if held > N + 1 {
@@ -462,6 +464,13 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
         if held != last {
             last = held;
             println!("  {:.1} s: {held}", t0.elapsed().as_secs_f64());
+        }
+        let bouncer_log = std::fs::read_to_string(edge.data().join("logs/bouncer.log")).unwrap_or_default();
+        if listening.is_none() && bouncer_log.contains("bouncer listening") {
+            listening = Some(t0.elapsed());
+        }
+        if answered.is_none() && bouncer_log.contains("starting from the central node's decisions") {
+            answered = Some(t0.elapsed());
         }
         assert!(t0.elapsed() < Duration::from_secs(180), "the edge holds {held} decisions; node log:\n{}", edge.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -476,6 +485,8 @@ async fn a_million_decisions_in_postgresql_reach_a_fresh_edge_node() {
     println!("MEASURE the edge bouncer's RSS with them: {:.0} MB (peak while syncing: {:.0} MB)", kib("VmRSS:") as f64 / 1024.0, kib("VmHWM:") as f64 / 1024.0);
     let bouncer_log = std::fs::read_to_string(edge.data().join("logs/bouncer.log")).unwrap_or_default();
     println!("MEASURE the edge started from the central node's decisions: {}", bouncer_log.contains("starting from the central node's decisions"));
+    let secs = |t: Option<Duration>| t.map_or("-".to_owned(), |t| format!("{:.1} s", t.as_secs_f64()));
+    println!("MEASURE after the join: its bouncer up {}, the central node's answer downloaded {}, in its cache {:.1} s", secs(listening), secs(answered), synced.as_secs_f64());
     // Of which: the central node's decisions, and for comparison the engine's complete answer
     // through the listener (downloaded, not parsed), with the node's own key.
     let key: Value = serde_json::from_str(&std::fs::read_to_string(edge.data().join("node/membership.json")).unwrap()).unwrap();
